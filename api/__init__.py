@@ -1,0 +1,4 @@
+"""The outside of mediasearch: REST API (FastAPI), web page and the `mediasearch` CLI.
+
+Nothing imports `api`.
+"""

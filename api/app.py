@@ -1,0 +1,322 @@
+"""The REST API: MediaVerse-compatible endpoints, the native /v1 API and the web page."""
+
+import base64
+import binascii
+import json
+import time
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from indexer.assets import Asset, MediaType, Visibility
+from indexer.collection import Collection
+from indexer.config import Settings
+from indexer.errors import InvalidInput, MediasearchError, NotFound, TooLarge
+from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
+from indexer.media import load_image
+from indexer.stores.catalog import Viewer
+from query import SearchRequest, SearchResponse, retrieve, search
+
+STATIC = Path(__file__).with_name("static")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class AddContentResponse(BaseModel):
+    msg: str
+    time: float = Field(description="Seconds the operation took.")
+
+
+class RetrievedList(BaseModel):
+    contents: list[str]
+    scores: list[float]
+
+
+class RetrieveResponse(BaseModel):
+    text: RetrievedList
+    image: RetrievedList
+
+
+class AssetUpdate(BaseModel):
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    visibility: Visibility | None = None
+    licence: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    encoder: str
+    encoder_reason: str
+    assets: int
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 403, 404, 409, 413, 422)
+}
+
+
+def _viewer(username: str | None) -> Viewer:
+    return Viewer(username=username or None)
+
+
+async def _read_upload(upload: UploadFile, settings: Settings) -> bytes:
+    data = await upload.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise TooLarge(
+            f"upload '{upload.filename}' is over {settings.max_upload_bytes:,} bytes", "send a smaller file"
+        )
+    return data
+
+
+def _b64(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"'{field}' is not valid base64", "base64-encode the image bytes") from None
+
+
+async def _mediaverse_fields(request: Request, settings: Settings) -> dict[str, Any]:
+    """The fields of /add_content and /retrieve, from a JSON body or a multipart form."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidInput("the body is not valid JSON", "send a JSON object") from None
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object")
+        fields = dict(body)
+        if isinstance(fields.get("image"), str):
+            fields["image"] = _b64(fields["image"], "image")
+        return fields
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()
+        fields = {}
+        for key, value in form.multi_items():
+            if hasattr(value, "read"):
+                fields[key] = await _read_upload(value, settings)  # type: ignore[arg-type]
+            else:
+                fields[key] = value
+        if isinstance(fields.get("image"), str):
+            fields["image"] = _b64(fields["image"], "image")
+        return fields
+    raise InvalidInput(
+        f"unsupported content type '{content_type or 'none'}'", "send application/json or multipart/form-data"
+    )
+
+
+def _require(fields: dict[str, Any], *names: str) -> None:
+    missing = [n for n in names if fields.get(n) in (None, "")]
+    if missing:
+        raise InvalidInput(f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+
+
+def _media_type(value: Any) -> MediaType:
+    if value not in ("text", "image"):
+        raise InvalidInput(f"type must be 'text' or 'image', got {value!r}")
+    return MediaType(value)
+
+
+def create_app(settings: Settings | None = None, collection: Collection | None = None) -> FastAPI:
+    settings = settings or (collection.settings if collection else Settings.from_env())
+    state: dict[str, Collection] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        state["collection"] = collection or Collection.open(settings, create=True)
+        yield
+        state["collection"].close()
+
+    app = FastAPI(
+        title="mediasearch",
+        version="0.1.0",
+        description="Search the images and texts of a media platform: lexical, dense and cross-modal "
+        "retrieval fused into one ranking, with the MediaVerse-compatible endpoints.",
+        lifespan=lifespan,
+    )
+
+    def col() -> Collection:
+        return state["collection"]
+
+    @app.exception_handler(MediasearchError)
+    async def _error(_: Request, exc: MediasearchError) -> JSONResponse:
+        body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message, hint=exc.hint))
+        return JSONResponse(body.model_dump(), status_code=exc.status)
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        c = col()
+        return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
+                      assets=c.catalog.counts()["assets"])
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    # --- MediaVerse-compatible endpoints (D3.2 sections 3.7 and 4.5)
+    mediaverse_body = {
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "username": {"type": "string"}, "id": {"type": "string"},
+                    "type": {"type": "string", "enum": ["text", "image"]},
+                    "text": {"type": "string"}, "image": {"type": "string", "description": "base64"},
+                    "k": {"type": "integer"}}}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "username": {"type": "string"}, "id": {"type": "string"},
+                    "type": {"type": "string", "enum": ["text", "image"]},
+                    "text": {"type": "string"}, "image": {"type": "string", "format": "binary"},
+                    "k": {"type": "integer"}}}},
+            },
+            "required": True,
+        }
+    }
+
+    @app.post("/add_content", response_model=AddContentResponse, responses=ERRORS, openapi_extra=mediaverse_body)
+    async def add_content(request: Request) -> AddContentResponse:
+        started = time.perf_counter()
+        fields = await _mediaverse_fields(request, settings)
+        _require(fields, "username", "id", "type")
+        media_type = _media_type(fields["type"])
+        if media_type == MediaType.text:
+            _require(fields, "text")
+            item = AssetInput(id=str(fields["id"]), owner=str(fields["username"]), media_type=media_type,
+                              text=str(fields["text"]), name=str(fields["id"]))
+        else:
+            _require(fields, "image")
+            item = AssetInput(id=str(fields["id"]), owner=str(fields["username"]), media_type=media_type,
+                              data=fields["image"], name=str(fields["id"]))
+        outcome = await run_in_threadpool(ingest_one, col(), item)
+        return AddContentResponse(msg=f"content {outcome.id} {outcome.status}", time=round(time.perf_counter() - started, 4))
+
+    @app.post("/retrieve", response_model=RetrieveResponse, responses=ERRORS, openapi_extra=mediaverse_body)
+    async def retrieve_content(request: Request) -> RetrieveResponse:
+        fields = await _mediaverse_fields(request, settings)
+        _require(fields, "type")
+        media_type = _media_type(fields["type"])
+        try:
+            k = int(fields.get("k", 10))
+        except (TypeError, ValueError):
+            raise InvalidInput("k must be an integer") from None
+        if not 1 <= k <= 1000:
+            raise InvalidInput(f"k must be between 1 and 1000, got {k}")
+        viewer = _viewer(fields.get("username"))
+        if media_type == MediaType.text:
+            _require(fields, "text")
+            lists = await run_in_threadpool(retrieve, col(), k, viewer, str(fields["text"]), None)
+        else:
+            _require(fields, "image")
+            image, _ = load_image(fields["image"], "image", settings.max_image_pixels)
+            lists = await run_in_threadpool(retrieve, col(), k, viewer, None, image)
+        return RetrieveResponse(**{
+            name: RetrievedList(contents=[i for i, _ in hits], scores=[s for _, s in hits]) for name, hits in lists.items()
+        })
+
+    # --- native API
+    @app.post("/v1/assets", response_model=Asset, status_code=201, responses=ERRORS)
+    async def create_asset(
+        id: Annotated[str, Form()],
+        owner: Annotated[str, Form()],
+        file: Annotated[UploadFile | None, File(description="An image (jpg, png, webp, gif) or text (txt, md) file.")] = None,
+        text: Annotated[str | None, Form()] = None,
+        title: Annotated[str, Form()] = "",
+        description: Annotated[str, Form()] = "",
+        tags: Annotated[str, Form(description="Comma-separated.")] = "",
+        visibility: Annotated[Visibility, Form()] = Visibility.public,
+        licence: Annotated[str | None, Form()] = None,
+        created_at: Annotated[datetime | None, Form()] = None,
+    ) -> Asset:
+        if (file is None) == (text is None):
+            raise InvalidInput("send exactly one of 'file' and 'text'")
+        try:
+            item = AssetInput(
+                id=id, owner=owner, title=title, description=description,
+                tags=[t for t in tags.split(",") if t.strip()], visibility=visibility, licence=licence,
+                created_at=created_at, text=text,
+                data=await _read_upload(file, settings) if file is not None else None,
+                name=(file.filename or id) if file is not None else id,
+                media_type=MediaType.text if text is not None else None,
+            )
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid asset: {exc.errors()[0]['msg']}") from None
+        outcome = await run_in_threadpool(ingest_one, col(), item)
+        asset = col().catalog.asset(outcome.id)
+        assert asset is not None
+        return asset
+
+    @app.get("/v1/assets/{asset_id}", response_model=Asset, responses=ERRORS)
+    def get_asset(asset_id: str, username: str | None = None) -> Asset:
+        asset = col().catalog.asset(asset_id, _viewer(username))
+        if asset is None:
+            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+        return asset
+
+    @app.patch("/v1/assets/{asset_id}", response_model=Asset, responses=ERRORS)
+    def patch_asset(asset_id: str, changes: AssetUpdate, username: Annotated[str, Query(min_length=1)]) -> Asset:
+        return update_asset(col(), asset_id, changes.model_dump(exclude_none=True), _viewer(username))
+
+    @app.delete("/v1/assets/{asset_id}", status_code=204, responses=ERRORS)
+    def remove_asset(asset_id: str, username: Annotated[str, Query(min_length=1)]) -> None:
+        delete_asset(col(), asset_id, _viewer(username))
+
+    def _content_file(asset_id: str, username: str | None, kind: str) -> FileResponse:
+        c = col()
+        row = c.catalog.asset_row(asset_id)
+        if row is None or not c.catalog.can_see(row, _viewer(username)):
+            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+        content = c.catalog.content(row["content_id"])
+        path = (c.thumb_file(content) if kind == "thumbnail" else c.media_file(content)) if content else None
+        if path is None or not path.is_file():
+            raise NotFound(f"asset '{asset_id}' has no {kind}", "texts have no thumbnail or file")
+        return FileResponse(path)
+
+    @app.get("/v1/assets/{asset_id}/thumbnail", response_class=FileResponse, responses=ERRORS)
+    def thumbnail(asset_id: str, username: str | None = None) -> FileResponse:
+        return _content_file(asset_id, username, "thumbnail")
+
+    @app.get("/v1/assets/{asset_id}/original", response_class=FileResponse, responses=ERRORS)
+    def original(asset_id: str, username: str | None = None) -> FileResponse:
+        return _content_file(asset_id, username, "original")
+
+    @app.get("/v1/search", response_model=SearchResponse, responses=ERRORS)
+    def search_get(
+        q: Annotated[str, Query(min_length=1, max_length=2000)],
+        k: Annotated[int, Query(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+        type: Annotated[list[MediaType] | None, Query()] = None,
+        username: str | None = None,
+    ) -> SearchResponse:
+        request = SearchRequest(text=q, k=k, offset=offset, media_types=type)
+        return search(col(), request, _viewer(username))
+
+    @app.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
+    async def search_post(
+        image: Annotated[UploadFile | None, File(description="Search by image.")] = None,
+        q: Annotated[str | None, Form(max_length=2000)] = None,
+        k: Annotated[int, Form(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Form(ge=0, le=10_000)] = 0,
+        username: Annotated[str | None, Form()] = None,
+    ) -> SearchResponse:
+        picture = None
+        if image is not None:
+            picture, _ = load_image(await _read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
+        request = SearchRequest(text=q, k=k, offset=offset)
+        return await run_in_threadpool(search, col(), request, _viewer(username), picture)
+
+    return app

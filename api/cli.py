@@ -1,0 +1,310 @@
+"""The `mediasearch` command line."""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from indexer.assets import MediaType, Visibility
+from indexer.config import Settings
+from indexer.errors import MediasearchError
+
+app = typer.Typer(help="mediasearch: search the images and texts of a media platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("root").setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+    except Exception:
+        pass
+
+
+def _open(create: bool = False, allow_encoder_change: bool = False):  # noqa: ANN202
+    from indexer.collection import Collection
+
+    _quiet_libraries()
+    settings = Settings.from_env()
+    with console.status("Loading models…"):
+        return Collection.open(settings, create=create, allow_encoder_change=allow_encoder_change)
+
+
+def _run(fn) -> None:  # noqa: ANN001
+    try:
+        fn()
+    except MediasearchError as exc:
+        err.print(f"[red]error:[/red] {exc.message}" + (f" [dim]({exc.hint})[/dim]" if exc.hint else ""))
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: every asset reported as stored is complete; run the command again to continue")
+        raise typer.Exit(130) from None
+
+
+def _ingest_items(collection, items, total: int | None) -> list:  # noqa: ANN001
+    from indexer.ingest import IngestOutcome, IngestStatus, ingest
+
+    outcomes: list[IngestOutcome] = []
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("", total=total)
+
+        def done(outcome: IngestOutcome) -> None:
+            progress.update(task, advance=1, description=outcome.name or outcome.id)
+            if outcome.status == IngestStatus.rejected:
+                progress.console.print(f"[red]rejected[/red] {outcome.name or outcome.id}: {outcome.reason}")
+
+        ready = []
+        for item in items:
+            if isinstance(item, IngestOutcome):
+                outcomes.append(item)
+                done(item)
+            else:
+                ready.append(item)
+        outcomes += ingest(collection, ready, on_done=done)
+    return outcomes
+
+
+def _summary(outcomes: list) -> None:  # noqa: ANN001
+    from collections import Counter
+
+    counts = Counter(o.status.value for o in outcomes)
+    console.print(
+        f"[green]{counts.get('added', 0)} added[/green], {counts.get('updated', 0)} updated, "
+        f"{counts.get('unchanged', 0)} unchanged, [red]{counts.get('rejected', 0)} rejected[/red]"
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (jpg, png, webp, gif, txt, md).")] = None,
+    owner: Annotated[Optional[str], typer.Option(help="Username that owns the assets.")] = None,
+    manifest: Annotated[Optional[Path], typer.Option(help="JSON lines: id, owner, type, path or text, title, ...")] = None,
+    visibility: Visibility = Visibility.public,
+    tags: Annotated[str, typer.Option(help="Comma-separated tags for every file.")] = "",
+) -> None:
+    """Add files, folders or a manifest to the collection."""
+
+    def go() -> None:
+        from indexer.errors import InvalidInput
+        from indexer.ingest import AssetInput, IngestOutcome, IngestStatus, file_input, iter_files, manifest_inputs
+
+        if not paths and manifest is None:
+            raise InvalidInput("nothing to ingest", "give files or folders, or --manifest FILE.jsonl")
+        if paths and not owner:
+            raise InvalidInput("--owner is required with files", "e.g. --owner ana")
+        for path in paths or []:
+            if not path.exists():
+                raise InvalidInput(f"no such file or folder: {path}")
+        collection = _open(create=True)
+        items: list[AssetInput | IngestOutcome] = []
+        for root in paths or []:
+            base = root if root.is_dir() else root.parent
+            for file in iter_files([root]):
+                try:
+                    items.append(file_input(file, owner, base, visibility=visibility,
+                                            tags=[t for t in tags.split(",") if t.strip()]))
+                except OSError as exc:
+                    items.append(IngestOutcome(file.name, IngestStatus.rejected, f"cannot read {file}: {exc.strerror}", name=str(file)))
+        if manifest is not None:
+            if not manifest.is_file():
+                raise InvalidInput(f"manifest not found: {manifest}")
+            items.extend(manifest_inputs(manifest))
+        outcomes = _ingest_items(collection, items, len(items))
+        collection.close()
+        _summary(outcomes)
+        if any(o.status.value == "rejected" for o in outcomes) and not any(o.status.value != "rejected" for o in outcomes):
+            raise typer.Exit(1)
+
+    _run(go)
+
+
+@app.command()
+def search(
+    query: Annotated[Optional[str], typer.Argument(help="Words to search for.")] = None,
+    image: Annotated[Optional[Path], typer.Option(help="Search by this image.")] = None,
+    k: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    type: Annotated[Optional[list[MediaType]], typer.Option(help="Only this result type (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full response as JSON.")] = False,
+) -> None:
+    """Search by text and/or image; prints the per-modality lists and the fused list."""
+
+    def go() -> None:
+        from indexer.errors import InvalidInput
+        from indexer.media import load_image
+        from indexer.stores.catalog import ADMIN
+        from query import SearchRequest
+        from query import search as run_search
+
+        picture = None
+        if image is not None:
+            if not image.is_file():
+                raise InvalidInput(f"no such image file: {image}")
+            picture, _ = load_image(image.read_bytes(), str(image))
+        collection = _open()
+        response = run_search(collection, SearchRequest(text=query, k=k, media_types=type), ADMIN, picture)
+        if as_json:
+            print(response.model_dump_json(indent=2))
+            return
+        for name, hits in [*response.lists.items(), ("fused", response.fused)]:
+            table = Table(title=f"{name} ({len(hits)})", title_justify="left")
+            for col in ("#", "id", "type", "title", "score", "channels", "thumbnail"):
+                table.add_column(col, overflow="fold")
+            for i, h in enumerate(hits, 1):
+                table.add_row(str(i), h.id, h.media_type, h.title, f"{h.score:.4f}",
+                              ", ".join(f"{c}#{v.rank}" for c, v in h.channels.items()),
+                              str(collection.home / h.thumbnail) if h.thumbnail else "")
+            console.print(table)
+        console.print(f"[dim]{response.took_ms} ms, encoder {response.encoder}[/dim]")
+
+    _run(go)
+
+
+@app.command()
+def delete(asset_id: str) -> None:
+    """Delete an asset from every store."""
+
+    def go() -> None:
+        from indexer.ingest import delete_asset
+
+        collection = _open()
+        delete_asset(collection, asset_id)
+        collection.close()
+        console.print(f"deleted {asset_id}")
+
+    _run(go)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the active encoder and the size and agreement of every store."""
+
+    def go() -> None:
+        collection = _open()
+        info = collection.status()
+        if as_json:
+            print(json.dumps(info, indent=2))
+            return
+        console.print(f"home      {info['home']}")
+        console.print(f"encoder   {info['encoder']}  [dim]({info['encoder_reason']})[/dim]")
+        console.print(f"sentences {info['sentence_encoder']}")
+        console.print(f"assets    {info['assets']} {info['assets_by_type']}, distinct contents {info['contents']}")
+        table = Table("space", "catalog vectors", "index vectors", "faiss factory")
+        for space, s in info["spaces"].items():
+            table.add_row(space, str(s["vectors_in_catalog"]), str(s["vectors_in_index"]),
+                          s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})"))
+        console.print(table)
+        console.print("stores agree" if info["in_agreement"] else "[red]stores disagree[/red]")
+
+    _run(go)
+
+
+@app.command()
+def reindex() -> None:
+    """Re-encode every asset with the active encoder and rebuild the vector indexes."""
+
+    def go() -> None:
+        from indexer.reindex import reindex as run_reindex
+
+        collection = _open(allow_encoder_change=True)
+        with Progress(TextColumn("[bold]reindex"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("", total=None)
+            count = run_reindex(collection, lambda done, total: progress.update(task, completed=done, total=total))
+        collection.close()
+        console.print(f"re-encoded {count} contents with {collection.encoder.id}")
+
+    _run(go)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the REST API and the web page."""
+
+    def go() -> None:
+        import uvicorn
+
+        from api.app import create_app
+
+        collection = _open(create=True)
+        console.print(f"mediasearch on [bold]http://{host}:{port}/[/bold]  (API docs: http://{host}:{port}/docs)")
+        console.print(f"encoder {collection.encoder.id} [dim]({collection.encoder_reason})[/dim]")
+        uvicorn.run(create_app(collection=collection), host=host, port=port, log_level="warning")
+
+    _run(go)
+
+
+@app.command()
+def demo(
+    data: Annotated[Optional[Path], typer.Option(help="Ingest this folder instead of the bundled sample.")] = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Ingest and run two example searches, then stop.")] = False,
+) -> None:
+    """Ingest the bundled sample (or --data FOLDER) and serve the web page."""
+
+    def go() -> None:
+        from api.sample import write_sample
+        from indexer.errors import InvalidInput
+        from indexer.ingest import file_input, iter_files, manifest_inputs
+        from indexer.media import load_image
+        from indexer.stores.catalog import ADMIN
+        from query import SearchRequest
+        from query import search as run_search
+
+        collection = _open(create=True)
+        console.print(f"encoder {collection.encoder.id} [dim]({collection.encoder_reason})[/dim]")
+        if data is None:
+            manifest = write_sample(collection.home / "sample")
+            items = list(manifest_inputs(manifest))
+            probe_image = collection.home / "sample" / "chelsea.png"
+        else:
+            if not data.is_dir():
+                raise InvalidInput(f"--data must be a folder: {data}")
+            files = iter_files([data])
+            items = [file_input(f, "demo", data) for f in files]
+            probe_image = next((f for f in files if f.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}), None)
+        _summary(_ingest_items(collection, items, len(items)))
+        for text in ("a cat", "rocket launch"):
+            r = run_search(collection, SearchRequest(text=text, k=3), ADMIN)
+            console.print(f"search {text!r}: " + "; ".join(f"{m}: {', '.join(h.id for h in hits)}" for m, hits in r.lists.items()))
+        if probe_image is not None:
+            picture, _ = load_image(probe_image.read_bytes(), str(probe_image))
+            r = run_search(collection, SearchRequest(k=3), ADMIN, picture)
+            console.print(f"search by image {probe_image.name}: " + "; ".join(f"{m}: {', '.join(h.id for h in hits)}" for m, hits in r.lists.items()))
+        collection.flush()
+        if no_serve:
+            collection.close()
+            return
+        import uvicorn
+
+        from api.app import create_app
+
+        console.print(f"\n[bold green]Open http://{host}:{port}/[/bold green]  (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
+        uvicorn.run(create_app(collection=collection), host=host, port=port, log_level="warning")
+
+    _run(go)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

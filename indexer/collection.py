@@ -1,0 +1,226 @@
+"""A collection: the catalog, the encoders and the vector indexes under one home folder.
+
+Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
+  image  images (and later video keyframes) through the cross-modal encoder
+  text   texts through the cross-modal encoder
+  dense  texts through all-MiniLM-L6-v2, for text-to-text semantic search
+"""
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.config import Settings
+from indexer.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
+from indexer.errors import ConfigurationError, EncoderMismatch
+from indexer.stores.catalog import ADMIN, Catalog, ContentRow, Viewer
+from indexer.stores.vectors import VectorHits, VectorIndex
+
+SPACE_IMAGE = "image"
+SPACE_TEXT = "text"
+SPACE_DENSE = "dense"
+SPACES = (SPACE_IMAGE, SPACE_TEXT, SPACE_DENSE)
+CATALOG_FILE = "catalog.sqlite3"
+
+
+@dataclass
+class SpaceStatus:
+    vectors_in_catalog: int
+    vectors_in_index: int
+    factory: str
+    effective_factory: str
+
+
+class Collection:
+    def __init__(self, settings: Settings, catalog: Catalog, encoder: Encoder, encoder_reason: str, sentence: TextEncoder):
+        self.settings = settings
+        self.home = settings.home
+        self.catalog = catalog
+        self.encoder = encoder
+        self.encoder_reason = encoder_reason
+        self.sentence = sentence
+        self.write_lock = threading.RLock()
+        self._index_lock = threading.RLock()
+        self._unsaved_changes = 0
+        self.indexes: dict[str, VectorIndex] = {}
+        for space in SPACES:
+            self.indexes[space] = self._open_index(space)
+        self.catch_up()
+
+    # --- opening
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        create: bool = False,
+        encoder: Encoder | None = None,
+        allow_encoder_change: bool = False,
+    ) -> "Collection":
+        home = settings.home
+        catalog_path = home / CATALOG_FILE
+        if not catalog_path.exists():
+            if not create:
+                raise ConfigurationError(
+                    f"no mediasearch collection at {home.resolve()}",
+                    "run `mediasearch ingest PATH --owner NAME` to create one, "
+                    "or set MEDIASEARCH_HOME to the folder of an existing one",
+                )
+            if not home.parent.resolve().is_dir():
+                raise ConfigurationError(
+                    f"cannot create {home}: its parent folder does not exist",
+                    "create the parent folder or set MEDIASEARCH_HOME elsewhere",
+                )
+            for sub in ("", "indexes", "media", "thumbs"):
+                (home / sub).mkdir(parents=True, exist_ok=True)
+        catalog = Catalog(catalog_path)
+        stored = catalog.get_meta("encoder_id")
+        if encoder is None:
+            encoder, reason = load_encoder(settings, None if allow_encoder_change else stored)
+        else:
+            reason = "given by the caller"
+        if stored is None:
+            catalog.set_meta("encoder_id", encoder.id)
+        elif stored != encoder.id and not allow_encoder_change:
+            raise EncoderMismatch(
+                f"the index at {home} was built with encoder {stored}, but the active encoder is {encoder.id}",
+                "run `mediasearch reindex` to re-encode every asset with the active encoder, "
+                "or set MEDIASEARCH_ENCODER to the one the index was built with",
+            )
+        return cls(settings, catalog, encoder, reason, load_sentence_encoder())
+
+    def close(self) -> None:
+        self.flush()
+        self.catalog.close()
+
+    def dim(self, space: str) -> int:
+        return self.sentence.dim if space == SPACE_DENSE else self.encoder.dim
+
+    def _index_path(self, space: str) -> Path:
+        return self.home / "indexes" / f"{space}.faiss"
+
+    def _open_index(self, space: str) -> VectorIndex:
+        path = self._index_path(space)
+        if path.exists():
+            try:
+                index = VectorIndex.load(path)
+                if index.dim == self.dim(space) and index.factory == self.settings.faiss_factory:
+                    if index.applied_seq >= int(self.catalog.get_meta("trimmed_seq") or 0):
+                        return index
+            except (ValueError, RuntimeError, OSError):
+                pass  # unreadable or stale cache: rebuilt below from the catalog
+        return self.rebuild_index(space)
+
+    def rebuild_index(self, space: str) -> VectorIndex:
+        seq = self.catalog.last_seq()
+        ids, vectors = self.catalog.all_vectors(space)
+        if not len(ids):
+            vectors = np.zeros((0, self.dim(space)), np.float32)
+        index = VectorIndex.build(self.dim(space), self.settings.faiss_factory, ids, vectors)
+        index.applied_seq = seq
+        self._unsaved_changes += 1
+        return index
+
+    # --- keeping FAISS in step with the catalog
+    def catch_up(self) -> None:
+        """Apply to each FAISS index the catalog changes it has not seen.
+
+        Every write goes through here, and so does recovery after a crash: the
+        catalog's vector_log is the single record of what the indexes must hold.
+        """
+        with self._index_lock:
+            for space, index in self.indexes.items():
+                rows = self.catalog.log_since(space, index.applied_seq)
+                if not rows:
+                    continue
+                last = rows[-1]["seq"]
+                final: dict[int, str] = {}
+                for row in rows:
+                    final.pop(row["content_id"], None)
+                    final[row["content_id"]] = row["op"]
+                removes = np.array([c for c, op in final.items() if op == "remove"], dtype=np.int64)
+                add_ids = np.array([c for c, op in final.items() if op == "add"], dtype=np.int64)
+                if not index.remove(removes):
+                    self.indexes[space] = self.rebuild_index(space)
+                    continue
+                found, vectors = self.catalog.vectors(space, add_ids)
+                if len(found):
+                    index.add(found, vectors)
+                index.applied_seq = last
+                if index.wants_training:
+                    self.indexes[space] = self.rebuild_index(space)
+                self._unsaved_changes += len(rows)
+            if self._unsaved_changes >= self.settings.vector_save_every:
+                self.flush()
+
+    def flush(self) -> None:
+        """Save the vector indexes (atomically); what is not saved is replayed on the next open."""
+        with self._index_lock:
+            if not self._unsaved_changes:
+                return
+            for space, index in self.indexes.items():
+                index.save(self._index_path(space))
+            self._unsaved_changes = 0
+
+    # --- searching
+    def vector_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> VectorHits:
+        """Top-k contents of a space, restricted to `allowed` content ids inside the search."""
+        self.catch_up()
+        with self._index_lock:
+            index = self.indexes[space]
+            hits = index.search(query, k, allowed)
+        if allowed is not None and not index.is_exact and len(hits.ids) < min(k, len(allowed)):
+            hits = self._exact_search(space, query, k, allowed)
+        return hits
+
+    def _exact_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray) -> VectorHits:
+        """Exact cosine over an allowed candidate set (narrow filters on approximate indexes)."""
+        ids, vectors = self.catalog.vectors(space, allowed)
+        if not len(ids):
+            return VectorHits([], [])
+        scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+        order = np.argsort(-scores)[:k]
+        return VectorHits(ids[order].tolist(), scores[order].tolist())
+
+    def visible_filter(self, viewer: Viewer) -> np.ndarray | None:
+        """Content ids a viewer may see, or None when nothing is hidden from them."""
+        if viewer.admin or not self.catalog.has_private_assets():
+            return None
+        return self.catalog.visible_content_ids(viewer)
+
+    # --- files
+    def media_file(self, content: ContentRow) -> Path | None:
+        return self.home / content.media_path if content.media_path else None
+
+    def thumb_file(self, content: ContentRow) -> Path | None:
+        return self.home / content.thumb_path if content.thumb_path else None
+
+    # --- status
+    def status(self) -> dict[str, object]:
+        counts = self.catalog.counts()
+        self.catch_up()
+        spaces = {
+            space: SpaceStatus(
+                vectors_in_catalog=counts.get(f"vectors_{space}", 0),
+                vectors_in_index=index.ntotal,
+                factory=index.factory,
+                effective_factory=index.effective_factory,
+            ).__dict__
+            for space, index in self.indexes.items()
+        }
+        return {
+            "home": str(self.home.resolve()),
+            "encoder": self.encoder.id,
+            "encoder_reason": self.encoder_reason,
+            "sentence_encoder": self.sentence.id,
+            "assets": counts["assets"],
+            "contents": counts["contents"],
+            "assets_by_type": {k.removeprefix("assets_"): v for k, v in counts.items() if k.startswith("assets_")},
+            "spaces": spaces,
+            "in_agreement": all(s["vectors_in_catalog"] == s["vectors_in_index"] for s in spaces.values()),
+        }
+
+
+__all__ = ["ADMIN", "Collection", "SPACES", "SPACE_DENSE", "SPACE_IMAGE", "SPACE_TEXT", "Viewer"]

@@ -1,0 +1,103 @@
+"""open_clip encoders: a pretrained tag (default ViT-B-32 / laion2b_s34b_b79k) or a checkpoint path.
+
+`mediasearch-tiny-clip` is a tiny model config shipped with the package; with
+no weights it is randomly initialised and exists to test this code path where
+no real weights can be had.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from indexer.encoders.base import unit_rows
+from indexer.errors import ConfigurationError
+
+TINY_MODEL = "mediasearch-tiny-clip"
+_TINY_CONFIG = Path(__file__).with_name("tiny-clip.json")
+RANDOM_WEIGHTS = "random"
+
+
+def _register_tiny_config() -> None:
+    import open_clip
+
+    if open_clip.get_model_config(TINY_MODEL) is None:
+        # add_model_config registers every *.json in a folder or one file, by its stem.
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="mediasearch-clip-config-"))
+        shutil.copy(_TINY_CONFIG, folder / f"{TINY_MODEL}.json")
+        open_clip.add_model_config(folder)
+
+
+def clip_checkpoint_cached(model: str, pretrained: str) -> bool:
+    """True when the weights are on disk already: a checkpoint path, or a hub cache entry."""
+    if pretrained == RANDOM_WEIGHTS:
+        return model == TINY_MODEL
+    if Path(pretrained).is_file():
+        return True
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, pretrained)
+    if not cfg:
+        return False
+    if cfg.get("hf_hub"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo = cfg["hf_hub"].rstrip("/")
+        for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+            if isinstance(try_to_load_from_cache(repo, filename), str):
+                return True
+        return False
+    url = cfg.get("url")
+    return bool(url) and (Path.home() / ".cache" / "clip" / Path(url).name).is_file()
+
+
+class ClipEncoder:
+    def __init__(self, model: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k", device: str | None = None):
+        import open_clip
+
+        _register_tiny_config()
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        weights = None if pretrained == RANDOM_WEIGHTS else pretrained
+        try:
+            if weights is None:
+                torch.manual_seed(0)
+            self._model, _, self._preprocess = open_clip.create_model_and_transforms(
+                model, pretrained=weights, device=self.device
+            )
+        except Exception as exc:  # open_clip raises RuntimeError, OSError, hub errors...
+            raise ConfigurationError(
+                f"could not load CLIP model {model} with weights '{pretrained}': {exc}",
+                "give a checkpoint path in MEDIASEARCH_CLIP_PRETRAINED, or use MEDIASEARCH_ENCODER=bundled",
+            ) from None
+        self._model.eval()
+        self._tokenizer = open_clip.get_tokenizer(model)
+        label = Path(pretrained).name if Path(pretrained).is_file() else pretrained
+        self.id = f"clip:{model}/{label}"
+        self.text_model_id = self.id
+        self.dim = 0
+        self.dim = int(self.encode_texts(["probe"]).shape[1])
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), 64):
+            tokens = self._tokenizer(list(texts[start : start + 64])).to(self.device)
+            out.append(self._model.encode_text(tokens).float().cpu().numpy())
+        return unit_rows(np.concatenate(out))
+
+    @torch.inference_mode()
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for start in range(0, len(images), 32):
+            batch = torch.stack([self._preprocess(img) for img in images[start : start + 32]])
+            out.append(self._model.encode_image(batch.to(self.device)).float().cpu().numpy())
+        return unit_rows(np.concatenate(out))

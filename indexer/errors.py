@@ -1,0 +1,54 @@
+"""Errors a user can act on: each says what is wrong and what to do about it."""
+
+
+class MediasearchError(Exception):
+    """Base class. `status` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "invalid_input"
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InvalidInput(MediasearchError):
+    """The asset or query itself is wrong: unknown type, corrupt file, empty text."""
+
+
+class TooLarge(MediasearchError):
+    status = 413
+    code = "too_large"
+
+
+class NotFound(MediasearchError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(MediasearchError):
+    """The request clashes with what is stored, e.g. an id owned by another user."""
+
+    status = 409
+    code = "conflict"
+
+
+class Forbidden(MediasearchError):
+    status = 403
+    code = "forbidden"
+
+
+class ConfigurationError(MediasearchError):
+    """The installation is set up wrongly: missing home folder, unusable encoder."""
+
+    status = 500
+    code = "configuration"
+
+
+class EncoderMismatch(ConfigurationError):
+    status = 409
+    code = "encoder_mismatch"

@@ -1,0 +1,385 @@
+"""The ingest pipeline: validate, deduplicate, encode, annotate, store.
+
+Items are prepared one by one (a bad item is rejected with its reason and the
+batch goes on), encoded in batches, and each asset is written in a single
+catalog transaction together with its vectors; the FAISS indexes then catch up
+from the catalog's change log.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, Field, ValidationError
+
+from indexer.assets import Annotation, Asset, MediaType, Visibility
+from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.encoders.imagenet import MODEL_ID as LABEL_MODEL, MODEL_VERSION as LABEL_VERSION
+from indexer.encoders.imagenet import imagenet_class_names, shared_classifier
+from indexer.errors import Conflict, InvalidInput, MediasearchError, NotFound, Forbidden
+from indexer.media import (
+    decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
+)
+from indexer.stores.catalog import ADMIN, ContentRow, Viewer
+
+LABELS_PER_IMAGE = 5
+LABEL_MIN_CONFIDENCE = 0.03
+BATCH_SIZE = 32
+
+
+class IngestStatus(StrEnum):
+    added = "added"
+    updated = "updated"
+    unchanged = "unchanged"
+    rejected = "rejected"
+
+
+class AssetInput(BaseModel):
+    """One asset to ingest: metadata plus exactly one of `data` (file bytes) or `text`."""
+
+    id: str
+    owner: str
+    media_type: MediaType | None = None
+    title: str = ""
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    visibility: Visibility = Visibility.public
+    licence: str | None = None
+    source: str | None = None
+    annotations: list[Annotation] = Field(default_factory=list)
+    text: str | None = None
+    data: bytes | None = Field(default=None, repr=False)
+    name: str = Field(default="", description="How errors refer to it: a file name or the id.")
+
+
+@dataclass
+class IngestOutcome:
+    id: str
+    status: IngestStatus
+    reason: str | None = None
+    duplicate_of: list[str] = field(default_factory=list)
+    name: str = ""
+
+
+@dataclass
+class _Prepared:
+    item: AssetInput
+    media_type: MediaType
+    content_hash: str
+    existing_content: ContentRow | None
+    image: Image.Image | None = None
+    image_format: str | None = None
+    text: str | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: list[Annotation] = field(default_factory=list)
+
+
+def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
+    settings = collection.settings
+    label = item.name or item.id
+    media_type = item.media_type
+    if media_type is None:
+        if item.text is not None:
+            media_type = MediaType.text
+        elif item.name:
+            media_type = media_type_for_path(Path(item.name))
+        else:
+            raise InvalidInput(f"{label}: media type unknown", "give type 'text' or 'image'")
+    if media_type in (MediaType.video, MediaType.audio):
+        raise InvalidInput(
+            f"{label}: {media_type} assets are not supported yet", "ingest images and texts for now"
+        )
+    existing = collection.catalog.asset_row(item.id)
+    if existing is not None and existing["owner"] != item.owner:
+        raise Conflict(
+            f"id '{item.id}' already belongs to user '{existing['owner']}'",
+            "ids are unique across users: choose another id",
+        )
+    if media_type == MediaType.text:
+        if item.text is not None:
+            text = decode_text(item.text.encode("utf-8"), label, settings.max_text_chars)
+        elif item.data is not None:
+            text = decode_text(item.data, label, settings.max_text_chars)
+        else:
+            raise InvalidInput(f"{label}: a text asset needs its text", "send the text in 'text'")
+        content_hash = text_hash(text)
+        return _Prepared(item, media_type, content_hash, collection.catalog.content_by_hash(content_hash), text=text)
+    if item.data is None:
+        raise InvalidInput(f"{label}: an image asset needs the image file", "send the image bytes")
+    if len(item.data) > settings.max_upload_bytes:
+        raise InvalidInput(
+            f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_upload_bytes:,}",
+            "send a smaller file or raise MEDIASEARCH_MAX_UPLOAD_BYTES",
+        )
+    image, fmt = load_image(item.data, label, settings.max_image_pixels)
+    content_hash = sha256_bytes(item.data)
+    return _Prepared(
+        item, media_type, content_hash, collection.catalog.content_by_hash(content_hash),
+        image=image, image_format=fmt,
+    )
+
+
+def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
+    """Encode the new contents of a batch (duplicates reuse the stored vectors)."""
+    fresh: dict[str, _Prepared] = {}
+    for p in batch:
+        if p.existing_content is None:
+            fresh.setdefault(p.content_hash, p)
+    images = [p for p in fresh.values() if p.image is not None]
+    texts = [p for p in fresh.values() if p.text is not None]
+    if images:
+        classifier = shared_classifier()
+        probabilities = classifier.predict([p.image for p in images])
+        embed = getattr(collection.encoder, "embed_probabilities", None)
+        vectors = embed(probabilities) if embed else collection.encoder.encode_images([p.image for p in images])
+        names = imagenet_class_names()
+        for p, vector, probs in zip(images, vectors, probabilities):
+            p.vectors[SPACE_IMAGE] = vector
+            top = np.argsort(-probs)[:LABELS_PER_IMAGE]
+            p.labels = [
+                Annotation(name="label", value=names[i], confidence=round(float(probs[i]), 4),
+                           model=LABEL_MODEL, model_version=LABEL_VERSION)
+                for i in top if probs[i] >= LABEL_MIN_CONFIDENCE
+            ]
+    if texts:
+        bodies = [p.text for p in texts]
+        dense = collection.sentence.encode_texts(bodies)
+        cross = dense if collection.encoder.text_model_id == collection.sentence.id else collection.encoder.encode_texts(bodies)
+        for p, d, c in zip(texts, dense, cross):
+            p.vectors[SPACE_DENSE] = d
+            p.vectors[SPACE_TEXT] = c
+    for p in batch:  # a duplicate inside the same batch shares the first one's work
+        if p.existing_content is None and p.content_hash in fresh and fresh[p.content_hash] is not p:
+            p.vectors, p.labels = fresh[p.content_hash].vectors, fresh[p.content_hash].labels
+
+
+def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None]:
+    """Write the original and its thumbnail, content-addressed (safe to repeat after a crash)."""
+    if p.image is None or p.item.data is None:
+        return None, None
+    shard = p.content_hash[:2]
+    ext = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}.get(p.image_format or "", "bin")
+    media_rel = f"media/{shard}/{p.content_hash}.{ext}"
+    thumb_rel = f"thumbs/{shard}/{p.content_hash}.webp"
+    for rel, payload in ((media_rel, lambda: p.item.data), (thumb_rel, lambda: thumbnail_bytes(p.image, collection.settings.thumbnail_size))):
+        path = collection.home / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(payload())
+            tmp.replace(path)
+    return media_rel, thumb_rel
+
+
+def _machine_annotations(collection: Collection, content_id: int) -> list[Annotation]:
+    """Model annotations are properties of the bytes: a duplicate inherits its sibling's."""
+    row = collection.catalog.db.execute("SELECT rowid FROM assets WHERE content_id = ? LIMIT 1", (content_id,)).fetchone()
+    if row is None:
+        return []
+    return [a for a in collection.catalog.annotations(row["rowid"]) if a.model is not None]
+
+
+def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
+    item, catalog = p.item, collection.catalog
+    with collection.write_lock:
+        existing_row = catalog.asset_row(item.id)
+        if existing_row is not None and existing_row["owner"] != item.owner:
+            raise Conflict(f"id '{item.id}' already belongs to user '{existing_row['owner']}'", "choose another id")
+        content = catalog.content_by_hash(p.content_hash)
+        if content is not None:
+            labels = _machine_annotations(collection, content.id) or p.labels
+        else:
+            labels = p.labels
+        created_at = item.created_at or (existing_row["created_at"] if existing_row else None)
+        asset = Asset(
+            id=item.id, owner=item.owner, media_type=p.media_type, title=item.title, description=item.description,
+            tags=item.tags, visibility=item.visibility, licence=item.licence, source=item.source,
+            annotations=[*item.annotations, *labels], **({"created_at": created_at} if created_at else {}),
+        )
+        if existing_row is not None and content is not None and existing_row["content_id"] == content.id:
+            stored = catalog.asset_from_row(existing_row)
+            fields = ("media_type", "title", "description", "tags", "visibility", "licence", "source", "annotations", "created_at")
+            if all(getattr(stored, f) == getattr(asset, f) for f in fields):
+                return IngestOutcome(item.id, IngestStatus.unchanged, name=item.name)
+        media_rel, thumb_rel = (None, None) if content is not None else _store_files(collection, p)
+        with catalog.transaction() as db:
+            if content is None:
+                content_id = catalog.insert_content(
+                    db, p.content_hash, p.media_type, media_path=media_rel, thumb_path=thumb_rel, text=p.text,
+                    width=p.image.width if p.image else None, height=p.image.height if p.image else None,
+                    vectors=p.vectors,
+                )
+            else:
+                content_id = content.id
+            catalog.upsert_asset(db, asset, content_id)
+            if existing_row is not None and existing_row["content_id"] != content_id:
+                orphan = catalog.delete_content_if_orphan(db, existing_row["content_id"])
+            else:
+                orphan = None
+            duplicates = [
+                r["id"] for r in db.execute(
+                    "SELECT id FROM assets WHERE content_id = ? AND id != ? ORDER BY created_at, rowid", (content_id, item.id)
+                )
+            ]
+        if orphan is not None:
+            _remove_files(collection, orphan)
+    collection.catch_up()
+    status = IngestStatus.updated if existing_row is not None else IngestStatus.added
+    return IngestOutcome(item.id, status, duplicate_of=duplicates, name=item.name)
+
+
+def _remove_files(collection: Collection, content: ContentRow) -> None:
+    for rel in (content.media_path, content.thumb_path):
+        if rel:
+            (collection.home / rel).unlink(missing_ok=True)
+
+
+def ingest(
+    collection: Collection,
+    items: Iterable[AssetInput],
+    on_done: Callable[[IngestOutcome], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> list[IngestOutcome]:
+    """Ingest items; a bad item is rejected with its reason and the rest go on."""
+    outcomes: list[IngestOutcome] = []
+
+    def finish(outcome: IngestOutcome) -> None:
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+
+    batch: list[_Prepared] = []
+
+    def run_batch() -> None:
+        _encode(collection, batch)
+        for p in batch:
+            try:
+                finish(_write(collection, p))
+            except MediasearchError as exc:
+                finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name))
+        batch.clear()
+
+    for item in items:
+        try:
+            batch.append(_prepare(collection, item))
+        except MediasearchError as exc:
+            finish(IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
+        if len(batch) >= batch_size:
+            run_batch()
+    if batch:
+        run_batch()
+    collection.flush()
+    return outcomes
+
+
+def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
+    """Ingest a single item, raising its error instead of reporting it (for the API)."""
+    prepared = _prepare(collection, item)
+    _encode(collection, [prepared])
+    return _write(collection, prepared)
+
+
+def delete_asset(collection: Collection, asset_id: str, viewer: Viewer = ADMIN) -> None:
+    """Remove an asset from every store; its content goes too when no other asset uses it."""
+    with collection.write_lock:
+        row = collection.catalog.asset_row(asset_id)
+        if row is None or not collection.catalog.can_see(row, viewer):
+            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+        if not viewer.admin and row["owner"] != viewer.username:
+            raise Forbidden(f"asset '{asset_id}' belongs to another user", "only its owner or an admin may change it")
+        with collection.catalog.transaction() as db:
+            orphan = collection.catalog.delete_asset(db, asset_id)
+        if orphan is not None:
+            _remove_files(collection, orphan)
+    collection.catch_up()
+
+
+def update_asset(collection: Collection, asset_id: str, changes: dict[str, object], viewer: Viewer = ADMIN) -> Asset:
+    """Change an asset's metadata (title, description, tags, visibility, licence)."""
+    allowed = {"title", "description", "tags", "visibility", "licence"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", f"changeable fields: {', '.join(sorted(allowed))}")
+    with collection.write_lock:
+        row = collection.catalog.asset_row(asset_id)
+        if row is None or not collection.catalog.can_see(row, viewer):
+            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+        if not viewer.admin and row["owner"] != viewer.username:
+            raise Forbidden(f"asset '{asset_id}' belongs to another user", "only its owner or an admin may change it")
+        current = collection.catalog.asset_from_row(row)
+        try:
+            updated = Asset.model_validate({**current.model_dump(), **changes})
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid change: {exc.errors()[0]['msg']}", "check the field values") from None
+        with collection.catalog.transaction() as db:
+            collection.catalog.upsert_asset(db, updated, row["content_id"])
+    result = collection.catalog.asset(asset_id)
+    assert result is not None
+    return result
+
+
+# --- inputs from files and manifests
+def iter_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        else:
+            files.append(path)
+    return files
+
+
+def file_input(path: Path, owner: str, root: Path | None = None, **metadata: object) -> AssetInput:
+    """An asset from a file: its id is the path relative to the folder it was found in."""
+    rel = path.relative_to(root) if root and path.is_relative_to(root) else Path(path.name)
+    data = path.read_bytes()
+    title = metadata.pop("title", None) or path.stem.replace("_", " ").replace("-", " ")
+    return AssetInput(
+        id=rel.as_posix().replace("/", ":"), owner=owner, title=str(title), data=data,
+        source=str(path.resolve()), name=str(path), **metadata,  # type: ignore[arg-type]
+    )
+
+
+def manifest_inputs(manifest: Path) -> Iterable[AssetInput | IngestOutcome]:
+    """One asset per JSON line: id, owner, type, path or text, title, description, tags, visibility, ...
+
+    Relative paths are read relative to the manifest's folder. A bad line yields
+    a rejected outcome instead of an input, so the batch goes on.
+    """
+    base = manifest.parent
+    with manifest.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            name = f"{manifest.name}:{number}"
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise InvalidInput(f"{name}: expected a JSON object")
+                record = dict(record)
+                if "type" in record:
+                    record["media_type"] = record.pop("type")
+                path = record.pop("path", None)
+                if path is not None:
+                    file_path = Path(path) if Path(path).is_absolute() else base / path
+                    if not file_path.is_file():
+                        raise InvalidInput(f"{name}: file not found: {path}", "fix the path in the manifest")
+                    record["data"] = file_path.read_bytes()
+                    record.setdefault("source", str(file_path.resolve()))
+                    record.setdefault("media_type", str(media_type_for_path(file_path)))
+                record.setdefault("name", name)
+                yield AssetInput.model_validate(record)
+            except json.JSONDecodeError as exc:
+                yield IngestOutcome(f"line {number}", IngestStatus.rejected, f"{name}: not valid JSON ({exc.msg})", name=name)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                yield IngestOutcome(str(record.get("id", f"line {number}")), IngestStatus.rejected, f"{name}: {where}: {err['msg']}", name=name)
+            except MediasearchError as exc:
+                yield IngestOutcome(f"line {number}", IngestStatus.rejected, str(exc), name=name)

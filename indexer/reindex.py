@@ -1,0 +1,57 @@
+"""Re-encode every content with the active encoder, then rebuild the vector indexes.
+
+Used after changing encoders (an index remembers the encoder it was built with).
+Vectors are computed first and swapped in one catalog transaction, so a crash
+leaves either the old index or the new one.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.errors import InvalidInput
+from indexer.media import load_image
+
+BATCH = 32
+
+
+def reindex(collection: Collection, progress: Callable[[int, int], None] | None = None) -> int:
+    catalog, encoder = collection.catalog, collection.encoder
+    rows = catalog.db.execute("SELECT id, media_type, media_path, text FROM contents ORDER BY id").fetchall()
+    new: list[tuple[str, int, np.ndarray]] = []
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        images = [r for r in batch if r["media_type"] == "image"]
+        texts = [r for r in batch if r["media_type"] == "text"]
+        if images:
+            pictures = []
+            for r in images:
+                path = collection.home / r["media_path"]
+                if not path.is_file():
+                    raise InvalidInput(f"the stored original of content {r['id']} is missing: {path}",
+                                       "restore the media folder from a backup, or delete the asset")
+                pictures.append(load_image(path.read_bytes(), str(path))[0])
+            for r, v in zip(images, encoder.encode_images(pictures)):
+                new.append((SPACE_IMAGE, r["id"], v))
+        if texts:
+            for r, v in zip(texts, encoder.encode_texts([r["text"] for r in texts])):
+                new.append((SPACE_TEXT, r["id"], v))
+        if progress:
+            progress(min(start + BATCH, len(rows)), len(rows))
+    with collection.write_lock, catalog.transaction() as db:
+        for space in (SPACE_IMAGE, SPACE_TEXT):
+            db.execute(
+                "INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' FROM vectors WHERE space = ?",
+                (space,),
+            )
+            db.execute("DELETE FROM vectors WHERE space = ?", (space,))
+        for space, content_id, vector in new:
+            db.execute("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)",
+                       (space, content_id, np.asarray(vector, np.float32).tobytes()))
+            db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, content_id))
+        catalog.set_meta("encoder_id", encoder.id, db)
+    for space in (SPACE_IMAGE, SPACE_TEXT):
+        collection.indexes[space] = collection.rebuild_index(space)
+    collection.flush()
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Stores: the SQLite catalog (source of truth, BM25) and the FAISS vector indexes (derived)."""

@@ -1,0 +1,173 @@
+"""A FAISS index of unit vectors under int64 ids, built with `faiss.index_factory`.
+
+Scores are inner products, i.e. cosine similarity for unit vectors. The index
+is a derived cache of the vectors kept in SQLite: it is saved with the sequence
+number of the last change it holds, and whatever is newer is replayed on open.
+Factory strings that need training (IVF..., PQ...) start as an exact flat
+index; the owner rebuilds with `VectorIndex.build` once `wants_training`.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+FORMAT_VERSION = 1
+EXACT_FACTORY = "Flat"
+
+
+@dataclass
+class VectorHits:
+    ids: list[int]
+    scores: list[float]
+
+
+def _build(dim: int, factory: str) -> faiss.Index:
+    """IVF indexes carry ids natively; everything else is wrapped in IndexIDMap2."""
+    try:
+        inner = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        raise ValueError(f"faiss cannot build index '{factory}': {exc}") from None
+    if isinstance(inner, faiss.IndexIVF):
+        inner.nprobe = max(8, inner.nlist // 16)
+        inner.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return inner
+    return faiss.IndexIDMap2(inner)
+
+
+def min_training_vectors(dim: int, factory: str) -> int:
+    """How many vectors a factory string needs before it is trained (0: none)."""
+    probe = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    if probe.is_trained:
+        return 0
+    if isinstance(probe, faiss.IndexIVF):
+        return max(1000, 39 * probe.nlist)
+    return 10_000
+
+
+def _search_parameters(inner: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
+    inner = faiss.downcast_index(inner)
+    if isinstance(inner, faiss.IndexIVF):
+        params = faiss.SearchParametersIVF()
+        params.nprobe = inner.nprobe
+    elif isinstance(inner, faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = inner.hnsw.efSearch
+    else:
+        params = faiss.SearchParameters()
+    params.sel = selector
+    return params
+
+
+class VectorIndex:
+    def __init__(self, dim: int, factory: str = EXACT_FACTORY):
+        self.dim = dim
+        self.factory = factory
+        self.min_training = min_training_vectors(dim, factory)
+        self.effective_factory = factory if self.min_training == 0 else EXACT_FACTORY
+        self._index = _build(dim, self.effective_factory)
+        self.applied_seq = 0
+
+    @classmethod
+    def build(cls, dim: int, factory: str, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
+        """A fresh index over these vectors, trained on them when the factory needs it and
+        there are enough of them (otherwise exact search until there are)."""
+        index = cls(dim, factory)
+        if index.min_training and len(ids) >= index.min_training:
+            index._index = _build(dim, factory)
+            index._index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+            index.effective_factory = factory
+        index.add(ids, vectors)
+        return index
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def is_exact(self) -> bool:
+        return self.effective_factory == EXACT_FACTORY
+
+    @property
+    def wants_training(self) -> bool:
+        """True when enough vectors exist to switch to the requested factory."""
+        return self.effective_factory != self.factory and self.ntotal >= self.min_training
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under ids that are not in the index (remove them first to replace)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"expected vectors of dimension {self.dim}, got shape {vectors.shape}")
+        if len(ids):
+            self._index.add_with_ids(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> bool:
+        """Remove ids; False when the structure cannot remove (HNSW) and must be rebuilt."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not len(ids) or not self.ntotal:
+            return True
+        try:
+            # IVF's hashtable direct map removes only through an IDSelectorArray.
+            self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+        except RuntimeError:
+            return False
+        return True
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> VectorHits:
+        """Top-k ids for one query vector, restricted to `allowed` ids when given.
+
+        The restriction happens inside FAISS (an ID selector), so on an exact
+        index a filter that matches few vectors still returns all of them. An
+        approximate index may return fewer than asked under a narrow filter;
+        the caller then scores the allowed candidates exactly.
+        """
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if k <= 0 or not self.ntotal:
+            return VectorHits([], [])
+        if allowed is None:
+            scores, ids = self._index.search(query, min(k, self.ntotal))
+        else:
+            allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+            if not len(allowed):
+                return VectorHits([], [])
+            selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+            inner = self._index if isinstance(self._index, faiss.IndexIVF) else self._index.index
+            params = _search_parameters(inner, selector)
+            scores, ids = self._index.search(query, min(k, len(allowed), self.ntotal), params=params)
+        keep = ids[0] >= 0
+        return VectorHits(ids[0][keep].tolist(), scores[0][keep].tolist())
+
+    # Persistence: one file, a JSON header line then the serialised index, replaced atomically.
+    def save(self, path: Path) -> None:
+        header = {
+            "format": FORMAT_VERSION,
+            "dim": self.dim,
+            "factory": self.factory,
+            "effective_factory": self.effective_factory,
+            "applied_seq": self.applied_seq,
+        }
+        payload = faiss.serialize_index(self._index)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(json.dumps(header).encode() + b"\n")
+            fh.write(payload.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "VectorIndex":
+        data = path.read_bytes()
+        newline = data.index(b"\n")
+        header = json.loads(data[:newline])
+        if header.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path} has format {header.get('format')}, expected {FORMAT_VERSION}")
+        index = cls(header["dim"], header["factory"])
+        index._index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8, offset=newline + 1))
+        index.effective_factory = header["effective_factory"]
+        index.applied_seq = header["applied_seq"]
+        return index
