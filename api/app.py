@@ -159,6 +159,13 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message, hint=exc.hint))
         return JSONResponse(body.model_dump(), status_code=exc.status)
 
+    @app.exception_handler(ValidationError)
+    async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        body = ErrorResponse(error=ErrorBody(code="invalid_input", message=f"{where}: {first['msg']}"))
+        return JSONResponse(body.model_dump(), status_code=400)
+
     @app.get("/health", response_model=Health)
     def health() -> Health:
         c = col()
@@ -244,17 +251,14 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     ) -> Asset:
         if (file is None) == (text is None):
             raise InvalidInput("send exactly one of 'file' and 'text'")
-        try:
-            item = AssetInput(
-                id=id, owner=owner, title=title, description=description,
-                tags=[t for t in tags.split(",") if t.strip()], visibility=visibility, licence=licence,
-                created_at=created_at, text=text,
-                data=await _read_upload(file, settings) if file is not None else None,
-                name=(file.filename or id) if file is not None else id,
-                media_type=MediaType.text if text is not None else None,
-            )
-        except ValidationError as exc:
-            raise InvalidInput(f"invalid asset: {exc.errors()[0]['msg']}") from None
+        item = AssetInput(
+            id=id, owner=owner, title=title, description=description,
+            tags=[t for t in tags.split(",") if t.strip()], visibility=visibility, licence=licence,
+            created_at=created_at, text=text,
+            data=await _read_upload(file, settings) if file is not None else None,
+            name=(file.filename or id) if file is not None else id,
+            media_type=MediaType.text if text is not None else None,
+        )
         outcome = await run_in_threadpool(ingest_one, col(), item)
         asset = col().catalog.asset(outcome.id)
         assert asset is not None

@@ -38,6 +38,14 @@ class Annotation(BaseModel):
     time: TimeRange | None = Field(default=None, description="For video and audio: where it holds.")
 
 
+def clean_identifier(value: str) -> str:
+    """Ids and usernames: trimmed, non-empty, no '/' (they appear in URLs), no control characters."""
+    value = value.strip()
+    if not value or any(ord(c) < 32 for c in value) or "/" in value:
+        raise ValueError("must be non-empty, without '/' or control characters")
+    return value
+
+
 class Asset(BaseModel):
     """An asset as stored. `content_hash` identifies the bytes; duplicates share it."""
 
@@ -62,10 +70,7 @@ class Asset(BaseModel):
     @field_validator("id", "owner")
     @classmethod
     def _no_control_chars(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(ord(c) < 32 for c in value) or "/" in value:
-            raise ValueError("must be non-empty, without '/' or control characters")
-        return value
+        return clean_identifier(value)
 
     @field_validator("tags")
     @classmethod

@@ -116,8 +116,9 @@ class Collection:
     def rebuild_index(self, space: str) -> VectorIndex:
         seq = self.catalog.last_seq()
         ids, vectors = self.catalog.all_vectors(space)
-        if not len(ids):
-            vectors = np.zeros((0, self.dim(space)), np.float32)
+        if not len(ids) or vectors.shape[1] != self.dim(space):
+            # Empty, or vectors of another encoder awaiting `mediasearch reindex`.
+            ids, vectors = np.zeros(0, np.int64), np.zeros((0, self.dim(space)), np.float32)
         index = VectorIndex.build(self.dim(space), self.settings.faiss_factory, ids, vectors)
         index.applied_seq = seq
         self._unsaved_changes += 1

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from indexer.assets import Annotation, Asset, MediaType, Visibility
+from indexer.assets import Annotation, Asset, MediaType, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.encoders.imagenet import MODEL_ID as LABEL_MODEL, MODEL_VERSION as LABEL_VERSION
 from indexer.encoders.imagenet import imagenet_class_names, shared_classifier
@@ -56,6 +56,11 @@ class AssetInput(BaseModel):
     text: str | None = None
     data: bytes | None = Field(default=None, repr=False)
     name: str = Field(default="", description="How errors refer to it: a file name or the id.")
+
+    @field_validator("id", "owner")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return clean_identifier(value)
 
 
 @dataclass

@@ -25,12 +25,17 @@ class VectorHits:
     scores: list[float]
 
 
+def _from_factory(dim: int, factory: str) -> faiss.Index:
+    try:
+        return faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        reason = str(exc).rsplit(": ", 1)[-1]
+        raise ValueError(f"faiss cannot build index '{factory}': {reason}") from None
+
+
 def _build(dim: int, factory: str) -> faiss.Index:
     """IVF indexes carry ids natively; everything else is wrapped in IndexIDMap2."""
-    try:
-        inner = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as exc:
-        raise ValueError(f"faiss cannot build index '{factory}': {exc}") from None
+    inner = _from_factory(dim, factory)
     if isinstance(inner, faiss.IndexIVF):
         inner.nprobe = max(8, inner.nlist // 16)
         inner.set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -40,7 +45,7 @@ def _build(dim: int, factory: str) -> faiss.Index:
 
 def min_training_vectors(dim: int, factory: str) -> int:
     """How many vectors a factory string needs before it is trained (0: none)."""
-    probe = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    probe = _from_factory(dim, factory)
     if probe.is_trained:
         return 0
     if isinstance(probe, faiss.IndexIVF):

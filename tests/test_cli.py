@@ -1,0 +1,66 @@
+"""The `mediasearch` command line, run in-process with Typer's runner."""
+
+import json
+
+from typer.testing import CliRunner
+
+from api.cli import app
+from conftest import png, skimage_png
+
+runner = CliRunner()
+
+
+def test_ingest_search_status_delete(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "cat.png").write_bytes(skimage_png("chelsea"))
+    (folder / "rocket.jpg").write_bytes(png((1, 2, 3)))  # PNG bytes under a .jpg name: still an image
+    (folder / "note.md").write_text("Notes about a tabby cat and its toys")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (folder / "archive.zip").write_bytes(b"PK")
+    result = runner.invoke(app, ["ingest", str(folder), "--owner", "ana"])
+    assert result.exit_code == 0, result.output
+    assert "3 added" in result.output and "2 rejected" in result.output
+    assert "broken.png" in result.output and "unsupported file type '.zip'" in result.output
+
+    again = runner.invoke(app, ["ingest", str(folder), "--owner", "ana"])
+    assert "3 unchanged" in again.output
+
+    result = runner.invoke(app, ["search", "tabby cat", "--json", "--k", "3"])
+    assert result.exit_code == 0, result.output
+    response = json.loads(result.output)
+    assert response["lists"]["image"][0]["id"] == "cat.png"
+    assert response["lists"]["text"][0]["id"] == "note.md"
+
+    image_query = tmp_path / "q.png"
+    image_query.write_bytes(skimage_png("chelsea"))
+    result = runner.invoke(app, ["search", "--image", str(image_query)])
+    assert result.exit_code == 0 and "cat.png" in result.output
+
+    status = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    assert status["assets"] == 3 and status["in_agreement"] and status["encoder"].startswith("bundled:")
+
+    assert runner.invoke(app, ["delete", "note.md"]).exit_code == 0
+    missing = runner.invoke(app, ["delete", "note.md"])
+    assert missing.exit_code == 2 and "no asset with id" in missing.output
+
+
+def test_errors_exit_non_zero_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(tmp_path / "absent"))
+    result = runner.invoke(app, ["search", "cat"])
+    assert result.exit_code == 2 and "no mediasearch collection" in result.output
+    result = runner.invoke(app, ["ingest", str(tmp_path / "nope.png"), "--owner", "ana"])
+    assert result.exit_code == 2 and "no such file" in result.output
+    result = runner.invoke(app, ["ingest", str(tmp_path)])
+    assert result.exit_code == 2 and "--owner is required" in result.output
+
+
+def test_demo_ingests_the_bundled_sample(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(tmp_path / "demo"))
+    monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    result = runner.invoke(app, ["demo", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert "32 added" in result.output
+    assert "search 'a cat': image: image-chelsea" in result.output.replace("\n", " ")
