@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -69,6 +70,14 @@ class Health(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 403, 404, 409, 413, 422)
 }
+
+
+def _with_urls(response: SearchResponse) -> SearchResponse:
+    """Thumbnails as URLs of this API rather than paths inside the collection home."""
+    for hit in [*response.fused, *(h for hits in response.lists.values() for h in hits)]:
+        if hit.thumbnail and not hit.thumbnail.startswith("/v1/"):
+            hit.thumbnail = f"/v1/assets/{quote(hit.id, safe='')}/thumbnail"
+    return response
 
 
 def _viewer(username: str | None) -> Viewer:
@@ -307,7 +316,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         username: str | None = None,
     ) -> SearchResponse:
         request = SearchRequest(text=q, k=k, offset=offset, media_types=type)
-        return search(col(), request, _viewer(username))
+        return _with_urls(search(col(), request, _viewer(username)))
 
     @app.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
     async def search_post(
@@ -321,6 +330,6 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         if image is not None:
             picture, _ = load_image(await _read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
         request = SearchRequest(text=q, k=k, offset=offset)
-        return await run_in_threadpool(search, col(), request, _viewer(username), picture)
+        return _with_urls(await run_in_threadpool(search, col(), request, _viewer(username), picture))
 
     return app

@@ -7,7 +7,6 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
 """
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 

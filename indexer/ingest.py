@@ -144,7 +144,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
         embed = getattr(collection.encoder, "embed_probabilities", None)
         vectors = embed(probabilities) if embed else collection.encoder.encode_images([p.image for p in images])
         names = imagenet_class_names()
-        for p, vector, probs in zip(images, vectors, probabilities):
+        for p, vector, probs in zip(images, vectors, probabilities, strict=True):
             p.vectors[SPACE_IMAGE] = vector
             top = np.argsort(-probs)[:LABELS_PER_IMAGE]
             p.labels = [
@@ -156,7 +156,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
         bodies = [p.text for p in texts]
         dense = collection.sentence.encode_texts(bodies)
         cross = dense if collection.encoder.text_model_id == collection.sentence.id else collection.encoder.encode_texts(bodies)
-        for p, d, c in zip(texts, dense, cross):
+        for p, d, c in zip(texts, dense, cross, strict=True):
             p.vectors[SPACE_DENSE] = d
             p.vectors[SPACE_TEXT] = c
     for p in batch:  # a duplicate inside the same batch shares the first one's work

@@ -32,10 +32,10 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
                     raise InvalidInput(f"the stored original of content {r['id']} is missing: {path}",
                                        "restore the media folder from a backup, or delete the asset")
                 pictures.append(load_image(path.read_bytes(), str(path))[0])
-            for r, v in zip(images, encoder.encode_images(pictures)):
+            for r, v in zip(images, encoder.encode_images(pictures), strict=True):
                 new.append((SPACE_IMAGE, r["id"], v))
         if texts:
-            for r, v in zip(texts, encoder.encode_texts([r["text"] for r in texts])):
+            for r, v in zip(texts, encoder.encode_texts([r["text"] for r in texts]), strict=True):
                 new.append((SPACE_TEXT, r["id"], v))
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))

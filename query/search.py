@@ -111,7 +111,7 @@ def search(
     def vector_channel(space: str, vector: np.ndarray) -> Callable[[], list[tuple[int, float]]]:
         def go() -> list[tuple[int, float]]:
             hits = collection.vector_search(space, vector, depth, visible)
-            return list(zip(hits.ids, hits.scores))
+            return list(zip(hits.ids, hits.scores, strict=True))
         return go
 
     if text:
@@ -202,5 +202,5 @@ def retrieve(
     for name, space in (("text", SPACE_TEXT), ("image", SPACE_IMAGE)):
         hits = collection.vector_search(space, vector, k, visible)
         reps = collection.catalog.representatives(hits.ids, viewer)
-        out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores) if cid in reps]
+        out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores, strict=True) if cid in reps]
     return out

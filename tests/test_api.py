@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from conftest import png, skimage_png
+from conftest import skimage_png
 
 
 @pytest.fixture
@@ -81,6 +81,8 @@ def test_v1_asset_lifecycle(client, collection):
     assert {h["id"] for h in mine["fused"]} == {"cat", "note"}
     by_image = client.post("/v1/search", files={"image": ("q.png", skimage_png("chelsea"), "image/png")}).json()
     assert by_image["lists"]["image"][0]["id"] == "cat"
+    thumb = by_image["lists"]["image"][0]["thumbnail"]
+    assert thumb == "/v1/assets/cat/thumbnail" and client.get(thumb).status_code == 200
 
     assert client.patch("/v1/assets/cat", params={"username": "bob"}, json={"title": "mine"}).status_code == 403
     assert client.patch("/v1/assets/cat", params={"username": "ana"}, json={"title": "Chelsea the cat"}).json()["title"] == "Chelsea the cat"

@@ -6,9 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import TABLE22, png, skimage_png

