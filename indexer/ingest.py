@@ -290,14 +290,20 @@ def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
     return _write(collection, prepared)
 
 
+def _owned_row(collection: Collection, asset_id: str, viewer: Viewer):  # noqa: ANN202
+    """The asset's row, if the viewer may change it: its owner or an admin."""
+    row = collection.catalog.asset_row(asset_id)
+    if row is None or not collection.catalog.can_see(row, viewer):
+        raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+    if not viewer.admin and row["owner"] != viewer.username:
+        raise Forbidden(f"asset '{asset_id}' belongs to another user", "only its owner or an admin may change it")
+    return row
+
+
 def delete_asset(collection: Collection, asset_id: str, viewer: Viewer = ADMIN) -> None:
     """Remove an asset from every store; its content goes too when no other asset uses it."""
     with collection.write_lock:
-        row = collection.catalog.asset_row(asset_id)
-        if row is None or not collection.catalog.can_see(row, viewer):
-            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
-        if not viewer.admin and row["owner"] != viewer.username:
-            raise Forbidden(f"asset '{asset_id}' belongs to another user", "only its owner or an admin may change it")
+        row = _owned_row(collection, asset_id, viewer)
         with collection.catalog.transaction() as db:
             orphan = collection.catalog.delete_asset(db, asset_id)
         if orphan is not None:
@@ -312,11 +318,7 @@ def update_asset(collection: Collection, asset_id: str, changes: dict[str, objec
     if unknown:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", f"changeable fields: {', '.join(sorted(allowed))}")
     with collection.write_lock:
-        row = collection.catalog.asset_row(asset_id)
-        if row is None or not collection.catalog.can_see(row, viewer):
-            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
-        if not viewer.admin and row["owner"] != viewer.username:
-            raise Forbidden(f"asset '{asset_id}' belongs to another user", "only its owner or an admin may change it")
+        row = _owned_row(collection, asset_id, viewer)
         current = collection.catalog.asset_from_row(row)
         try:
             updated = Asset.model_validate({**current.model_dump(), **changes})
