@@ -21,7 +21,7 @@ from indexer.config import Settings
 from indexer.errors import InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
-from indexer.stores.catalog import Viewer
+from indexer.access import Viewer
 from query import SearchRequest, SearchResponse, retrieve, search
 
 STATIC = Path(__file__).with_name("static")

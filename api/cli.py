@@ -149,7 +149,7 @@ def search(
     def go() -> None:
         from indexer.errors import InvalidInput
         from indexer.media import load_image
-        from indexer.stores.catalog import ADMIN
+        from indexer.access import ADMIN
         from query import SearchRequest
         from query import search as run_search
 
@@ -264,7 +264,7 @@ def demo(
         from indexer.errors import InvalidInput
         from indexer.ingest import file_input, iter_files, manifest_inputs
         from indexer.media import load_image
-        from indexer.stores.catalog import ADMIN
+        from indexer.access import ADMIN
         from query import SearchRequest
         from query import search as run_search
 

@@ -15,7 +15,11 @@ import numpy as np
 from indexer.config import Settings
 from indexer.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
 from indexer.errors import ConfigurationError, EncoderMismatch
-from indexer.stores.catalog import ADMIN, Catalog, ContentRow, Viewer
+from indexer.access import ADMIN, Viewer
+from indexer.filters import Filters
+from indexer.stores.catalog import Catalog, ContentRow
+from indexer.stores.lexical import LexicalStore
+from indexer.stores.sqlite_lexical import SqliteLexicalStore
 from indexer.stores.vectors import VectorHits, VectorIndex
 
 SPACE_IMAGE = "image"
@@ -41,6 +45,7 @@ class Collection:
         self.encoder = encoder
         self.encoder_reason = encoder_reason
         self.sentence = sentence
+        self.lexical: LexicalStore = SqliteLexicalStore(catalog)
         self.write_lock = threading.RLock()
         self._index_lock = threading.RLock()
         self._unsaved_changes = 0
@@ -184,11 +189,13 @@ class Collection:
         order = np.argsort(-scores)[:k]
         return VectorHits(ids[order].tolist(), scores[order].tolist())
 
-    def visible_filter(self, viewer: Viewer) -> np.ndarray | None:
-        """Content ids a viewer may see, or None when nothing is hidden from them."""
-        if viewer.admin or not self.catalog.has_private_assets():
+    def candidates(self, viewer: Viewer, filters: Filters | None = None) -> np.ndarray | None:
+        """Content ids that pass visibility and filters, for the vector channels to search
+        within; None when nothing is excluded."""
+        filters = filters or Filters()
+        if filters.is_empty() and (viewer.admin or not self.catalog.has_private_assets()):
             return None
-        return self.catalog.visible_content_ids(viewer)
+        return self.catalog.filtered_content_ids(viewer, filters)
 
     # --- files
     def media_file(self, content: ContentRow) -> Path | None:

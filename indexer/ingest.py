@@ -25,7 +25,8 @@ from indexer.errors import Conflict, InvalidInput, MediasearchError, NotFound, F
 from indexer.media import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
-from indexer.stores.catalog import ADMIN, ContentRow, Viewer
+from indexer.access import ADMIN, Viewer
+from indexer.stores.catalog import ContentRow
 
 LABELS_PER_IMAGE = 5
 LABEL_MIN_CONFIDENCE = 0.03

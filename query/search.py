@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 from indexer.assets import MediaType
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput
-from indexer.stores.catalog import Viewer
+from indexer.access import Viewer
+from indexer.stores.lexical import LexicalQuery
 from ranking import reciprocal_rank_fusion
 
 MAX_K = 1000
@@ -90,7 +91,7 @@ def search(
         raise InvalidInput("empty query", "type some words or give an image")
     wanted = set(request.media_types or [MediaType.image, MediaType.text])
     depth = _candidates(request.k, request.offset)
-    visible = collection.visible_filter(viewer)
+    visible = collection.candidates(viewer)
 
     # Each channel: name -> ranked content ids with scores, and the media type of what it returns.
     ranked: dict[str, list[tuple[int, float]]] = {}
@@ -122,7 +123,10 @@ def search(
         reports["encode_text"] = ChannelReport(hits=0, took_ms=round((time.perf_counter() - t_enc) * 1000, 2))
         for media_type in (MediaType.image, MediaType.text):
             def lexical(mt: MediaType = media_type) -> list[tuple[int, float]]:
-                hits = collection.catalog.bm25(text, depth, viewer, [mt])
+                import re
+
+                query = LexicalQuery(words=re.findall(r"\w+", text), media_types=[mt])
+                hits = collection.lexical.search(query, viewer, depth)
                 best: dict[int, float] = {}
                 for h in hits:  # duplicates collapse to their content, best score kept
                     best.setdefault(h.content_id, h.score)
@@ -191,7 +195,7 @@ def retrieve(
     indexes, text and image, each list ranked by decreasing score, ids the newest of their content."""
     if (text is None) == (image is None):
         raise InvalidInput("give either a text or an image", "set 'text' for type text, 'image' for type image")
-    visible = collection.visible_filter(viewer)
+    visible = collection.candidates(viewer)
     if text is not None:
         if not text.strip():
             raise InvalidInput("the text is empty", "send some words in 'text'")

@@ -8,7 +8,7 @@ from indexer.config import Settings
 from indexer.encoders import Encoder, load_encoder
 from indexer.ingest import AssetInput, ingest
 from indexer.media import load_image
-from indexer.stores.catalog import ADMIN
+from indexer.access import ADMIN
 from query import SearchRequest, search
 
 

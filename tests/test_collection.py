@@ -15,7 +15,7 @@ from indexer.config import Settings
 from indexer.encoders import clip_weights_available
 from indexer.errors import ConfigurationError, EncoderMismatch, Forbidden, NotFound
 from indexer.ingest import AssetInput, IngestStatus, delete_asset, ingest, manifest_inputs, update_asset
-from indexer.stores.catalog import ADMIN, Viewer
+from indexer.access import ADMIN, Viewer
 from query import SearchRequest, retrieve, search
 
 ANON = Viewer()

@@ -14,10 +14,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer.access import ADMIN, Viewer
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility
+from indexer.filters import Filters, utc_iso
+from indexer.stores.sql_filters import filters_sql, visibility_sql
+
+if TYPE_CHECKING:
+    from indexer.stores.lexical import LexicalDoc
 
 SCHEMA_VERSION = "1"
 
@@ -31,7 +38,8 @@ CREATE TABLE IF NOT EXISTS contents (
     thumb_path TEXT,
     text TEXT,
     width INTEGER,
-    height INTEGER
+    height INTEGER,
+    duration REAL
 );
 CREATE TABLE IF NOT EXISTS assets (
     rowid INTEGER PRIMARY KEY,
@@ -72,24 +80,17 @@ CREATE TABLE IF NOT EXISTS vector_log (
     content_id INTEGER NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('add', 'remove'))
 );
+CREATE TABLE IF NOT EXISTS lexical_log (  -- outbox for lexical stores outside this file
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    asset_id TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5(
     title, description, tags, body, annotations, tokenize = 'porter unicode61'
 );
 """
 
-# bm25() column weights: title, description, tags, body, annotations.
-BM25_WEIGHTS = (3.0, 1.5, 2.0, 1.0, 1.0)
 
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking: private assets are visible to their owner and to admins only."""
-
-    username: str | None = None
-    admin: bool = False
-
-
-ADMIN = Viewer(admin=True)
 
 
 @dataclass
@@ -102,29 +103,7 @@ class ContentRow:
     text: str | None
     width: int | None
     height: int | None
-
-
-@dataclass
-class LexicalHit:
-    asset_rowid: int
-    content_id: int
-    score: float  # BM25, higher is better
-
-
-def _visibility_clause(viewer: Viewer, alias: str = "a") -> tuple[str, list[object]]:
-    if viewer.admin:
-        return "1", []
-    if viewer.username:
-        return f"({alias}.visibility = 'public' OR {alias}.owner = ?)", [viewer.username]
-    return f"{alias}.visibility = 'public'", []
-
-
-def fts_query(text: str) -> str:
-    """User text to an FTS5 expression: each word quoted, any word may match (BM25 ranks)."""
-    import re
-
-    words = re.findall(r"\w+", text.lower())
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    duration: float | None = None
 
 
 class Catalog:
@@ -211,7 +190,7 @@ class Catalog:
     def asset_from_row(self, row: sqlite3.Row, viewer: Viewer = ADMIN) -> Asset:
         content = self.content(row["content_id"])
         assert content is not None
-        clause, params = _visibility_clause(viewer)
+        clause, params = visibility_sql(viewer)
         siblings = [
             r["id"]
             for r in self.db.execute(
@@ -260,23 +239,30 @@ class Catalog:
     def has_private_assets(self) -> bool:
         return self.db.execute("SELECT 1 FROM assets WHERE visibility = 'private' LIMIT 1").fetchone() is not None
 
-    def visible_content_ids(self, viewer: Viewer, media_types: Iterable[MediaType] | None = None) -> np.ndarray:
-        clause, params = _visibility_clause(viewer)
-        sql = f"SELECT DISTINCT a.content_id FROM assets a WHERE {clause}"
+    def filtered_content_ids(
+        self, viewer: Viewer, filters: Filters | None = None, media_types: Iterable[MediaType] | None = None
+    ) -> np.ndarray:
+        """Contents with at least one asset that the viewer may see and that passes the filters."""
+        clause, params = filters_sql(filters or Filters(), viewer)
+        sql = f"SELECT DISTINCT a.content_id FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause}"
         if media_types is not None:
             types = [str(t) for t in media_types]
             sql += f" AND a.media_type IN ({','.join('?' * len(types))})"
             params = [*params, *types]
         return np.fromiter((r[0] for r in self.db.execute(sql, params)), dtype=np.int64)
 
-    def representatives(self, content_ids: Iterable[int], viewer: Viewer) -> dict[int, sqlite3.Row]:
-        """For each content, its newest asset the viewer may see (D3.2: the newest id is returned)."""
+    def representatives(
+        self, content_ids: Iterable[int], viewer: Viewer, filters: Filters | None = None
+    ) -> dict[int, sqlite3.Row]:
+        """For each content, its newest asset the viewer may see and the filters pass
+        (D3.2 section 3.7: the newest id is returned)."""
         ids = list(dict.fromkeys(content_ids))
         if not ids:
             return {}
-        clause, params = _visibility_clause(viewer)
+        clause, params = filters_sql(filters or Filters(), viewer)
         rows = self.db.execute(
-            f"SELECT a.* FROM assets a WHERE a.content_id IN ({','.join('?' * len(ids))}) AND {clause} "
+            f"SELECT a.* FROM assets a JOIN contents c ON c.id = a.content_id "
+            f"WHERE a.content_id IN ({','.join('?' * len(ids))}) AND {clause} "
             "ORDER BY a.created_at, a.rowid",
             (*ids, *params),
         ).fetchall()
@@ -285,37 +271,21 @@ class Catalog:
             newest[row["content_id"]] = row  # later rows are newer
         return newest
 
-    def duplicate_counts(self, content_ids: Iterable[int], viewer: Viewer) -> dict[int, int]:
+    def duplicate_counts(
+        self, content_ids: Iterable[int], viewer: Viewer, filters: Filters | None = None
+    ) -> dict[int, int]:
         """For each content, how many more visible assets share it beyond the one shown."""
         ids = list(dict.fromkeys(content_ids))
         if not ids:
             return {}
-        clause, params = _visibility_clause(viewer)
+        clause, params = filters_sql(filters or Filters(), viewer)
         rows = self.db.execute(
-            f"SELECT a.content_id, count(*) - 1 AS n FROM assets a WHERE a.content_id IN ({','.join('?' * len(ids))}) "
+            f"SELECT a.content_id, count(*) - 1 AS n FROM assets a JOIN contents c ON c.id = a.content_id "
+            f"WHERE a.content_id IN ({','.join('?' * len(ids))}) "
             f"AND {clause} GROUP BY a.content_id",
             (*ids, *params),
         )
         return {r["content_id"]: r["n"] for r in rows if r["n"] > 0}
-
-    def bm25(self, text: str, k: int, viewer: Viewer, media_types: Iterable[MediaType] | None = None) -> list[LexicalHit]:
-        expression = fts_query(text)
-        if not expression or k <= 0:
-            return []
-        clause, params = _visibility_clause(viewer)
-        sql = (
-            f"SELECT a.rowid AS rowid, a.content_id AS content_id, -bm25(assets_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS score "
-            f"FROM assets_fts JOIN assets a ON a.rowid = assets_fts.rowid "
-            f"WHERE assets_fts MATCH ? AND {clause}"
-        )
-        args: list[object] = [expression, *params]
-        if media_types is not None:
-            types = [str(t) for t in media_types]
-            sql += f" AND a.media_type IN ({','.join('?' * len(types))})"
-            args += types
-        sql += " ORDER BY score DESC, a.rowid LIMIT ?"
-        args.append(k)
-        return [LexicalHit(r["rowid"], r["content_id"], r["score"]) for r in self.db.execute(sql, args)]
 
     # --- vectors
     def vectors(self, space: str, content_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,7 +359,7 @@ class Catalog:
     def upsert_asset(self, db: sqlite3.Connection, asset: Asset, content_id: int) -> int:
         values = (
             asset.owner, str(asset.media_type), asset.title, asset.description, json.dumps(asset.tags),
-            asset.created_at.isoformat(), str(asset.visibility), asset.licence, asset.source, content_id,
+            utc_iso(asset.created_at), str(asset.visibility), asset.licence, asset.source, content_id,
         )
         existing = db.execute("SELECT rowid FROM assets WHERE id = ?", (asset.id,)).fetchone()
         if existing:
@@ -400,7 +370,6 @@ class Catalog:
                 (*values, rowid),
             )
             db.execute("DELETE FROM annotations WHERE asset_rowid = ?", (rowid,))
-            db.execute("DELETE FROM assets_fts WHERE rowid = ?", (rowid,))
         else:
             cur = db.execute(
                 "INSERT INTO assets(id, owner, media_type, title, description, tags, created_at, visibility, "
@@ -418,11 +387,8 @@ class Catalog:
             ],
         )
         body = db.execute("SELECT text FROM contents WHERE id = ?", (content_id,)).fetchone()["text"] or ""
-        db.execute(
-            "INSERT INTO assets_fts(rowid, title, description, tags, body, annotations) VALUES (?,?,?,?,?,?)",
-            (rowid, asset.title, asset.description, " ".join(asset.tags), body,
-             " ".join(a.value for a in asset.annotations)),
-        )
+        write_fts_row(db, rowid, asset.title, asset.description, asset.tags, body, asset.annotations)
+        db.execute("INSERT INTO lexical_log(asset_id, op) VALUES (?, 'upsert')", (asset.id,))
         return rowid
 
     def delete_asset(self, db: sqlite3.Connection, asset_id: str) -> ContentRow | None:
@@ -433,14 +399,66 @@ class Catalog:
         db.execute("DELETE FROM assets_fts WHERE rowid = ?", (row["rowid"],))
         db.execute("DELETE FROM annotations WHERE asset_rowid = ?", (row["rowid"],))
         db.execute("DELETE FROM assets WHERE rowid = ?", (row["rowid"],))
+        db.execute("INSERT INTO lexical_log(asset_id, op) VALUES (?, 'delete')", (asset_id,))
         return self.delete_content_if_orphan(db, row["content_id"])
 
     def iter_assets(self) -> Iterator[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM assets ORDER BY rowid").fetchall()
+
+    # --- what lexical stores index
+    def lexical_doc(self, asset_id: str) -> "LexicalDoc | None":
+        row = self.asset_row(asset_id)
+        return self._lexical_doc(row) if row is not None else None
+
+    def _lexical_doc(self, row: sqlite3.Row) -> "LexicalDoc":
+        from indexer.stores.lexical import LexicalDoc
+
+        content = self.content(row["content_id"])
+        assert content is not None
+        return LexicalDoc(
+            asset_id=row["id"], content_id=row["content_id"], owner=row["owner"], media_type=row["media_type"],
+            title=row["title"], description=row["description"], tags=json.loads(row["tags"]),
+            text=content.text or "", visibility=row["visibility"], licence=row["licence"],
+            created_at=row["created_at"], width=content.width, height=content.height,
+            duration=content.duration, annotations=self.annotations(row["rowid"]),
+        )
+
+    def iter_lexical_docs(self, batch_size: int = 500) -> Iterator["LexicalDoc"]:
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT * FROM assets WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, batch_size)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._lexical_doc(row)
+            last = rows[-1]["rowid"]
+
+    def lexical_log_since(self, seq: int, limit: int = 1000) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT seq, asset_id, op FROM lexical_log WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+
+    def last_lexical_seq(self) -> int:
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
+
+
+def write_fts_row(
+    db: sqlite3.Connection, rowid: int, title: str, description: str, tags: list[str], body: str,
+    annotations: list[Annotation],
+) -> None:
+    """The embedded store's BM25 row for one asset (replaces any earlier one)."""
+    db.execute("DELETE FROM assets_fts WHERE rowid = ?", (rowid,))
+    db.execute(
+        "INSERT INTO assets_fts(rowid, title, description, tags, body, annotations) VALUES (?,?,?,?,?,?)",
+        (rowid, title, description, " ".join(tags), body, " ".join(a.value for a in annotations)),
+    )
 
 
 def _content(row: sqlite3.Row) -> ContentRow:
     return ContentRow(
         id=row["id"], hash=row["hash"], media_type=MediaType(row["media_type"]), media_path=row["media_path"],
         thumb_path=row["thumb_path"], text=row["text"], width=row["width"], height=row["height"],
+        duration=row["duration"],
     )

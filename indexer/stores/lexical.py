@@ -1,0 +1,96 @@
+"""The lexical store protocol: BM25 with filters, facet counts, and a scan for reindexing.
+
+Two implementations pass the same contract tests: the embedded SQLite/FTS5
+store (the default, written in the catalog's own transactions) and OpenSearch
+(fed from the catalog's `lexical_log` outbox).
+"""
+
+import html
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from indexer.assets import Annotation, MediaType, Visibility
+from indexer.filters import Filters
+from indexer.access import Viewer
+
+# Highlight markers: private-use characters, turned into <mark> after HTML escaping.
+MARK_START = "\ue000"
+MARK_END = "\ue001"
+
+
+def marked_html(text: str) -> str:
+    """Escape a highlighted snippet for HTML and turn its markers into <mark> tags."""
+    return html.escape(text).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+class LexicalDoc(BaseModel):
+    """What the lexical store knows of one asset."""
+
+    asset_id: str
+    content_id: int
+    owner: str
+    media_type: MediaType
+    title: str = ""
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    text: str = ""
+    visibility: Visibility = Visibility.public
+    licence: str | None = None
+    created_at: datetime
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    annotations: list[Annotation] = Field(default_factory=list)
+
+
+class LexicalQuery(BaseModel):
+    words: list[str] = Field(default_factory=list, description="Optional terms, ranked by BM25.")
+    phrases: list[str] = Field(default_factory=list, description="Required phrases.")
+    excluded: list[str] = Field(default_factory=list, description="Words or phrases that must not appear.")
+    filters: Filters = Field(default_factory=Filters)
+    media_types: list[MediaType] | None = None
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.words or self.phrases)
+
+
+class LexicalHit(BaseModel):
+    asset_id: str
+    content_id: int
+    score: float = Field(description="BM25 (higher is better); 0 when browsing by filters alone.")
+    highlights: dict[str, str] = Field(default_factory=dict, description="Field -> snippet with markers.")
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+@runtime_checkable
+class LexicalStore(Protocol):
+    name: str
+
+    def upsert(self, docs: Sequence[LexicalDoc]) -> None: ...
+
+    def delete(self, asset_ids: Sequence[str]) -> None: ...
+
+    def get(self, asset_id: str) -> LexicalDoc | None: ...
+
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
+        """Best first. Without words or phrases: every match of the filters, newest first."""
+        ...
+
+    def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
+        """Exact number of matches (all documents when no query is given)."""
+        ...
+
+    def facets(self, query: LexicalQuery, viewer: Viewer, fields: Sequence[str], size: int = 20) -> dict[str, list[FacetCount]]:
+        """Exact counts per value over the matches, most frequent first. The positive
+        filters on a field are left out when counting that field (multi-select)."""
+        ...
+
+    def scan(self, batch_size: int = 500) -> Iterator[LexicalDoc]: ...

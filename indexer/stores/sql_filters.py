@@ -1,0 +1,80 @@
+"""Filters and visibility as SQL over the catalog (aliases: `a` assets, `c` contents).
+
+The one place that says what a filter means in SQLite: the vector channels use
+it to build their candidate sets and the embedded lexical store to filter BM25,
+so both agree by construction.
+"""
+
+from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, Filters, RangeFilter, TermFilter
+from indexer.access import Viewer
+
+Sql = tuple[str, list[object]]
+
+_COLUMNS = {"id": "a.id", "type": "a.media_type", "owner": "a.owner", "visibility": "a.visibility", "licence": "a.licence"}
+_RANGE_COLUMNS = {"created": "a.created_at", "duration": "c.duration", "width": "c.width", "height": "c.height"}
+
+
+def visibility_sql(viewer: Viewer) -> Sql:
+    if viewer.admin:
+        return "1", []
+    if viewer.username:
+        return "(a.visibility = 'public' OR a.owner = ?)", [viewer.username]
+    return "a.visibility = 'public'", []
+
+
+def _placeholders(values: list[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+def term_sql(f: TermFilter) -> Sql:
+    values = list(f.values)
+    if f.field in _COLUMNS:
+        collate = " COLLATE NOCASE" if f.field in ("licence", "owner") else ""
+        sql = f"{_COLUMNS[f.field]}{collate} IN ({_placeholders(values)})"
+    elif f.field == "tag":
+        sql = f"EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE t.value COLLATE NOCASE IN ({_placeholders(values)}))"
+    elif f.field in ("label", "colour"):
+        name = LABEL_ANNOTATION if f.field == "label" else COLOUR_ANNOTATION
+        sql = (
+            "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? "
+            f"AND n.value COLLATE NOCASE IN ({_placeholders(values)}))"
+        )
+        values = [name, *values]
+    elif f.field == "annotation":
+        sql = f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name COLLATE NOCASE IN ({_placeholders(values)}))"
+    elif f.field == "model":
+        sql = (
+            "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND "
+            f"(n.model IN ({_placeholders(values)}) OR n.model || ':' || coalesce(n.model_version, '') IN ({_placeholders(values)})))"
+        )
+        values = [*values, *values]
+    elif f.field == "faces":
+        exists = "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ?)"
+        parts = [exists if v == "yes" else f"NOT {exists}" for v in values]
+        sql = "(" + " OR ".join(parts) + ")"
+        values = [FACE_ANNOTATION] * len(values)
+    elif f.field == "year":
+        sql = f"substr(a.created_at, 1, 4) IN ({_placeholders(values)})"
+    else:  # pragma: no cover - TermField is closed
+        raise ValueError(f"unknown filter field {f.field}")
+    return (f"NOT {sql}" if f.negate else sql), values
+
+
+def range_sql(f: RangeFilter) -> Sql:
+    column = _RANGE_COLUMNS[f.field]
+    parts, values = [], []
+    for op, bound in ((">=", f.gte), (">", f.gt), ("<=", f.lte), ("<", f.lt)):
+        if bound is not None:
+            parts.append(f"{column} {op} ?")
+            values.append(bound)
+    sql = f"({column} IS NOT NULL AND " + " AND ".join(parts) + ")"
+    return (f"NOT {sql}" if f.negate else sql), values
+
+
+def filters_sql(filters: Filters, viewer: Viewer) -> Sql:
+    """One WHERE fragment: visibility AND every filter."""
+    clauses, params = [], []
+    for sql, values in [visibility_sql(viewer), *map(term_sql, filters.terms), *map(range_sql, filters.ranges)]:
+        clauses.append(sql)
+        params.extend(values)
+    return " AND ".join(f"({c})" for c in clauses), params

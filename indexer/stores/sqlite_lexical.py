@@ -1,0 +1,173 @@
+"""The embedded lexical store: SQLite FTS5 (porter stemming) over the catalog's own tables.
+
+Its rows are written inside the catalog's transactions, so it never lags the
+source of truth; `upsert` and `delete` exist for reindexing, repair and the
+contract tests.
+"""
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+
+from indexer.access import Viewer
+from indexer.filters import FACE_ANNOTATION, LABEL_ANNOTATION, COLOUR_ANNOTATION, Filters
+from indexer.stores.catalog import Catalog, write_fts_row
+from indexer.stores.lexical import MARK_END, MARK_START, FacetCount, LexicalDoc, LexicalHit, LexicalQuery
+from indexer.stores.sql_filters import filters_sql
+
+# bm25() column weights: title, description, tags, body, annotations.
+BM25_WEIGHTS = (3.0, 1.5, 2.0, 1.0, 1.0)
+_COLUMNS = ("title", "description", "tags", "text", "annotations")
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def fts_expression(query: LexicalQuery) -> str | None:
+    """Required phrases AND-ed, optional words OR-ed (a phrase also satisfies the OR,
+    so words only add to the score), exclusions NOT-ed."""
+    phrases = [_quote(p) for p in query.phrases]
+    words = [_quote(w) for w in dict.fromkeys(w.lower() for w in query.words)]
+    if phrases and words:
+        expression = f"({' AND '.join(phrases)}) AND ({' OR '.join([*words, phrases[0]])})"
+    elif phrases:
+        expression = " AND ".join(phrases)
+    elif words:
+        expression = " OR ".join(words)
+    else:
+        return None
+    return expression
+
+
+def _excluded_expression(query: LexicalQuery) -> str | None:
+    return " OR ".join(_quote(x) for x in query.excluded) if query.excluded else None
+
+
+class SqliteLexicalStore:
+    name = "sqlite"
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self.catalog.db
+
+    # --- writing
+    def upsert(self, docs: Sequence[LexicalDoc]) -> None:
+        with self.catalog.transaction() as db:
+            for doc in docs:
+                row = db.execute("SELECT rowid FROM assets WHERE id = ?", (doc.asset_id,)).fetchone()
+                if row is None:
+                    raise ValueError(f"the embedded lexical store indexes catalog assets only; '{doc.asset_id}' is not one")
+                write_fts_row(db, row["rowid"], doc.title, doc.description, doc.tags, doc.text, doc.annotations)
+
+    def delete(self, asset_ids: Sequence[str]) -> None:
+        with self.catalog.transaction() as db:
+            for asset_id in asset_ids:
+                db.execute("DELETE FROM assets_fts WHERE rowid = (SELECT rowid FROM assets WHERE id = ?)", (asset_id,))
+
+    # --- reading
+    def get(self, asset_id: str) -> LexicalDoc | None:
+        indexed = self.db.execute(
+            "SELECT 1 FROM assets_fts WHERE rowid = (SELECT rowid FROM assets WHERE id = ?)", (asset_id,)
+        ).fetchone()
+        return self.catalog.lexical_doc(asset_id) if indexed else None
+
+    def scan(self, batch_size: int = 500) -> Iterator[LexicalDoc]:
+        for doc in self.catalog.iter_lexical_docs(batch_size):
+            yield doc
+
+    def _where(self, query: LexicalQuery, viewer: Viewer, filters: Filters | None = None, use_types: bool = True) -> tuple[str, list[object], str | None]:
+        """WHERE over `a`/`c` (plus the FTS match when the query has text)."""
+        clause, params = filters_sql(query.filters if filters is None else filters, viewer)
+        clause += " AND a.rowid IN (SELECT rowid FROM assets_fts)"
+        if use_types and query.media_types is not None:
+            types = [str(t) for t in query.media_types]
+            clause += f" AND a.media_type IN ({','.join('?' * len(types))})"
+            params = [*params, *types]
+        excluded = _excluded_expression(query)
+        if excluded:
+            clause += " AND a.rowid NOT IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
+            params = [*params, excluded]
+        return clause, params, fts_expression(query)
+
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
+        if k <= 0:
+            return []
+        clause, params, expression = self._where(query, viewer)
+        if expression is None:
+            rows = self.db.execute(
+                f"SELECT a.id, a.content_id FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause} "
+                "ORDER BY a.created_at DESC, a.rowid DESC LIMIT ? OFFSET ?",
+                (*params, k, offset),
+            )
+            return [LexicalHit(asset_id=r["id"], content_id=r["content_id"], score=0.0) for r in rows]
+        snippets = ", ".join(
+            f"snippet(assets_fts, {i}, '{MARK_START}', '{MARK_END}', '…', 24) AS h_{name}"
+            for i, name in enumerate(_COLUMNS)
+        )
+        rows = self.db.execute(
+            f"SELECT a.id, a.content_id, -bm25(assets_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS score, {snippets} "
+            "FROM assets_fts JOIN assets a ON a.rowid = assets_fts.rowid JOIN contents c ON c.id = a.content_id "
+            f"WHERE assets_fts MATCH ? AND {clause} ORDER BY score DESC, a.rowid LIMIT ? OFFSET ?",
+            (expression, *params, k, offset),
+        )
+        hits = []
+        for r in rows:
+            highlights = {name: r[f"h_{name}"] for name in _COLUMNS if r[f"h_{name}"] and MARK_START in r[f"h_{name}"]}
+            hits.append(LexicalHit(asset_id=r["id"], content_id=r["content_id"], score=r["score"], highlights=highlights))
+        return hits
+
+    def _match_clause(self, query: LexicalQuery, viewer: Viewer, filters: Filters | None = None) -> tuple[str, list[object]]:
+        clause, params, expression = self._where(query, viewer, filters, use_types=False)
+        if expression is not None:
+            clause += " AND a.rowid IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
+            params = [*params, expression]
+        return clause, params
+
+    def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
+        if query is None:
+            return self.db.execute("SELECT count(*) FROM assets_fts").fetchone()[0]
+        clause, params = self._match_clause(query, viewer or Viewer(admin=True))
+        if query.media_types is not None:
+            types = [str(t) for t in query.media_types]
+            clause += f" AND a.media_type IN ({','.join('?' * len(types))})"
+            params = [*params, *types]
+        return self.db.execute(
+            f"SELECT count(*) FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause}", params
+        ).fetchone()[0]
+
+    def facets(self, query: LexicalQuery, viewer: Viewer, fields: Sequence[str], size: int = 20) -> dict[str, list[FacetCount]]:
+        out: dict[str, list[FacetCount]] = {}
+        for field in fields:
+            clause, params = self._match_clause(query, viewer, query.filters.without_field(field))
+            source, value, extra = _facet_source(field)
+            rows = self.db.execute(
+                f"SELECT {value} AS v, count(DISTINCT a.rowid) AS n FROM assets a JOIN contents c ON c.id = a.content_id "
+                f"{source} WHERE {clause} AND v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?",
+                (*extra, *params, size),
+            )
+            out[field] = [FacetCount(value=str(r["v"]), count=r["n"]) for r in rows]
+        return out
+
+
+def _facet_source(field: str) -> tuple[str, str, list[object]]:
+    """(extra JOIN, value expression, parameters of the JOIN) for one facet."""
+    simple = {"type": "a.media_type", "owner": "a.owner", "licence": "a.licence", "visibility": "a.visibility",
+              "year": "substr(a.created_at, 1, 4)"}
+    if field in simple:
+        return "", simple[field], []
+    if field == "tag":
+        return "JOIN json_each(a.tags) t", "t.value", []
+    if field in ("label", "colour"):
+        name = LABEL_ANNOTATION if field == "label" else COLOUR_ANNOTATION
+        return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name = ?", "n.value", [name]
+    if field == "annotation":
+        return "JOIN annotations n ON n.asset_rowid = a.rowid", "n.name", []
+    if field == "model":
+        return "JOIN annotations n ON n.asset_rowid = a.rowid", "n.model", []
+    if field == "faces":
+        return "", ("CASE WHEN EXISTS (SELECT 1 FROM annotations f WHERE f.asset_rowid = a.rowid "
+                    f"AND f.name = '{FACE_ANNOTATION}') THEN 'yes' ELSE 'no' END"), []
+    raise ValueError(f"unknown facet '{field}'")
