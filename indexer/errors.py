@@ -52,3 +52,13 @@ class ConfigurationError(MediasearchError):
 class EncoderMismatch(ConfigurationError):
     status = 409
     code = "encoder_mismatch"
+
+
+class StoreUnavailable(MediasearchError):
+    """A store outside this process (OpenSearch) cannot be reached or refuses requests.
+
+    Writes are still accepted into the catalog and replayed later; searches report
+    the channel as degraded instead of failing whole."""
+
+    status = 503
+    code = "store_unavailable"

@@ -304,7 +304,7 @@ def _owned_row(collection: Collection, asset_id: str, viewer: Viewer):  # noqa: 
 def delete_asset(collection: Collection, asset_id: str, viewer: Viewer = ADMIN) -> None:
     """Remove an asset from every store; its content goes too when no other asset uses it."""
     with collection.write_lock:
-        row = _owned_row(collection, asset_id, viewer)
+        _owned_row(collection, asset_id, viewer)
         with collection.catalog.transaction() as db:
             orphan = collection.catalog.delete_asset(db, asset_id)
         if orphan is not None:
