@@ -22,7 +22,10 @@ from indexer.errors import InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
 from indexer.access import Viewer
-from query import SearchRequest, SearchResponse, retrieve, search
+from indexer.filters import Filters
+from query import SearchRequest, SearchResponse, more_like_this, retrieve, search
+from query.fusion import FusionMethod, FusionOptions
+from query.search import FacetValue, facet_only
 
 STATIC = Path(__file__).with_name("static")
 
@@ -31,6 +34,8 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     hint: str | None = None
+    position: int | None = Field(default=None, description="For query syntax errors: 0-based character offset.")
+    length: int | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -165,8 +170,9 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
 
     @app.exception_handler(MediasearchError)
     async def _error(_: Request, exc: MediasearchError) -> JSONResponse:
-        body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message, hint=exc.hint))
-        return JSONResponse(body.model_dump(), status_code=exc.status)
+        body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message, hint=exc.hint,
+                                             position=getattr(exc, "position", None), length=getattr(exc, "length", None)))
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status)
 
     @app.exception_handler(ValidationError)
     async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
@@ -309,27 +315,55 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
 
     @app.get("/v1/search", response_model=SearchResponse, responses=ERRORS)
     def search_get(
-        q: Annotated[str, Query(min_length=1, max_length=2000)],
+        q: Annotated[str, Query(max_length=2000, description="The query language: words, \"phrases\", field:value, -negation.")] = "",
         k: Annotated[int, Query(ge=1, le=1000)] = 10,
         offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-        type: Annotated[list[MediaType] | None, Query()] = None,
+        cursor: Annotated[str | None, Query(max_length=500)] = None,
+        type: Annotated[list[MediaType] | None, Query(description="Result types (tabs).")] = None,
+        facets: Annotated[list[str] | None, Query(description="Facets to count; 'none' for none.")] = None,
+        fusion: Annotated[FusionMethod, Query(description="Fusion of the per-modality lists.")] = "rrf",
+        diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
         username: str | None = None,
     ) -> SearchResponse:
-        request = SearchRequest(text=q, k=k, offset=offset, media_types=type)
+        request = SearchRequest(
+            q=q, k=k, offset=offset, cursor=cursor, media_types=type, diversity=diversity,
+            facets=[] if facets == ["none"] else facets, fusion=FusionOptions(method=fusion),
+        )
         return _with_urls(search(col(), request, _viewer(username)))
 
     @app.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
-    async def search_post(
-        image: Annotated[UploadFile | None, File(description="Search by image.")] = None,
+    def search_json(request: SearchRequest, username: str | None = None) -> SearchResponse:
+        """The full request as JSON, structured filters included."""
+        return _with_urls(search(col(), request, _viewer(username)))
+
+    @app.post("/v1/search/image", response_model=SearchResponse, responses=ERRORS)
+    async def search_image(
+        image: Annotated[UploadFile, File(description="Search by image.")],
         q: Annotated[str | None, Form(max_length=2000)] = None,
         k: Annotated[int, Form(ge=1, le=1000)] = 10,
         offset: Annotated[int, Form(ge=0, le=10_000)] = 0,
+        type: Annotated[list[MediaType] | None, Form()] = None,
+        filters: Annotated[str | None, Form(description="Structured filters as JSON.")] = None,
         username: Annotated[str | None, Form()] = None,
     ) -> SearchResponse:
-        picture = None
-        if image is not None:
-            picture, _ = load_image(await _read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
-        request = SearchRequest(text=q, k=k, offset=offset)
+        picture, _ = load_image(await _read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
+        parsed_filters = Filters.model_validate_json(filters) if filters else Filters()
+        request = SearchRequest(q=q, k=k, offset=offset, media_types=type, filters=parsed_filters)
         return _with_urls(await run_in_threadpool(search, col(), request, _viewer(username), picture))
+
+    @app.get("/v1/facets", response_model=dict[str, list[FacetValue]], responses=ERRORS)
+    def facet_counts(
+        q: Annotated[str, Query(max_length=2000)] = "",
+        type: Annotated[list[MediaType] | None, Query()] = None,
+        facets: Annotated[list[str] | None, Query()] = None,
+        username: str | None = None,
+    ) -> dict[str, list[FacetValue]]:
+        """Exact counts per facet value for a query and its filters, without ranking."""
+        return facet_only(col(), q, _viewer(username), type, facets)
+
+    @app.get("/v1/assets/{asset_id}/similar", response_model=SearchResponse, responses=ERRORS)
+    def similar(asset_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10, username: str | None = None) -> SearchResponse:
+        """More like this: assets near this one's vectors."""
+        return _with_urls(more_like_this(col(), asset_id, _viewer(username), k))
 
     return app

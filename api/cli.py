@@ -159,7 +159,7 @@ def search(
                 raise InvalidInput(f"no such image file: {image}")
             picture, _ = load_image(image.read_bytes(), str(image))
         collection = _open()
-        response = run_search(collection, SearchRequest(text=query, k=k, media_types=type), ADMIN, picture)
+        response = run_search(collection, SearchRequest(q=query, k=k, media_types=type), ADMIN, picture)
         if as_json:
             print(response.model_dump_json(indent=2))
             return
@@ -282,7 +282,7 @@ def demo(
             probe_image = next((f for f in files if f.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}), None)
         _summary(_ingest_items(collection, items, len(items)))
         for text in ("a cat", "rocket launch"):
-            r = run_search(collection, SearchRequest(text=text, k=3), ADMIN)
+            r = run_search(collection, SearchRequest(q=text, k=3), ADMIN)
             console.print(f"search {text!r}: " + "; ".join(f"{m}: {', '.join(h.id for h in hits)}" for m, hits in r.lists.items()))
         if probe_image is not None:
             picture, _ = load_image(probe_image.read_bytes(), str(probe_image))
@@ -298,6 +298,128 @@ def demo(
 
         console.print(f"\n[bold green]Open http://{host}:{port}/[/bold green]  (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
         uvicorn.run(create_app(collection=collection), host=host, port=port, log_level="warning")
+
+    _run(go)
+
+
+eval_app = typer.Typer(help="Measure retrieval quality on labelled sets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+def _print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
+    if not rows:
+        return
+    columns = list(next(iter(rows.values())))
+    table = Table(title=title, title_justify="left")
+    table.add_column("method")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, values in rows.items():
+        table.add_row(name, *(f"{values[c]:.4f}" for c in columns))
+    console.print(table)
+
+
+def _write_json(path: Optional[Path], data: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        console.print(f"[dim]wrote {path}[/dim]")
+
+
+@eval_app.command("text")
+def eval_text(
+    collection: Annotated[str, typer.Option(help="'cranfield', or a folder with docs.jsonl, queries.jsonl, qrels.tsv.")] = "cranfield",
+    out: Annotated[Optional[Path], typer.Option(help="Write the results as JSON here.")] = None,
+    home: Annotated[Optional[Path], typer.Option(help="Keep the evaluation index here (default: a temporary folder).")] = None,
+) -> None:
+    """nDCG@10, MAP and R@100 for BM25 alone, dense alone and each fusion method."""
+
+    def go() -> None:
+        import tempfile
+
+        from query.datasets import load_cranfield, load_text_collection
+        from query.evaluation import evaluate_text, ingest_text_collection, open_eval_collection
+
+        _quiet_libraries()
+        tc = load_cranfield() if collection == "cranfield" else load_text_collection(Path(collection))
+        with tempfile.TemporaryDirectory(prefix="mediasearch-eval-") as tmp:
+            with console.status(f"indexing {len(tc.docs)} documents of {tc.name}…"):
+                c = open_eval_collection(home or Path(tmp) / "eval")
+                if c.catalog.counts()["assets"] == 0:
+                    ingest_text_collection(c, tc)
+            with console.status(f"running {len(tc.queries)} queries…"):
+                result = evaluate_text(c, tc)
+            c.close()
+        _print_table(f"{tc.name}: {result['queries']} queries, {result['documents']} documents, {result['encoder']}", result["methods"])
+        _write_json(out, result)
+
+    _run(go)
+
+
+@eval_app.command("crossmodal")
+def eval_crossmodal(
+    dataset: Annotated[str, typer.Option(help="'flickr8k-dev' (the shared Flickr8k sample).")] = "flickr8k-dev",
+    images: Annotated[Optional[Path], typer.Option(help="A folder of images (instead of --dataset).")] = None,
+    captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the results as JSON here.")] = None,
+    home: Annotated[Optional[Path], typer.Option(help="Keep the evaluation index here.")] = None,
+) -> None:
+    """Text-to-image and image-to-text R@1/5/10 and MRR, one caption per image as the query."""
+
+    def go() -> None:
+        import tempfile
+
+        from query.datasets import load_captions
+        from query.evaluation import evaluate_crossmodal, ingest_caption_set, open_eval_collection
+
+        _quiet_libraries()
+        if (images is None) != (captions is None):
+            from indexer.errors import InvalidInput
+
+            raise InvalidInput("give both --images and --captions, or neither")
+        cs = load_captions(images, captions, name=dataset if images is None else images.name)
+        with tempfile.TemporaryDirectory(prefix="mediasearch-eval-") as tmp:
+            with console.status(f"indexing {len(cs.images)} images and their captions…"):
+                c = open_eval_collection(home or Path(tmp) / "eval")
+                if c.catalog.counts()["assets"] == 0:
+                    ingest_caption_set(c, cs)
+            with console.status("running the queries…"):
+                result = evaluate_crossmodal(c, cs)
+            c.close()
+        title = f"{cs.name}: {result['images']} images, {result['encoder']}"
+        _print_table(f"text → image, {title}", result["text_to_image"])
+        _print_table(f"image → text, {title}", result["image_to_text"])
+        _print_table(f"one unified list (images and texts), {title}", result["unified"])
+        _write_json(out, result)
+
+    _run(go)
+
+
+@app.command()
+def calibrate(
+    images: Annotated[Optional[Path], typer.Option(help="Captioned images (default: the shared Flickr8k sample).")] = None,
+    captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption.")] = None,
+    text_collection: Annotated[str, typer.Option("--text", help="'cranfield' or a docs/queries/qrels folder.")] = "cranfield",
+    out: Annotated[Optional[Path], typer.Option(help="Also write the profile as JSON here.")] = None,
+) -> None:
+    """Derive calibrations, thresholds and channel weights for the active encoder; store them with the index."""
+
+    def go() -> None:
+        from query.calibrate import calibrate as run_calibrate
+        from query.datasets import load_captions, load_cranfield, load_text_collection
+        from query.profile import save_profile
+
+        collection = _open(create=True)
+        settings = collection.settings
+        tc = load_cranfield() if text_collection == "cranfield" else load_text_collection(Path(text_collection))
+        cs = load_captions(images, captions)
+        profile = run_calibrate(settings, tc, cs, report=lambda line: console.print(line))
+        save_profile(collection.catalog, profile)
+        collection.close()
+        console.print(f"[green]stored[/green] the ranking profile for {profile.encoder} in {settings.home}")
+        console.print(profile.model_dump_json(indent=2))
+        if out is not None:
+            out.write_text(profile.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
     _run(go)
 

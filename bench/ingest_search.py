@@ -51,12 +51,12 @@ def main() -> None:
         ingest_s = time.perf_counter() - t0
         added = sum(o.status.value == "added" for o in outcomes)
         for q in QUERIES[:2]:  # warm-up
-            search(collection, SearchRequest(text=q, k=10), ADMIN)
+            search(collection, SearchRequest(q=q, k=10), ADMIN)
         latencies = []
         for _ in range(5):
             for q in QUERIES:
                 t0 = time.perf_counter()
-                search(collection, SearchRequest(text=q, k=10), ADMIN)
+                search(collection, SearchRequest(q=q, k=10), ADMIN)
                 latencies.append((time.perf_counter() - t0) * 1000)
         collection.close()
 

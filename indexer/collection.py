@@ -189,13 +189,18 @@ class Collection:
         order = np.argsort(-scores)[:k]
         return VectorHits(ids[order].tolist(), scores[order].tolist())
 
-    def candidates(self, viewer: Viewer, filters: Filters | None = None) -> np.ndarray | None:
-        """Content ids that pass visibility and filters, for the vector channels to search
-        within; None when nothing is excluded."""
+    def candidates(
+        self, viewer: Viewer, filters: Filters | None = None, excluded_words: list[str] | None = None
+    ) -> np.ndarray | None:
+        """Content ids that pass visibility, filters and word exclusions, for the vector
+        channels to search within; None when nothing is excluded."""
+        from indexer.stores.sqlite_lexical import excluded_expression
+
         filters = filters or Filters()
-        if filters.is_empty() and (viewer.admin or not self.catalog.has_private_assets()):
+        excluded = excluded_expression(excluded_words or [])
+        if filters.is_empty() and not excluded and (viewer.admin or not self.catalog.has_private_assets()):
             return None
-        return self.catalog.filtered_content_ids(viewer, filters)
+        return self.catalog.filtered_content_ids(viewer, filters, excluded_fts=excluded)
 
     # --- files
     def media_file(self, content: ContentRow) -> Path | None:

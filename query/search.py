@@ -1,47 +1,56 @@
-"""Search: run the channels for a text or image query and fuse them.
+"""Search: parse the query, run the channels under the same filters, fuse, explain, facet.
 
-Channels for a text query:
-  bm25           SQLite FTS5 over title, description, tags, text and annotations
-  dense_text     all-MiniLM-L6-v2 text -> texts
-  clip_text      cross-modal encoder text -> texts (skipped when its text tower is MiniLM:
-                 it would repeat dense_text)
-  text_to_image  cross-modal encoder text -> images
-Channels for an image query:
-  image_to_image, image_to_text
-
-Results come back as one list per result modality (the double index of D3.2
-section 3.4.1: a text can never push an image out of the image list) and as one
-fused list (reciprocal rank fusion). Visibility applies inside every channel.
+Results come back three ways:
+  lists    one list per result modality (the double index of D3.2 section 3.4.1:
+           a text can never push an image out of the image list)
+  fused    one unified list; channel scores are calibrated per encoder and modality
+           pair before fusion, so a relevant image ranks above irrelevant texts
+  facets   exact counts per facet value for the query's lexical matches and filters
 """
 
+import base64
+import hashlib
+import json
 import time
-from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel, Field
 
+from indexer.access import Viewer
 from indexer.assets import MediaType
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
-from indexer.errors import InvalidInput
-from indexer.access import Viewer
-from indexer.stores.lexical import LexicalQuery
-from ranking import reciprocal_rank_fusion
+from indexer.errors import InvalidInput, NotFound, StoreUnavailable
+from indexer.filters import FACET_FIELDS, Filters, TermFilter
+from indexer.stores.lexical import LexicalQuery, marked_html
+from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
+from query.fusion import Fused, FusionMethod, FusionOptions, fuse
+from query.language import ParsedQuery, parse_query
+from query.profile import load_profile
+from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
+NEAR_DUPLICATE_COSINE = 0.97
 
 
 class SearchRequest(BaseModel):
-    text: str | None = Field(default=None, max_length=2000)
+    q: str | None = Field(default=None, max_length=2000, description="The search box, in the query language.")
+    filters: Filters = Field(default_factory=Filters, description="Structured filters, AND-ed with the query's.")
+    media_types: list[MediaType] | None = Field(default=None, description="Result types (the tabs); default all.")
     k: int = Field(default=10, ge=1, le=MAX_K)
     offset: int = Field(default=0, ge=0, le=10_000)
-    media_types: list[MediaType] | None = Field(default=None, description="Only these result types.")
-    rank_constant: float = Field(default=60, ge=0)
+    cursor: str | None = Field(default=None, max_length=500, description="From a previous page's next_cursor.")
+    fusion: FusionOptions = Field(default_factory=FusionOptions)
+    thresholds: bool = Field(default=True, description="Drop vector matches below the per-pair similarity threshold.")
+    diversity: float | None = Field(default=None, ge=0, le=1, description="MMR trade-off; 0 = pure relevance.")
+    collapse_duplicates: bool = True
+    facets: list[str] | None = Field(default=None, description=f"Facets to count; default {', '.join(FACET_FIELDS)}.")
 
 
 class ChannelScore(BaseModel):
     rank: int
-    score: float
+    score: float = Field(description="The channel's raw score (BM25 or cosine).")
+    normalised: float | None = Field(default=None, description="Calibrated probability or normalised score.")
 
 
 class Hit(BaseModel):
@@ -51,141 +60,304 @@ class Hit(BaseModel):
     owner: str
     score: float
     thumbnail: str | None = Field(default=None, description="Thumbnail file, relative to the collection home.")
-    snippet: str | None = None
+    snippet: str | None = Field(default=None, description="HTML: matched words in <mark>, the rest escaped.")
     channels: dict[str, ChannelScore] = Field(default_factory=dict)
-    duplicates: int = Field(default=0, description="Other visible ids posted with the same bytes.")
+    duplicates: int = Field(default=0, description="Other visible assets with the same or nearly the same content.")
+    duplicate_ids: list[str] = Field(default_factory=list)
 
 
 class ChannelReport(BaseModel):
     hits: int
     took_ms: float
     skipped: str | None = None
+    degraded: str | None = None
+    below_threshold: int = 0
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class ParsedView(BaseModel):
+    words: list[str]
+    phrases: list[str]
+    excluded: list[str]
+    filters: Filters
 
 
 class SearchResponse(BaseModel):
     query: str | None
+    parsed: ParsedView
     image_query: bool
     encoder: str
-    lists: dict[str, list[Hit]] = Field(description="Per result modality, e.g. 'image' and 'text'.")
+    fusion: str = Field(description="How the unified list was fused, and why.")
+    lists: dict[str, list[Hit]] = Field(description="Per result modality: 'image', 'text'.")
     fused: list[Hit]
+    candidates: int = Field(description="Distinct results the channels found (before paging).")
+    facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
     channels: dict[str, ChannelReport]
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    next_cursor: str | None = None
+    degraded: list[str] = Field(default_factory=list)
     took_ms: float
 
 
-_RESULT_SPACES = {MediaType.image: SPACE_IMAGE, MediaType.text: SPACE_TEXT}
-
-
-def _candidates(k: int, offset: int) -> int:
-    return min(MAX_K * 2, max(50, 3 * (k + offset)))
-
-
-def search(
-    collection: Collection,
-    request: SearchRequest,
-    viewer: Viewer,
-    image: Image.Image | None = None,
-) -> SearchResponse:
-    started = time.perf_counter()
-    text = (request.text or "").strip()
-    if not text and image is None:
-        raise InvalidInput("empty query", "type some words or give an image")
-    wanted = set(request.media_types or [MediaType.image, MediaType.text])
-    depth = _candidates(request.k, request.offset)
-    visible = collection.candidates(viewer)
-
-    # Each channel: name -> ranked content ids with scores, and the media type of what it returns.
-    ranked: dict[str, list[tuple[int, float]]] = {}
-    modality: dict[str, MediaType] = {}
-    reports: dict[str, ChannelReport] = {}
-
-    def run(name: str, result_type: MediaType, fn: Callable[[], list[tuple[int, float]]], skipped: str | None = None) -> None:
-        if result_type not in wanted:
-            return
-        if skipped:
-            reports[name] = ChannelReport(hits=0, took_ms=0, skipped=skipped)
-            return
-        t0 = time.perf_counter()
-        hits = fn()
-        ranked[name], modality[name] = hits, result_type
-        reports[name] = ChannelReport(hits=len(hits), took_ms=round((time.perf_counter() - t0) * 1000, 2))
-
-    def vector_channel(space: str, vector: np.ndarray) -> Callable[[], list[tuple[int, float]]]:
-        def go() -> list[tuple[int, float]]:
-            hits = collection.vector_search(space, vector, depth, visible)
-            return list(zip(hits.ids, hits.scores, strict=True))
-        return go
-
-    if text:
-        t_enc = time.perf_counter()
-        cross = collection.encoder.encode_texts([text])[0]
-        same_tower = collection.encoder.text_model_id == collection.sentence.id
-        dense = cross if same_tower else collection.sentence.encode_texts([text])[0]
-        reports["encode_text"] = ChannelReport(hits=0, took_ms=round((time.perf_counter() - t_enc) * 1000, 2))
-        for media_type in (MediaType.image, MediaType.text):
-            def lexical(mt: MediaType = media_type) -> list[tuple[int, float]]:
-                import re
-
-                query = LexicalQuery(words=re.findall(r"\w+", text), media_types=[mt])
-                hits = collection.lexical.search(query, viewer, depth)
-                best: dict[int, float] = {}
-                for h in hits:  # duplicates collapse to their content, best score kept
-                    best.setdefault(h.content_id, h.score)
-                return list(best.items())
-            run(f"bm25_{media_type}", media_type, lexical)
-        run("dense_text", MediaType.text, vector_channel(SPACE_DENSE, dense))
-        run("clip_text", MediaType.text, vector_channel(SPACE_TEXT, cross),
-            skipped=f"the encoder's text tower is {collection.sentence.id}, the same as dense_text" if same_tower else None)
-        run("text_to_image", MediaType.image, vector_channel(SPACE_IMAGE, cross))
+def _fingerprint(request: SearchRequest, image: Image.Image | None) -> str:
+    payload = request.model_dump_json(exclude={"cursor", "offset"})
+    digest = hashlib.sha256(payload.encode())
     if image is not None:
-        t_enc = time.perf_counter()
-        vector = collection.encoder.encode_images([image])[0]
-        reports["encode_image"] = ChannelReport(hits=0, took_ms=round((time.perf_counter() - t_enc) * 1000, 2))
-        run("image_to_image", MediaType.image, vector_channel(SPACE_IMAGE, vector))
-        run("image_to_text", MediaType.text, vector_channel(SPACE_TEXT, vector))
+        digest.update(image.tobytes()[:65536])
+    return digest.hexdigest()[:16]
 
-    # Map contents to the newest asset the viewer may see (D3.2 section 3.7).
+
+def _decode_cursor(cursor: str, fingerprint: str) -> tuple[int, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+        offset, as_of, fp = int(data["o"]), int(data["a"]), str(data["f"])
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        raise InvalidInput("the cursor is not valid", "pass next_cursor from the previous page unchanged") from None
+    if fp != fingerprint:
+        raise InvalidInput("the cursor belongs to another query", "start again without a cursor")
+    return offset, as_of
+
+
+def _encode_cursor(offset: int, as_of: int, fingerprint: str) -> str:
+    raw = json.dumps({"o": offset, "a": as_of, "f": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def search(collection: Collection, request: SearchRequest, viewer: Viewer, image: Image.Image | None = None) -> SearchResponse:
+    started = time.perf_counter()
+    parsed = parse_query(request.q or "")
+    filters = parsed.filters.merged(request.filters)
+    parsed.filters = filters
+    fingerprint = _fingerprint(request, image)
+    if request.cursor:
+        offset, as_of = _decode_cursor(request.cursor, fingerprint)
+    else:
+        offset = request.offset
+        as_of = collection.catalog.db.execute("SELECT coalesce(max(rowid), 0) FROM assets").fetchone()[0]
+    wanted = set(request.media_types or [MediaType.image, MediaType.text, MediaType.video, MediaType.audio])
+    profile, profile_source = load_profile(collection.catalog, collection.encoder.id)
+    depth = min(MAX_K * 2, max(50, 3 * (request.k + offset)))
+    plan = ChannelPlan(
+        parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=wanted, image=image,
+        thresholds=(profile.thresholds if profile and request.thresholds else {}),
+        as_of_rowid=as_of if request.cursor else None,
+    )
+    results, timings = run_channels(collection, plan)
+
+    t_fuse = time.perf_counter()
+    ranked = {name: r.hits for name, r in results.items() if not r.skipped}
     all_ids = {cid for hits in ranked.values() for cid, _ in hits}
-    representatives = collection.catalog.representatives(all_ids, viewer)
-    duplicate_counts = collection.catalog.duplicate_counts(all_ids, viewer)
+    representatives = collection.catalog.representatives(all_ids, viewer, filters)
+    ranked = {name: [(c, s) for c, s in hits if c in representatives] for name, hits in ranked.items()}
 
-    def fuse(channel_names: list[str]) -> list[Hit]:
-        lists = {n: [cid for cid, _ in ranked[n] if cid in representatives] for n in channel_names}
-        scores = {n: dict(ranked[n]) for n in channel_names}
-        fused = reciprocal_rank_fusion(lists, rank_constant=request.rank_constant)
-        out = []
-        for item in fused[request.offset : request.offset + request.k]:
-            row = representatives[item.key]
-            content = collection.catalog.content(item.key)
-            out.append(
-                Hit(
-                    id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
-                    score=round(item.score, 6),
-                    thumbnail=content.thumb_path if content else None,
-                    snippet=_snippet(content.text) if content and content.text else None,
-                    channels={n: ChannelScore(rank=r, score=round(scores[n][item.key], 6)) for n, r in item.ranks.items()},
-                    duplicates=duplicate_counts.get(item.key, 0),
-                )
-            )
-        return out
+    unified, method_used = fuse(ranked, request.fusion, profile, method="calibrated")
+    if method_used != "calibrated":
+        unified, method_used = fuse(ranked, request.fusion, profile)
+        fusion_note = f"{method_used} ({profile_source})"
+    else:
+        fusion_note = f"calibrated ({profile_source})"
+    per_modality: dict[str, list[Fused]] = {}
+    for media_type in (MediaType.image, MediaType.text):
+        if media_type not in wanted:
+            continue
+        names = [n for n in ranked if CHANNEL_RESULTS[n] in (media_type, None)]
+        lists = {n: [(c, s) for c, s in ranked[n] if representatives[c]["media_type"] == media_type] for n in names}
+        per_modality[str(media_type)], _ = fuse(lists, request.fusion, profile)
 
-    lists = {
-        str(mt): fuse([n for n in ranked if modality[n] == mt])
-        for mt in (MediaType.image, MediaType.text) if mt in wanted
-    }
+    near: dict[int, list[int]] = {}
+    if request.collapse_duplicates:
+        unified, near = _collapse_near_duplicates(collection, unified)
+        per_modality = {m: _collapse_near_duplicates(collection, items)[0] for m, items in per_modality.items()}
+    if request.diversity:
+        unified = _diversify(collection, unified, request.diversity, offset + request.k)
+    timings["fusion"] = round((time.perf_counter() - t_fuse) * 1000, 2)
+
+    duplicates = collection.catalog.duplicate_counts(all_ids, viewer, filters)
+    highlights: dict[int, dict[str, str]] = {}
+    for r in results.values():
+        for cid, h in r.highlights.items():
+            highlights.setdefault(cid, h)
+
+    def hit(item: Fused) -> Hit:
+        row = representatives[item.content_id]
+        content = collection.catalog.content(item.content_id)
+        near_ids = [representatives[c]["id"] for c in near.get(item.content_id, []) if c in representatives]
+        return Hit(
+            id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
+            score=round(item.score, 6), thumbnail=content.thumb_path if content else None,
+            snippet=_snippet(highlights.get(item.content_id), row, content.text if content else None),
+            channels={n: ChannelScore(rank=c.rank, score=round(c.score, 6),
+                                      normalised=None if c.normalised is None else round(c.normalised, 6))
+                      for n, c in item.channels.items()},
+            duplicates=duplicates.get(item.content_id, 0) + len(near_ids),
+            duplicate_ids=near_ids,
+        )
+
+    page = unified[offset : offset + request.k]
+    facets: dict[str, list[FacetValue]] = {}
+    if request.facets != []:
+        t_facets = time.perf_counter()
+        try:
+            facets = _facets(collection, parsed, viewer, request.media_types, request.facets)
+        except StoreUnavailable as exc:  # a degraded lexical store must not fail the search
+            results.setdefault("facets", ChannelResult("facets")).degraded = exc.message
+        timings["facets"] = round((time.perf_counter() - t_facets) * 1000, 2)
+
+    end = offset + request.k
+    next_cursor = _encode_cursor(end, as_of, fingerprint) if end < len(unified) else None
     return SearchResponse(
-        query=text or None,
+        query=request.q,
+        parsed=ParsedView(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=filters),
         image_query=image is not None,
         encoder=collection.encoder.id,
-        lists=lists,
-        fused=fuse(list(ranked)),
-        channels=reports,
+        fusion=fusion_note,
+        lists={m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()},
+        fused=[hit(i) for i in page],
+        candidates=len(unified),
+        facets=facets,
+        channels={n: ChannelReport(hits=len(r.hits), took_ms=r.took_ms, skipped=r.skipped, degraded=r.degraded,
+                                   below_threshold=r.dropped_below_threshold) for n, r in results.items()},
+        timings_ms=timings,
+        next_cursor=next_cursor,
+        degraded=[f"{n}: {r.degraded}" for n, r in results.items() if r.degraded],
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 
 
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+def facet_only(collection: Collection, q: str, viewer: Viewer, media_types: list[MediaType] | None = None,
+               fields: list[str] | None = None) -> dict[str, list[FacetValue]]:
+    """Exact facet counts for a query and its filters, without ranking (the editor's view)."""
+    return _facets(collection, parse_query(q), viewer, media_types, fields)
+
+
+def _facets(collection: Collection, parsed: ParsedQuery, viewer: Viewer, media_types: list[MediaType] | None,
+            fields: list[str] | None) -> dict[str, list[FacetValue]]:
+    filters = parsed.filters
+    if media_types:  # the tabs narrow every facet but the type facet itself (multi-select)
+        filters = filters.merged(Filters(terms=[TermFilter(field="type", values=[str(m) for m in media_types])]))
+    fields = fields or list(FACET_FIELDS)
+    unknown = [f for f in fields if f not in FACET_FIELDS and f != "annotation"]
+    if unknown:
+        raise InvalidInput(f"unknown facet '{unknown[0]}'", f"facets: {', '.join(FACET_FIELDS)}, annotation")
+    query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=filters)
+    counted = collection.lexical.facets(query, viewer, fields)
+    return {f: [FacetValue(value=v.value, count=v.count) for v in values] for f, values in counted.items()}
+
+
+def _cross_modal_vectors(collection: Collection, content_ids: list[int]) -> dict[int, np.ndarray]:
+    """Each content's vector in the shared cross-modal space (image or text index)."""
+    out: dict[int, np.ndarray] = {}
+    ids = np.array(content_ids, dtype=np.int64)
+    for space in (SPACE_IMAGE, SPACE_TEXT):
+        found, vectors = collection.catalog.vectors(space, ids)
+        for cid, v in zip(found.tolist(), vectors, strict=True):
+            out.setdefault(cid, v)
+    return out
+
+
+def _collapse_near_duplicates(collection: Collection, items: list[Fused]) -> tuple[list[Fused], dict[int, list[int]]]:
+    """Fold an image into a better-ranked image whose vector is nearly identical (resized,
+    re-encoded copies); the kept hit counts what it absorbed."""
+    images = [f.content_id for f in items]
+    vectors = collection.catalog.vectors(SPACE_IMAGE, np.array(images, dtype=np.int64))
+    by_id = dict(zip(vectors[0].tolist(), vectors[1], strict=True)) if len(vectors[0]) else {}
+    kept: list[Fused] = []
+    kept_vectors: list[tuple[int, np.ndarray]] = []
+    absorbed: dict[int, list[int]] = {}
+    for item in items:
+        v = by_id.get(item.content_id)
+        if v is not None:
+            twin = next((cid for cid, kv in kept_vectors if float(kv @ v) >= NEAR_DUPLICATE_COSINE), None)
+            if twin is not None:
+                absorbed.setdefault(twin, []).append(item.content_id)
+                continue
+            kept_vectors.append((item.content_id, v))
+        kept.append(item)
+    return kept, absorbed
+
+
+def _diversify(collection: Collection, items: list[Fused], diversity: float, needed: int) -> list[Fused]:
+    pool = items[: max(needed * 3, 30)]
+    vectors = _cross_modal_vectors(collection, [f.content_id for f in pool])
+    usable = [f for f in pool if f.content_id in vectors]
+    if len(usable) < 2:
+        return items
+    order = maximal_marginal_relevance(
+        [f.content_id for f in usable], [f.score for f in usable],
+        np.stack([vectors[f.content_id] for f in usable]), len(usable), diversity,
+    )
+    by_id = {f.content_id: f for f in usable}
+    rest = [f for f in items if f.content_id not in by_id]
+    return [by_id[c] for c in order] + rest
+
+
+def _snippet(highlight: dict[str, str] | None, row, text: str | None, limit: int = 200) -> str | None:  # noqa: ANN001
+    import html
+
+    if highlight:
+        for field in ("text", "description", "annotations", "title", "tags"):
+            if field in highlight:
+                return marked_html(highlight[field])
+    source = text or row["description"]
+    if not source:
+        return None
+    source = " ".join(source.split())
+    if len(source) > limit:
+        source = source[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return html.escape(source)
+
+
+def more_like_this(collection: Collection, asset_id: str, viewer: Viewer, k: int = 10,
+                   media_types: list[MediaType] | None = None) -> SearchResponse:
+    """Assets like a stored one, through its own vectors (never the asset itself or its duplicates)."""
+    row = collection.catalog.asset_row(asset_id)
+    if row is None or not collection.catalog.can_see(row, viewer):
+        raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+    started = time.perf_counter()
+    content_id = row["content_id"]
+    wanted = set(media_types or [MediaType.image, MediaType.text])
+    candidates = collection.candidates(viewer)
+    ranked: dict[str, list[tuple[int, float]]] = {}
+    spaces = ([("image_to_image", SPACE_IMAGE, SPACE_IMAGE), ("image_to_text", SPACE_IMAGE, SPACE_TEXT)]
+              if row["media_type"] == "image" else
+              [("dense_text", SPACE_DENSE, SPACE_DENSE), ("text_to_image", SPACE_TEXT, SPACE_IMAGE)])
+    for name, source, target in spaces:
+        if CHANNEL_RESULTS[name] not in wanted:
+            continue
+        found, vectors = collection.catalog.vectors(source, np.array([content_id], dtype=np.int64))
+        if not len(found):
+            continue
+        hits = collection.vector_search(target, vectors[0], 3 * k + 1, candidates)
+        ranked[name] = [(c, s) for c, s in zip(hits.ids, hits.scores, strict=True) if c != content_id]
+    profile, source_note = load_profile(collection.catalog, collection.encoder.id)
+    request = SearchRequest(k=k, facets=[])
+    unified, method = fuse(ranked, request.fusion, profile, method="calibrated")
+    representatives = collection.catalog.representatives({c for h in ranked.values() for c, _ in h}, viewer)
+    unified = [f for f in unified if f.content_id in representatives][:k]
+
+    def hit(item: Fused) -> Hit:
+        r = representatives[item.content_id]
+        content = collection.catalog.content(item.content_id)
+        return Hit(id=r["id"], media_type=MediaType(r["media_type"]), title=r["title"], owner=r["owner"],
+                   score=round(item.score, 6), thumbnail=content.thumb_path if content else None,
+                   snippet=_snippet(None, r, content.text if content else None),
+                   channels={n: ChannelScore(rank=c.rank, score=round(c.score, 6), normalised=c.normalised)
+                             for n, c in item.channels.items()})
+
+    lists: dict[str, list[Hit]] = {}
+    for media_type in (MediaType.image, MediaType.text):
+        if media_type in wanted:
+            lists[str(media_type)] = [hit(f) for f in unified if representatives[f.content_id]["media_type"] == media_type]
+    return SearchResponse(
+        query=None, parsed=ParsedView(words=[], phrases=[], excluded=[], filters=Filters()), image_query=False,
+        encoder=collection.encoder.id, fusion=f"{method} ({source_note})", lists=lists, fused=[hit(f) for f in unified],
+        candidates=len(unified), channels={n: ChannelReport(hits=len(h), took_ms=0) for n, h in ranked.items()},
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
 
 
 def retrieve(
@@ -208,3 +380,6 @@ def retrieve(
         reps = collection.catalog.representatives(hits.ids, viewer)
         out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores, strict=True) if cid in reps]
     return out
+
+
+__all__ = ["FusionMethod", "Hit", "SearchRequest", "SearchResponse", "more_like_this", "retrieve", "search"]

@@ -79,7 +79,7 @@ def test_v1_asset_lifecycle(client, collection):
     assert [h["id"] for h in hits["fused"]] == ["cat"]
     mine = client.get("/v1/search", params={"q": "cat", "k": 5, "username": "ana"}).json()
     assert {h["id"] for h in mine["fused"]} == {"cat", "note"}
-    by_image = client.post("/v1/search", files={"image": ("q.png", skimage_png("chelsea"), "image/png")}).json()
+    by_image = client.post("/v1/search/image", files={"image": ("q.png", skimage_png("chelsea"), "image/png")}).json()
     assert by_image["lists"]["image"][0]["id"] == "cat"
     thumb = by_image["lists"]["image"][0]["thumbnail"]
     assert thumb == "/v1/assets/cat/thumbnail" and client.get(thumb).status_code == 200
@@ -98,7 +98,11 @@ def test_v1_bad_requests(client):
     r = client.post("/v1/assets", data={"id": "x", "owner": "ana"}, files={"file": ("x.png", b"\x89PNG\r\n\x1a\ncut", "image/png")})
     assert r.status_code == 400 and "image" in r.json()["error"]["message"]
     assert client.post("/v1/assets", data={"id": "a/b", "owner": "ana", "text": "t"}).status_code == 400
-    assert client.get("/v1/search", params={"q": ""}).status_code == 422
     assert client.get("/v1/search", params={"q": "x", "k": 0}).status_code == 422
-    assert client.post("/v1/search", data={"k": "3"}).status_code == 400
+    assert client.post("/v1/search/image", data={"k": "3"}).status_code == 422  # the image is required
+    bad = client.get("/v1/search", params={"q": "cat lable:dog"})
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["code"] == "query_syntax" and error["position"] == 4 and error["length"] == 5
+    assert "unknown field 'lable'" in error["message"] and "label" in error["hint"]
     assert client.get("/v1/assets/nothing/thumbnail").status_code == 404

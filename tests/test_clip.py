@@ -28,7 +28,7 @@ def test_collection_with_clip_runs_every_channel(tmp_path, tiny_clip):
     c = Collection.open(Settings(home=tmp_path / "c", encoder="clip"), create=True, encoder=tiny_clip)
     ingest(c, [AssetInput(id="img", owner="ana", data=skimage_png("coffee"), name="c.png"),
                AssetInput(id="txt", owner="ana", text="a cup of coffee")])
-    response = search(c, SearchRequest(text="coffee", k=5), ADMIN)
+    response = search(c, SearchRequest(q="coffee", k=5), ADMIN)
     assert response.channels["clip_text"].skipped is None  # CLIP's text tower is not MiniLM
     assert {"text_to_image", "clip_text", "dense_text"} <= set(response.channels)
     assert [h.id for h in response.lists["image"]] == ["img"]

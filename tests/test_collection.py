@@ -30,7 +30,7 @@ def table22_items(query_name: str = "page") -> list[AssetInput]:
 def test_table22_double_index_keeps_modalities_apart(collection):
     outcomes = ingest(collection, table22_items())
     assert [o.status for o in outcomes] == [IngestStatus.added] * 15
-    response = search(collection, SearchRequest(text=TABLE22["page"], k=8), ADMIN)
+    response = search(collection, SearchRequest(q=TABLE22["page"], k=8), ADMIN)
     images, texts = response.lists["image"], response.lists["text"]
     assert {h.media_type for h in images} == {"image"} and len(images) == 8
     assert {h.media_type for h in texts} == {"text"} and len(texts) == 7
@@ -51,14 +51,14 @@ def test_table22_first_rank_with_real_clip(tmp_path):
                     "(no hub access); set MEDIASEARCH_CLIP_PRETRAINED to a checkpoint to run this")
     collection = Collection.open(settings, create=True)
     ingest(collection, table22_items())
-    response = search(collection, SearchRequest(text=TABLE22["page"], k=8), ADMIN)
+    response = search(collection, SearchRequest(q=TABLE22["page"], k=8), ADMIN)
     assert response.lists["image"][0].id == "img-page"
 
 
 def test_text_and_image_queries_find_the_right_assets(collection):
     ingest(collection, table22_items(query_name="none"))
     for query, expected in [("a cat", "img-chelsea"), ("motorbike", "img-motorcycle"), ("espresso", "img-coffee")]:
-        assert search(collection, SearchRequest(text=query, k=3), ADMIN).lists["image"][0].id == expected
+        assert search(collection, SearchRequest(q=query, k=3), ADMIN).lists["image"][0].id == expected
     from indexer.media import load_image
 
     cat, _ = load_image(skimage_png("chelsea"))
@@ -67,7 +67,7 @@ def test_text_and_image_queries_find_the_right_assets(collection):
     assert response.lists["text"][0].id == "txt-chelsea"
     assert set(response.channels) >= {"image_to_image", "image_to_text"}
     # Every hit explains itself: which channels found it, at what rank and score.
-    top = search(collection, SearchRequest(text="tabby cat", k=1), ADMIN).fused[0]
+    top = search(collection, SearchRequest(q="tabby cat", k=1), ADMIN).fused[0]
     assert top.channels and all(c.rank >= 1 for c in top.channels.values())
 
 
@@ -77,7 +77,7 @@ def test_labels_become_annotations_and_are_searchable(collection):
     labels = [a for a in asset.annotations if a.name == "label"]
     assert labels and labels[0].value == "espresso" and labels[0].model == "efficientnet-lite0"
     assert 0 < labels[0].confidence <= 1
-    hit = search(collection, SearchRequest(text="espresso", k=1), ADMIN).lists["image"][0]
+    hit = search(collection, SearchRequest(q="espresso", k=1), ADMIN).lists["image"][0]
     assert hit.id == "c" and "bm25_image" in hit.channels
 
 
@@ -91,7 +91,7 @@ def test_duplicates_store_one_vector_and_return_the_newest_id(collection):
     assert collection.indexes[SPACE_IMAGE].ntotal == 1
     lists = retrieve(collection, 5, ADMIN, text="rocket")
     assert [i for i, _ in lists["image"]] == ["r3"]
-    hit = search(collection, SearchRequest(text="rocket", k=5), ADMIN).lists["image"][0]
+    hit = search(collection, SearchRequest(q="rocket", k=5), ADMIN).lists["image"][0]
     assert hit.id == "r3" and hit.duplicates == 2
     assert collection.catalog.asset("r1").duplicate_ids == ["r2", "r3"]
     # Deleting one id keeps the content for the others.
@@ -110,7 +110,7 @@ def test_reingest_is_idempotent_and_updates_metadata(collection):
     assert ingest(collection, [new_text])[0].status == IngestStatus.updated
     assert collection.catalog.counts()["contents"] == 1  # the old text went with its vectors
     assert collection.indexes[SPACE_DENSE].ntotal == 1
-    assert search(collection, SearchRequest(text="dog", k=1), ADMIN).fused[0].id == "t"
+    assert search(collection, SearchRequest(q="dog", k=1), ADMIN).fused[0].id == "t"
 
 
 def test_bad_items_are_rejected_with_reasons_and_the_batch_goes_on(collection):
@@ -138,12 +138,12 @@ def test_private_assets_are_hidden_inside_every_channel(collection):
         AssetInput(id="open", owner="bob", text="a public note about bicycles"),
     ])
     for viewer in (ANON, Viewer(username="bob")):
-        response = search(collection, SearchRequest(text="tomato soup espresso", k=10), viewer)
+        response = search(collection, SearchRequest(q="tomato soup espresso", k=10), viewer)
         ids = {h.id for hits in response.lists.values() for h in hits}
         assert ids == {"open"}
         assert collection.catalog.asset("secret", viewer) is None
         assert all(i == "open" for lst in retrieve(collection, 10, viewer, text="soup").values() for i, _ in lst)
-    mine = search(collection, SearchRequest(text="tomato soup espresso", k=10), Viewer(username="ana"))
+    mine = search(collection, SearchRequest(q="tomato soup espresso", k=10), Viewer(username="ana"))
     assert {"secret", "pic"} <= {h.id for h in mine.fused}
 
 
@@ -161,7 +161,7 @@ def test_delete_and_update_respect_ownership_and_clear_every_store(collection):
         delete_asset(collection, "c")
     assert collection.catalog.counts()["assets"] == 0
     assert collection.indexes[SPACE_IMAGE].ntotal == 0
-    assert search(collection, SearchRequest(text="cat", k=5), ADMIN).fused == []
+    assert search(collection, SearchRequest(q="cat", k=5), ADMIN).fused == []
     assert not collection.thumb_file(content).exists()
 
 
@@ -176,7 +176,7 @@ def test_indexes_catch_up_after_an_unsaved_crash(settings, bundled_encoder):
     reopened = Collection.open(settings, encoder=bundled_encoder)
     status = reopened.status()
     assert status["in_agreement"] and status["spaces"]["text"]["vectors_in_index"] == 2
-    assert search(reopened, SearchRequest(text="gamma", k=1), ADMIN).fused[0].id == "b"
+    assert search(reopened, SearchRequest(q="gamma", k=1), ADMIN).fused[0].id == "b"
 
 
 def test_sigkill_during_ingest_leaves_no_half_written_asset(tmp_path):
@@ -210,7 +210,7 @@ def test_sigkill_during_ingest_leaves_no_half_written_asset(tmp_path):
     # Every stored asset is whole: searchable lexically and by vector.
     last = collection.catalog.db.execute("SELECT id FROM assets ORDER BY rowid DESC LIMIT 1").fetchone()[0]
     number = last[1:]
-    response = search(collection, SearchRequest(text=f"note number {number}", k=5), ADMIN)
+    response = search(collection, SearchRequest(q=f"note number {number}", k=5), ADMIN)
     assert last in [h.id for h in response.fused]
     assert response.fused[0].channels
 
@@ -260,5 +260,5 @@ def test_other_faiss_factories_work_end_to_end(tmp_path, bundled_encoder, factor
     ingest(c, [AssetInput(id=f"t{i}", owner="ana", text=f"text {i} about {w}")
                for i, w in enumerate(["cats", "dogs", "rockets", "coffee", "horses"])])
     delete_asset(c, "t1")
-    assert search(c, SearchRequest(text="rockets", k=1), ADMIN).fused[0].id == "t2"
+    assert search(c, SearchRequest(q="rockets", k=1), ADMIN).fused[0].id == "t2"
     assert c.status()["in_agreement"]

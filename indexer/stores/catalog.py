@@ -240,11 +240,16 @@ class Catalog:
         return self.db.execute("SELECT 1 FROM assets WHERE visibility = 'private' LIMIT 1").fetchone() is not None
 
     def filtered_content_ids(
-        self, viewer: Viewer, filters: Filters | None = None, media_types: Iterable[MediaType] | None = None
+        self, viewer: Viewer, filters: Filters | None = None, media_types: Iterable[MediaType] | None = None,
+        excluded_fts: str | None = None,
     ) -> np.ndarray:
-        """Contents with at least one asset that the viewer may see and that passes the filters."""
+        """Contents with at least one asset that the viewer may see, that passes the filters
+        and (with `excluded_fts`, an FTS5 expression) does not contain excluded words."""
         clause, params = filters_sql(filters or Filters(), viewer)
         sql = f"SELECT DISTINCT a.content_id FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause}"
+        if excluded_fts:
+            sql += " AND a.rowid NOT IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
+            params = [*params, excluded_fts]
         if media_types is not None:
             types = [str(t) for t in media_types]
             sql += f" AND a.media_type IN ({','.join('?' * len(types))})"

@@ -39,8 +39,9 @@ def fts_expression(query: LexicalQuery) -> str | None:
     return expression
 
 
-def _excluded_expression(query: LexicalQuery) -> str | None:
-    return " OR ".join(_quote(x) for x in query.excluded) if query.excluded else None
+def excluded_expression(excluded: list[str]) -> str | None:
+    """FTS5 expression matching any excluded word or phrase."""
+    return " OR ".join(_quote(x) for x in excluded) if excluded else None
 
 
 class SqliteLexicalStore:
@@ -86,7 +87,7 @@ class SqliteLexicalStore:
             types = [str(t) for t in query.media_types]
             clause += f" AND a.media_type IN ({','.join('?' * len(types))})"
             params = [*params, *types]
-        excluded = _excluded_expression(query)
+        excluded = excluded_expression(query.excluded)
         if excluded:
             clause += " AND a.rowid NOT IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
             params = [*params, excluded]

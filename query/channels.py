@@ -1,0 +1,155 @@
+"""Retrieval channels. Each returns (content id, raw score) best first, searching only
+within what the viewer may see and the filters allow.
+
+    channel         query  results  index / store
+    bm25_text       text   texts    lexical store (FTS5 or OpenSearch)
+    bm25_image      text   images   lexical store
+    dense_text      text   texts    dense (all-MiniLM-L6-v2)
+    clip_text       text   texts    text (cross-modal encoder); skipped when its text tower is MiniLM
+    text_to_image   text   images   image (cross-modal encoder)
+    image_to_image  image  images   image
+    image_to_text   image  texts    text
+    browse          none   any      lexical store, filters only, newest first
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from indexer.access import Viewer
+from indexer.assets import MediaType
+from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.errors import StoreUnavailable
+from indexer.filters import Filters
+from indexer.stores.lexical import LexicalQuery
+from query.language import ParsedQuery
+
+CHANNEL_RESULTS: dict[str, MediaType | None] = {
+    "bm25_text": MediaType.text, "bm25_image": MediaType.image, "dense_text": MediaType.text,
+    "clip_text": MediaType.text, "text_to_image": MediaType.image, "image_to_image": MediaType.image,
+    "image_to_text": MediaType.text, "browse": None,
+}
+VECTOR_CHANNELS = {"dense_text", "clip_text", "text_to_image", "image_to_image", "image_to_text"}
+
+
+@dataclass
+class ChannelResult:
+    name: str
+    hits: list[tuple[int, float]] = field(default_factory=list)
+    took_ms: float = 0.0
+    skipped: str | None = None
+    degraded: str | None = None
+    dropped_below_threshold: int = 0
+    highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ChannelPlan:
+    parsed: ParsedQuery
+    filters: Filters
+    viewer: Viewer
+    depth: int
+    media_types: set[MediaType]
+    image: Image.Image | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    as_of_rowid: int | None = None
+
+
+def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, ChannelResult], dict[str, float]]:
+    """Run every channel that fits the query; returns the channel results and encoding times."""
+    parsed, results, timings = plan.parsed, {}, {}
+    text = parsed.text
+    candidates = collection.candidates(plan.viewer, plan.filters, parsed.excluded)
+    if candidates is not None and plan.as_of_rowid is not None:
+        candidates = _as_of(collection, candidates, plan.as_of_rowid)
+
+    def run(name: str, fn: Callable[[], list[tuple[int, float]]], skipped: str | None = None) -> None:
+        result_type = CHANNEL_RESULTS[name]
+        if result_type is not None and result_type not in plan.media_types:
+            return
+        if skipped:
+            results[name] = ChannelResult(name, skipped=skipped)
+            return
+        started = time.perf_counter()
+        result = ChannelResult(name)
+        try:
+            hits = fn()
+        except StoreUnavailable as exc:
+            result.degraded = exc.message
+            hits = []
+        threshold = plan.thresholds.get(name)
+        if threshold is not None and name in VECTOR_CHANNELS:
+            kept = [(c, s) for c, s in hits if s >= threshold]
+            result.dropped_below_threshold = len(hits) - len(kept)
+            hits = kept
+        result.hits = hits
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        results[name] = result
+
+    def vector(space: str, query: np.ndarray) -> Callable[[], list[tuple[int, float]]]:
+        def go() -> list[tuple[int, float]]:
+            found = collection.vector_search(space, query, plan.depth, candidates)
+            return list(zip(found.ids, found.scores, strict=True))
+        return go
+
+    def lexical(media_type: MediaType | None) -> Callable[[], list[tuple[int, float]]]:
+        def go() -> list[tuple[int, float]]:
+            query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded,
+                                 filters=plan.filters, media_types=[media_type] if media_type else sorted(plan.media_types))
+            best: dict[int, float] = {}
+            for hit in collection.lexical.search(query, plan.viewer, plan.depth):
+                if hit.content_id not in best:  # duplicates collapse to their content
+                    best[hit.content_id] = hit.score
+                    if hit.highlights:
+                        results_highlights.setdefault(hit.content_id, hit.highlights)
+            return list(best.items())
+        return go
+
+    results_highlights: dict[int, dict[str, str]] = {}
+    if text:
+        started = time.perf_counter()
+        cross = collection.encoder.encode_texts([text])[0]
+        same_tower = collection.encoder.text_model_id == collection.sentence.id
+        dense = cross if same_tower else collection.sentence.encode_texts([text])[0]
+        timings["encode_text"] = round((time.perf_counter() - started) * 1000, 2)
+        run("bm25_text", lexical(MediaType.text))
+        run("bm25_image", lexical(MediaType.image))
+        run("dense_text", vector(SPACE_DENSE, dense))
+        run("clip_text", vector(SPACE_TEXT, cross),
+            skipped=f"the encoder's text tower is {collection.sentence.id}, the same as dense_text" if same_tower else None)
+        run("text_to_image", vector(SPACE_IMAGE, cross))
+    if plan.image is not None:
+        started = time.perf_counter()
+        picture = collection.encoder.encode_images([plan.image])[0]
+        timings["encode_image"] = round((time.perf_counter() - started) * 1000, 2)
+        run("image_to_image", vector(SPACE_IMAGE, picture))
+        run("image_to_text", vector(SPACE_TEXT, picture))
+    if not text and plan.image is None:
+        run("browse", lexical(None))
+    for name, result in results.items():
+        if name.startswith(("bm25", "browse")):
+            result.highlights = {c: results_highlights[c] for c, _ in result.hits if c in results_highlights}
+    if plan.as_of_rowid is not None:
+        for result in results.values():
+            allowed = set(_as_of(collection, np.array([c for c, _ in result.hits], dtype=np.int64), plan.as_of_rowid).tolist())
+            result.hits = [(c, s) for c, s in result.hits if c in allowed]
+    return results, timings
+
+
+def _as_of(collection: Collection, content_ids: np.ndarray, as_of_rowid: int) -> np.ndarray:
+    """Contents that had an asset by the time the first page of a cursor was served."""
+    if not len(content_ids):
+        return content_ids
+    ids = [int(i) for i in content_ids]
+    keep = set()
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        rows = collection.catalog.db.execute(
+            f"SELECT DISTINCT content_id FROM assets WHERE rowid <= ? AND content_id IN ({','.join('?' * len(chunk))})",
+            (as_of_rowid, *chunk),
+        )
+        keep.update(r[0] for r in rows)
+    return np.array([i for i in ids if i in keep], dtype=np.int64)

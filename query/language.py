@@ -1,0 +1,190 @@
+"""The search box's query language.
+
+    cat on a sofa                    free words (ranked; any may match)
+    "red motorcycle"                 a phrase that must appear
+    -meme  -"stock photo"            words or phrases that must not appear
+    type:video  label:dog  owner:ana  licence:cc-by  tag:space  colour:red
+    label:dog,cat                    any of several values
+    -label:meme                      negation ("a person and a dog, but not a meme")
+    created:2024-01..2024-06         ranges: a..b, a.., ..b, >x, >=x, <x, <=x
+    duration:>30  width:>=1024  year:2024  faces:yes  model:efficientnet-lite0
+
+A mistake raises `QuerySyntaxError`, which names the offending token and its
+position. The parser builds structured `Filters`; query text never reaches a
+store as raw syntax.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from indexer.errors import InvalidInput
+from indexer.filters import Filters, RangeFilter, TermFilter, end_of_period, parse_instant, utc_iso
+
+FIELD_ALIASES = {
+    "type": "type", "media": "type", "is": "type",
+    "label": "label", "labels": "label", "object": "label",
+    "owner": "owner", "user": "owner", "by": "owner",
+    "licence": "licence", "license": "licence",
+    "tag": "tag", "tags": "tag",
+    "colour": "colour", "color": "colour",
+    "annotation": "annotation", "has": "annotation",
+    "model": "model",
+    "faces": "faces", "face": "faces",
+    "year": "year",
+    "visibility": "visibility",
+    "id": "id",
+    "created": "created", "date": "created",
+    "duration": "duration", "width": "width", "height": "height",
+}
+RANGE_FIELDS = {"created", "duration", "width", "height"}
+TYPE_ALIASES = {"image": "image", "images": "image", "photo": "image", "photos": "image", "picture": "image",
+                "video": "video", "videos": "video", "clip": "video", "text": "text", "texts": "text",
+                "audio": "audio", "sound": "audio"}
+YES_NO = {"yes": "yes", "true": "yes", "1": "yes", "no": "no", "false": "no", "0": "no"}
+
+_TOKEN = re.compile(
+    r"""(?P<neg>-)?(?:(?P<field>[A-Za-z_]+):(?:"(?P<fquoted>[^"]*)"|(?P<fvalue>[^\s"]*))|"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+))"""
+)
+
+
+class QuerySyntaxError(InvalidInput):
+    code = "query_syntax"
+
+    def __init__(self, message: str, query: str, position: int, length: int = 1, hint: str | None = None):
+        pointer = f'\n  {query}\n  {" " * position}{"^" * max(1, length)}'
+        super().__init__(f"{message} at character {position + 1}{pointer}", hint)
+        self.position = position
+        self.length = length
+
+
+@dataclass
+class ParsedQuery:
+    words: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    filters: Filters = field(default_factory=Filters)
+
+    @property
+    def text(self) -> str:
+        """What the semantic channels embed: the words and phrases, in order of meaning."""
+        return " ".join([*self.phrases, *self.words]).strip()
+
+
+def parse_query(query: str) -> ParsedQuery:
+    parsed = ParsedQuery()
+    terms: list[TermFilter] = []
+    ranges: list[RangeFilter] = []
+    position = 0
+    while position < len(query):
+        if query[position].isspace():
+            position += 1
+            continue
+        match = _TOKEN.match(query, position)
+        if match is None or match.end() == position:
+            raise QuerySyntaxError("unclosed quote", query, position, hint='close the phrase with "')
+        token = match.group(0)
+        negate = match.group("neg") is not None
+        if match.group("field") is not None:
+            name = match.group("field").lower()
+            value = match.group("fquoted") if match.group("fquoted") is not None else match.group("fvalue")
+            if name not in FIELD_ALIASES:
+                if match.group("fquoted") is None and value and "//" in token:
+                    _add_word(parsed, token, negate)  # a URL-like word, not a field
+                    position = match.end()
+                    continue
+                raise QuerySyntaxError(
+                    f"unknown field '{name}'", query, match.start("field"), len(name),
+                    hint=f"fields: {', '.join(sorted(set(FIELD_ALIASES.values())))}",
+                )
+            if not value or not value.strip():
+                raise QuerySyntaxError(f"'{name}:' needs a value", query, match.start(), len(token),
+                                       hint=f'e.g. {name}:value or {name}:"two words"')
+            canonical = FIELD_ALIASES[name]
+            try:
+                if canonical in RANGE_FIELDS or (canonical == "year" and ".." in value):
+                    ranges.append(_range(canonical, value.strip(), negate))
+                else:
+                    terms.append(_term(canonical, value, negate))
+            except (ValueError, ValidationError) as exc:
+                message = exc.errors()[0]["msg"].removeprefix("Value error, ") if isinstance(exc, ValidationError) else str(exc)
+                raise QuerySyntaxError(f"bad value for {canonical}: {message}", query, match.start(), len(token)) from None
+        elif match.group("phrase") is not None:
+            phrase = " ".join(match.group("phrase").split())
+            if phrase:
+                (parsed.excluded if negate else parsed.phrases).append(phrase)
+        else:
+            _add_word(parsed, match.group("word"), negate)
+        position = match.end()
+    parsed.filters = Filters(terms=terms, ranges=ranges)
+    return parsed
+
+
+def _add_word(parsed: ParsedQuery, word: str, negate: bool) -> None:
+    if word in ("AND", "OR", "-"):
+        return
+    (parsed.excluded if negate else parsed.words).append(word)
+
+
+def _term(field: str, value: str, negate: bool) -> TermFilter:
+    values = [v.strip() for v in value.split(",") if v.strip()]
+    if not values:
+        raise ValueError("empty value")
+    if field == "type":
+        unknown = [v for v in values if v.lower() not in TYPE_ALIASES]
+        if unknown:
+            raise ValueError(f"type must be image, video, text or audio, not '{unknown[0]}'")
+        values = [TYPE_ALIASES[v.lower()] for v in values]
+    elif field == "faces":
+        unknown = [v for v in values if v.lower() not in YES_NO]
+        if unknown:
+            raise ValueError(f"faces must be yes or no, not '{unknown[0]}'")
+        values = [YES_NO[v.lower()] for v in values]
+    elif field == "visibility":
+        values = [v.lower() for v in values]
+    return TermFilter(field=field, values=values, negate=negate)  # type: ignore[arg-type]
+
+
+_COMPARISON = re.compile(r"^(>=|<=|>|<)(.+)$")
+
+
+def _range(field: str, value: str, negate: bool) -> RangeFilter:
+    is_date = field in ("created", "year")
+    bounds: dict[str, object] = {}
+    comparison = _COMPARISON.match(value)
+    if comparison:
+        op, operand = comparison.groups()
+        key = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}[op]
+        if is_date:
+            # A partial date names a period: >2024 means after the end of 2024.
+            operand_value = end_of_period(operand) if op in (">", "<=") else parse_instant(operand)
+            key = {"gt": "gte", "lte": "lt"}.get(key, key)
+            bounds[key] = utc_iso(operand_value)
+        else:
+            bounds[key] = _number(operand)
+    elif ".." in value:
+        low, high = value.split("..", 1)
+        if not low and not high:
+            raise ValueError("a range needs at least one end, e.g. 2024-01..2024-06")
+        if low:
+            bounds["gte"] = utc_iso(parse_instant(low)) if is_date else _number(low)
+        if high:
+            if is_date:
+                bounds["lt"] = utc_iso(end_of_period(high))
+            else:
+                bounds["lte"] = _number(high)
+    elif is_date:
+        bounds = {"gte": utc_iso(parse_instant(value)), "lt": utc_iso(end_of_period(value))}
+    else:
+        number = _number(value)
+        bounds = {"gte": number, "lte": number}
+    return RangeFilter(field="created" if field == "year" else field, negate=negate, **bounds)  # type: ignore[arg-type]
+
+
+def _number(text: str) -> float:
+    text = text.strip().lower().removesuffix("s").removesuffix("px")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number") from None

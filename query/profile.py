@@ -1,0 +1,64 @@
+"""A ranking profile: per-channel calibrations, similarity thresholds and weights for one encoder.
+
+`mediasearch calibrate` derives one from labelled sets and stores it with the
+index (the catalog's meta table). Until then the defaults shipped in
+`profiles.json` for known encoders apply; for an encoder with neither, the
+unified list falls back to reciprocal rank fusion and says so.
+"""
+
+import json
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from indexer.stores.catalog import Catalog
+from ranking import Calibration
+
+META_KEY = "ranking_profile"
+DEFAULTS = Path(__file__).with_name("profiles.json")
+
+
+class ChannelCalibration(BaseModel):
+    slope: float
+    intercept: float
+    # bm25 channels are calibrated on score / best score of the query, not raw BM25.
+    relative: bool = False
+
+    def calibration(self) -> Calibration:
+        return Calibration(self.slope, self.intercept)
+
+
+class RankingProfile(BaseModel):
+    encoder: str
+    calibrations: dict[str, ChannelCalibration] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Channel -> minimum raw similarity.")
+    weights: dict[str, float] = Field(default_factory=dict, description="Channel -> weight in the fused lists.")
+    source: str = ""
+    created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, RankingProfile]:
+    if not DEFAULTS.exists():
+        return {}
+    raw = json.loads(DEFAULTS.read_text(encoding="utf-8"))
+    return {encoder: RankingProfile.model_validate(p) for encoder, p in raw.items()}
+
+
+def load_profile(catalog: Catalog, encoder_id: str) -> tuple[RankingProfile | None, str]:
+    """The profile for this encoder, and where it came from."""
+    stored = catalog.get_meta(META_KEY)
+    if stored:
+        profile = RankingProfile.model_validate_json(stored)
+        if profile.encoder == encoder_id:
+            return profile, f"calibrated for this index ({profile.source})"
+    shipped = _shipped().get(encoder_id)
+    if shipped is not None:
+        return shipped, f"shipped defaults for {encoder_id} ({shipped.source})"
+    return None, f"no calibration for {encoder_id}: run `mediasearch calibrate`"
+
+
+def save_profile(catalog: Catalog, profile: RankingProfile) -> None:
+    catalog.set_meta(META_KEY, profile.model_dump_json())
