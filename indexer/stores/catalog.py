@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from indexer.stores.lexical import LexicalDoc
 
 SCHEMA_VERSION = "1"
+# Vector ids: a content's own vector uses the content id; a segment's (a video keyframe)
+# uses SEGMENT_ID_BASE + the segment id, in the same FAISS index as images.
+SEGMENT_ID_BASE = 1 << 40
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -80,6 +83,14 @@ CREATE TABLE IF NOT EXISTS vector_log (
     content_id INTEGER NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('add', 'remove'))
 );
+CREATE TABLE IF NOT EXISTS segments (  -- time ranges of a video or audio content, e.g. one per shot
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_id INTEGER NOT NULL REFERENCES contents(id),
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    keyframe_path TEXT                 -- relative to the home folder
+);
+CREATE INDEX IF NOT EXISTS segments_content ON segments(content_id);
 CREATE TABLE IF NOT EXISTS lexical_log (  -- outbox for lexical stores outside this file
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     asset_id TEXT NOT NULL,
@@ -333,11 +344,12 @@ class Catalog:
     def insert_content(
         self, db: sqlite3.Connection, content_hash: str, media_type: MediaType, *, media_path: str | None,
         thumb_path: str | None, text: str | None, width: int | None, height: int | None,
-        vectors: dict[str, np.ndarray],
+        vectors: dict[str, np.ndarray], duration: float | None = None,
     ) -> int:
         cur = db.execute(
-            "INSERT INTO contents(hash, media_type, media_path, thumb_path, text, width, height) VALUES (?,?,?,?,?,?,?)",
-            (content_hash, str(media_type), media_path, thumb_path, text, width, height),
+            "INSERT INTO contents(hash, media_type, media_path, thumb_path, text, width, height, duration) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (content_hash, str(media_type), media_path, thumb_path, text, width, height, duration),
         )
         content_id = int(cur.lastrowid)
         for space, vector in vectors.items():
@@ -348,16 +360,67 @@ class Catalog:
             db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, content_id))
         return content_id
 
+    def insert_segment(
+        self, db: sqlite3.Connection, content_id: int, start: float, end: float, keyframe_path: str | None,
+        vectors: dict[str, np.ndarray],
+    ) -> int:
+        """A time range of a content (a shot of a video), with its own vectors (the keyframe's)."""
+        cur = db.execute(
+            "INSERT INTO segments(content_id, start_s, end_s, keyframe_path) VALUES (?, ?, ?, ?)",
+            (content_id, start, end, keyframe_path),
+        )
+        segment_id = int(cur.lastrowid)
+        for space, vector in vectors.items():
+            db.execute("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)",
+                       (space, SEGMENT_ID_BASE + segment_id, np.asarray(vector, dtype=np.float32).tobytes()))
+            db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, SEGMENT_ID_BASE + segment_id))
+        return segment_id
+
+    def segments(self, content_id: int) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM segments WHERE content_id = ? ORDER BY start_s", (content_id,)).fetchall()
+
+    def segment_vector_ids(self, content_ids: np.ndarray) -> np.ndarray:
+        """The vector ids of the segments of these contents."""
+        ids = [int(i) for i in content_ids]
+        out: list[int] = []
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            out += [SEGMENT_ID_BASE + r[0] for r in self.db.execute(
+                f"SELECT id FROM segments WHERE content_id IN ({','.join('?' * len(chunk))})", chunk)]
+        return np.array(out, dtype=np.int64)
+
+    def resolve_vector_ids(self, vector_ids: Iterable[int]) -> dict[int, tuple[int, float | None, float | None]]:
+        """Vector id -> (content id, segment start, segment end); contents map to themselves."""
+        out: dict[int, tuple[int, float | None, float | None]] = {}
+        segment_ids = []
+        for vid in vector_ids:
+            if vid >= SEGMENT_ID_BASE:
+                segment_ids.append(vid - SEGMENT_ID_BASE)
+            else:
+                out[vid] = (vid, None, None)
+        for start in range(0, len(segment_ids), 900):
+            chunk = segment_ids[start : start + 900]
+            for r in self.db.execute(
+                f"SELECT id, content_id, start_s, end_s FROM segments WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                out[SEGMENT_ID_BASE + r["id"]] = (r["content_id"], r["start_s"], r["end_s"])
+        return out
+
     def delete_content_if_orphan(self, db: sqlite3.Connection, content_id: int) -> ContentRow | None:
-        """Remove a content nobody points to any more, with its vectors; returns it for file cleanup."""
+        """Remove a content nobody points to any more, with its segments and vectors; returns it
+        for file cleanup."""
         if db.execute("SELECT 1 FROM assets WHERE content_id = ? LIMIT 1", (content_id,)).fetchone():
             return None
         row = db.execute("SELECT * FROM contents WHERE id = ?", (content_id,)).fetchone()
         if row is None:
             return None
-        for r in db.execute("SELECT space FROM vectors WHERE content_id = ?", (content_id,)).fetchall():
-            db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'remove')", (r["space"], content_id))
-        db.execute("DELETE FROM vectors WHERE content_id = ?", (content_id,))
+        vector_ids = [content_id] + [SEGMENT_ID_BASE + r["id"] for r in db.execute(
+            "SELECT id FROM segments WHERE content_id = ?", (content_id,)).fetchall()]
+        for vid in vector_ids:
+            for r in db.execute("SELECT space FROM vectors WHERE content_id = ?", (vid,)).fetchall():
+                db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'remove')", (r["space"], vid))
+            db.execute("DELETE FROM vectors WHERE content_id = ?", (vid,))
+        db.execute("DELETE FROM segments WHERE content_id = ?", (content_id,))
         db.execute("DELETE FROM contents WHERE id = ?", (content_id,))
         return _content(row)
 
