@@ -136,43 +136,108 @@ def ingest(
     _run(go)
 
 
+def _print_response(collection, response, show_facets: bool = True) -> None:  # noqa: ANN001
+    for name, hits in [*response.lists.items(), ("unified", response.fused)]:
+        if name != "unified" and not hits:
+            continue
+        table = Table(title=f"{name} ({len(hits)})", title_justify="left")
+        for col in ("#", "id", "type", "title", "score", "why", "thumbnail"):
+            table.add_column(col, overflow="fold")
+        for i, h in enumerate(hits, 1):
+            why = ", ".join(f"{c}#{v.rank} {v.score:.3g}" for c, v in h.channels.items())
+            table.add_row(str(i), h.id + (f" (+{h.duplicates})" if h.duplicates else ""), h.media_type, h.title,
+                          f"{h.score:.4f}", why, str(collection.home / h.thumbnail) if h.thumbnail else "")
+        console.print(table)
+    if show_facets and response.facets:
+        parts = []
+        for field, values in response.facets.items():
+            if values:
+                parts.append(f"[bold]{field}[/bold]: " + ", ".join(f"{v.value} ({v.count})" for v in values[:6]))
+        console.print("\n".join(parts))
+    degraded = f"  [red]degraded: {'; '.join(response.degraded)}[/red]" if response.degraded else ""
+    console.print(f"[dim]{response.took_ms} ms · {response.candidates} candidates · fusion {response.fusion} · "
+                  f"encoder {response.encoder}[/dim]{degraded}")
+    if response.next_cursor:
+        console.print(f"[dim]next page: --cursor {response.next_cursor}[/dim]")
+
+
 @app.command()
 def search(
-    query: Annotated[Optional[str], typer.Argument(help="Words to search for.")] = None,
+    query: Annotated[Optional[str], typer.Argument(help='Query language: words, "phrases", field:value, -negation, ranges.')] = None,
     image: Annotated[Optional[Path], typer.Option(help="Search by this image.")] = None,
     k: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    cursor: Annotated[Optional[str], typer.Option(help="next_cursor of the previous page.")] = None,
     type: Annotated[Optional[list[MediaType]], typer.Option(help="Only this result type (repeatable).")] = None,
+    fusion: Annotated[str, typer.Option(help="Per-modality lists: rrf or combination.")] = "rrf",
+    diversity: Annotated[Optional[float], typer.Option(min=0, max=1, help="MMR: 0 relevance only .. 1 variety only.")] = None,
+    no_thresholds: Annotated[bool, typer.Option("--no-thresholds", help="Keep weak vector matches.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full response as JSON.")] = False,
 ) -> None:
-    """Search by text and/or image; prints the per-modality lists and the fused list."""
+    """Search by text and/or image: per-modality lists, the unified list, and facet counts."""
 
     def go() -> None:
+        from indexer.access import ADMIN
         from indexer.errors import InvalidInput
         from indexer.media import load_image
-        from indexer.access import ADMIN
         from query import SearchRequest
         from query import search as run_search
+        from query.fusion import FusionOptions
 
         picture = None
         if image is not None:
             if not image.is_file():
                 raise InvalidInput(f"no such image file: {image}")
             picture, _ = load_image(image.read_bytes(), str(image))
+        if fusion not in ("rrf", "combination"):
+            raise InvalidInput(f"unknown fusion '{fusion}'", "use rrf or combination")
         collection = _open()
-        response = run_search(collection, SearchRequest(q=query, k=k, media_types=type), ADMIN, picture)
+        request = SearchRequest(q=query, k=k, offset=offset, cursor=cursor, media_types=type, diversity=diversity,
+                                thresholds=not no_thresholds, fusion=FusionOptions(method=fusion))
+        response = run_search(collection, request, ADMIN, picture)
         if as_json:
             print(response.model_dump_json(indent=2))
             return
-        for name, hits in [*response.lists.items(), ("fused", response.fused)]:
-            table = Table(title=f"{name} ({len(hits)})", title_justify="left")
-            for col in ("#", "id", "type", "title", "score", "channels", "thumbnail"):
-                table.add_column(col, overflow="fold")
-            for i, h in enumerate(hits, 1):
-                table.add_row(str(i), h.id, h.media_type, h.title, f"{h.score:.4f}",
-                              ", ".join(f"{c}#{v.rank}" for c, v in h.channels.items()),
-                              str(collection.home / h.thumbnail) if h.thumbnail else "")
-            console.print(table)
-        console.print(f"[dim]{response.took_ms} ms, encoder {response.encoder}[/dim]")
+        _print_response(collection, response)
+
+    _run(go)
+
+
+@app.command()
+def similar(asset_id: str, k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """More like this: assets near a stored asset's vectors."""
+
+    def go() -> None:
+        from indexer.access import ADMIN
+        from query import more_like_this
+
+        collection = _open()
+        response = more_like_this(collection, asset_id, ADMIN, k)
+        if as_json:
+            print(response.model_dump_json(indent=2))
+            return
+        _print_response(collection, response, show_facets=False)
+
+    _run(go)
+
+
+@app.command()
+def facets(query: Annotated[str, typer.Argument(help="Query and filters, e.g. 'type:image -label:meme'.")] = "",
+           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Exact counts per facet value for a query and its filters (the editor's view)."""
+
+    def go() -> None:
+        from indexer.access import ADMIN
+        from query.search import facet_only
+
+        collection = _open()
+        counts = facet_only(collection, query, ADMIN)
+        if as_json:
+            print(json.dumps({f: [v.model_dump() for v in values] for f, values in counts.items()}, indent=2))
+            return
+        for field, values in counts.items():
+            console.print(f"[bold]{field}[/bold]: " + (", ".join(f"{v.value} ({v.count})" for v in values) or "—"))
 
     _run(go)
 
@@ -211,24 +276,40 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             table.add_row(space, str(s["vectors_in_catalog"]), str(s["vectors_in_index"]),
                           s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})"))
         console.print(table)
+        lex = info["lexical"]
+        console.print(f"lexical   {lex['store']}: {lex['where']}, health {lex['health']}, index {lex['index']}")
+        console.print(f"          {lex['documents']} documents for {lex['catalog_assets']} catalog assets, "
+                      f"outbox backlog {lex['backlog']}" + ("" if lex["in_agreement"] else "  [red]out of step[/red]"))
+        if lex["error"]:
+            console.print(f"          [red]{lex['error']}[/red]")
         console.print("stores agree" if info["in_agreement"] else "[red]stores disagree[/red]")
 
     _run(go)
 
 
 @app.command()
-def reindex() -> None:
-    """Re-encode every asset with the active encoder and rebuild the vector indexes."""
+def reindex(
+    lexical_only: Annotated[bool, typer.Option("--lexical-only", help="Only rebuild the lexical index (no re-encoding).")] = False,
+) -> None:
+    """Re-encode every asset with the active encoder, rebuild the vector indexes and the lexical index
+    (OpenSearch: a new index version, swapped in behind the alias while searches go on)."""
 
     def go() -> None:
         from indexer.reindex import reindex as run_reindex
+        from indexer.reindex import reindex_lexical
 
         collection = _open(allow_encoder_change=True)
-        with Progress(TextColumn("[bold]reindex"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+        if not lexical_only:
+            with Progress(TextColumn("[bold]reindex"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+                task = progress.add_task("", total=None)
+                count = run_reindex(collection, lambda done, total: progress.update(task, completed=done, total=total))
+            console.print(f"re-encoded {count} contents with {collection.encoder.id}")
+        with Progress(TextColumn("[bold]lexical"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
             task = progress.add_task("", total=None)
-            count = run_reindex(collection, lambda done, total: progress.update(task, completed=done, total=total))
+            done = reindex_lexical(collection, lambda n, total: progress.update(task, completed=n, total=total))
         collection.close()
-        console.print(f"re-encoded {count} contents with {collection.encoder.id}")
+        deleted = f", deleted {', '.join(done['deleted'])}" if done["deleted"] else ""
+        console.print(f"lexical index rebuilt: {done['documents']} documents in {done['store']} {done['index']}{deleted}")
 
     _run(go)
 

@@ -64,3 +64,30 @@ def test_demo_ingests_the_bundled_sample(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "32 added" in result.output
     assert "search 'a cat': image: image-chelsea" in result.output.replace("\n", " ")
+
+
+def test_query_language_facets_and_similar_on_the_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "cat.png").write_bytes(skimage_png("chelsea"))
+    (folder / "coffee.png").write_bytes(skimage_png("coffee"))
+    (folder / "note.txt").write_text("a tabby cat asleep on the sofa")
+    assert runner.invoke(app, ["ingest", str(folder), "--owner", "ana"]).exit_code == 0
+
+    result = runner.invoke(app, ["search", "cat -label:espresso type:image", "--json"])
+    response = json.loads(result.output)
+    assert [h["id"] for h in response["fused"]] == ["cat.png"]
+    assert response["parsed"]["filters"]["terms"][0]["field"] == "label"
+
+    bad = runner.invoke(app, ["search", "cat lable:dog"])
+    assert bad.exit_code == 2 and "unknown field 'lable'" in bad.output and "^^^^^" in bad.output
+
+    counts = json.loads(runner.invoke(app, ["facets", "type:image", "--json"]).output)
+    assert {v["value"]: v["count"] for v in counts["type"]} == {"image": 2, "text": 1}
+    assert {v["value"]: v["count"] for v in counts["owner"]} == {"ana": 2}
+
+    similar = json.loads(runner.invoke(app, ["similar", "cat.png", "--json"]).output)
+    assert "cat.png" not in [h["id"] for h in similar["fused"]]
+    assert similar["lists"]["text"][0]["id"] == "note.txt"

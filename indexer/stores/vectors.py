@@ -40,6 +40,8 @@ def _build(dim: int, factory: str) -> faiss.Index:
         inner.nprobe = max(8, inner.nlist // 16)
         inner.set_direct_map_type(faiss.DirectMap.Hashtable)
         return inner
+    if isinstance(inner, faiss.IndexHNSW):
+        inner.hnsw.efSearch = max(inner.hnsw.efSearch, 128)
     return faiss.IndexIDMap2(inner)
 
 
