@@ -106,3 +106,34 @@ def test_v1_bad_requests(client):
     assert error["code"] == "query_syntax" and error["position"] == 4 and error["length"] == 5
     assert "unknown field 'lable'" in error["message"] and "label" in error["hint"]
     assert client.get("/v1/assets/nothing/thumbnail").status_code == 404
+
+
+def test_v1_query_language_structured_filters_facets_and_similar(client):
+    for name in ("chelsea", "coffee", "rocket"):
+        client.post("/v1/assets", data={"id": name, "owner": "ana" if name != "rocket" else "bob", "licence": "cc-by" if name == "rocket" else ""},
+                    files={"file": (f"{name}.png", skimage_png(name), "image/png")})
+    client.post("/v1/assets", data={"id": "note", "owner": "bob", "text": "A tabby cat sleeps next to a cup of coffee"})
+
+    r = client.get("/v1/search", params={"q": "coffee -label:espresso", "k": 10}).json()
+    assert "coffee" not in [h["id"] for h in r["fused"]]
+    assert r["parsed"]["filters"]["terms"][0] == {"field": "label", "values": ["espresso"], "negate": True}
+    assert {f["value"]: f["count"] for f in r["facets"]["type"]} == {"text": 1}
+
+    body = {"q": "coffee", "k": 5, "filters": {"terms": [{"field": "owner", "values": ["bob"]}]}, "facets": ["owner"]}
+    r = client.post("/v1/search", json=body).json()
+    assert {h["id"] for h in r["fused"]} <= {"rocket", "note"} and "note" in {h["id"] for h in r["fused"]}
+    assert list(r["facets"]) == ["owner"]
+    bad = client.post("/v1/search", json={"q": "x", "filters": {"terms": [{"field": "colour", "values": []}]}})
+    assert bad.status_code == 422
+
+    counts = client.get("/v1/facets", params={"q": "type:image"}).json()
+    assert {f["value"]: f["count"] for f in counts["type"]} == {"image": 3, "text": 1}
+    assert {f["value"]: f["count"] for f in counts["licence"]} == {"cc-by": 1}
+
+    similar = client.get("/v1/assets/chelsea/similar", params={"k": 3}).json()
+    assert "chelsea" not in [h["id"] for h in similar["fused"]] and similar["lists"]["text"][0]["id"] == "note"
+
+    page1 = client.get("/v1/search", params={"q": "a", "k": 2, "facets": "none"}).json()
+    assert page1["facets"] == {} and page1["next_cursor"]
+    page2 = client.get("/v1/search", params={"q": "a", "k": 2, "facets": "none", "cursor": page1["next_cursor"]}).json()
+    assert not {h["id"] for h in page1["fused"]} & {h["id"] for h in page2["fused"]}
