@@ -26,6 +26,7 @@ from indexer.filters import Filters
 from query import SearchRequest, SearchResponse, more_like_this, retrieve, search
 from query.fusion import FusionMethod, FusionOptions
 from query.search import FacetValue, facet_only
+from recommender.feed import FeedResponse, add_interests, dismiss, feed, seed_response
 
 STATIC = Path(__file__).with_name("static")
 
@@ -65,6 +66,10 @@ class AssetUpdate(BaseModel):
     licence: str | None = None
 
 
+class AssetIds(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=500)
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     encoder: str
@@ -82,6 +87,14 @@ def _with_urls(response: SearchResponse) -> SearchResponse:
     for hit in [*response.fused, *(h for hits in response.lists.values() for h in hits)]:
         if hit.thumbnail and not hit.thumbnail.startswith("/v1/"):
             hit.thumbnail = f"/v1/assets/{quote(hit.id, safe='')}/thumbnail"
+    return response
+
+
+def _feed_urls(response: FeedResponse) -> FeedResponse:
+    for lists in (response.text, response.image):
+        for item in (*lists.text, *lists.image) if lists else ():
+            if item.thumbnail and not item.thumbnail.startswith("/v1/"):
+                item.thumbnail = f"/v1/assets/{quote(item.id, safe='')}/thumbnail"
     return response
 
 
@@ -365,5 +378,45 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     def similar(asset_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10, username: str | None = None) -> SearchResponse:
         """More like this: assets near this one's vectors."""
         return _with_urls(more_like_this(col(), asset_id, _viewer(username), k))
+
+    # --- recommendations (D3.2 section 4)
+    @app.post("/recommend", responses=ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "username": {"type": "string"}, "k": {"type": "integer"}}, "required": ["username"]}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "username": {"type": "string"}, "k": {"type": "integer"}}}}}}})
+    async def recommend(request: Request) -> dict[str, dict[str, dict[str, list]]]:
+        """MediaVerse-compatible: the seed algorithm, its four cross lists under "text" and "image"."""
+        fields = await _mediaverse_fields(request, settings)
+        _require(fields, "username")
+        try:
+            k = int(fields.get("k", 10))
+        except (TypeError, ValueError):
+            raise InvalidInput("k must be an integer") from None
+        result = await run_in_threadpool(
+            lambda: feed(col(), str(fields["username"]), k=k, mode="seed", exclude_seen=False))
+        return seed_response(result)
+
+    @app.get("/v1/users/{username}/feed", response_model=FeedResponse, responses=ERRORS)
+    def user_feed(
+        username: str,
+        k: Annotated[int, Query(ge=1, le=500)] = 20,
+        d: Annotated[float, Query(ge=0, le=1, description="Share of k from an outlier post (variety).")] = 0.2,
+        mode: Annotated[Literal["seed", "proportional"], Query()] = "proportional",
+        seed: Annotated[int | None, Query(description="Makes the feed reproducible.")] = None,
+        q: Annotated[str, Query(max_length=2000, description="Filters in the query language, e.g. type:image -owner:bob.")] = "",
+        mark_shown: Annotated[bool, Query(description="Remember what was shown, so the next page is new.")] = True,
+    ) -> FeedResponse:
+        return _feed_urls(feed(col(), username, k=k, d=d, mode=mode, seed=seed, q=q, mark_shown=mark_shown))
+
+    @app.post("/v1/users/{username}/interests", status_code=204, responses=ERRORS)
+    def interests(username: str, body: AssetIds) -> None:
+        """Items the user likes: they count as seeds (cold start)."""
+        add_interests(col(), username, body.ids, _viewer(username))
+
+    @app.post("/v1/users/{username}/dismissed", status_code=204, responses=ERRORS)
+    def not_interested(username: str, body: AssetIds) -> None:
+        """Items the user does not want to see again in the feed."""
+        dismiss(col(), username, body.ids)
 
     return app

@@ -130,3 +130,24 @@ def test_cold_start_and_interests(platform):
     assert warm.text.text[0].id in ("other-3", "other-11", "other-9")
     with pytest.raises(InvalidInput):
         feed(platform, "ana", k=0)
+
+
+def test_recommend_endpoints(platform):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(collection=platform)) as client:
+        body = client.post("/recommend", json={"username": "ana", "k": 4}).json()
+        assert set(body) == {"text", "image"}
+        assert set(body["text"]) == {"text", "image"} and set(body["text"]["text"]) == {"assets", "scores"}
+        assert body["text"]["text"]["assets"] and not any(a.startswith("ana-") for a in body["text"]["text"]["assets"])
+        assert client.post("/recommend", json={"k": 4}).status_code == 400
+        page1 = client.get("/v1/users/ana/feed", params={"k": 3, "seed": 5}).json()
+        page2 = client.get("/v1/users/ana/feed", params={"k": 3, "seed": 5}).json()
+        assert not {i["id"] for i in page1["text"]["text"]} & {i["id"] for i in page2["text"]["text"]}
+        assert page1["text"]["text"][0]["seed"]["id"].startswith("ana-")
+        assert client.post("/v1/users/newbie/interests", json={"ids": ["other-2"]}).status_code == 204
+        assert client.get("/v1/users/newbie/feed", params={"k": 2}).json()["text"]["text"][0]["seed"]["kind"] == "interest"
+        assert client.post("/v1/users/newbie/interests", json={"ids": ["secret-cat"]}).status_code == 404
+        assert client.post("/v1/users/ana/dismissed", json={"ids": ["other-0"]}).status_code == 204
