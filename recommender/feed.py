@@ -161,29 +161,38 @@ def feed(
     viewer = viewer or Viewer(username=user)
     parsed = parse_query(q)
     all_filters = parsed.filters.merged(filters or Filters())
-    allowed = collection.catalog.filtered_content_ids(viewer, all_filters)
+    allowed = collection.candidates(viewer, all_filters)  # None: nothing hidden, search unfiltered
     own = {r[0] for r in collection.catalog.db.execute("SELECT content_id FROM assets WHERE owner = ?", (user,))}
     liked = {row["content_id"] for row in map(collection.catalog.asset_row, state.interests(user)) if row is not None}
     excluded = own | liked | (state.seen(user) if exclude_seen else set())
     response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=seed, took_ms=0)
     any_posts = False
     temperature = softmax_temperature if softmax_temperature is not None else (1.0 if mode == "seed" else 0.1)
+    plans: dict[str, tuple[_Posts, list[Seed]]] = {}
     for modality in ("text", "image"):
         posts = _user_posts(collection, state, user, modality)
         if not len(posts.vector_ids):
             continue
         any_posts = True
-        key = (str(collection.home), user, modality, min_cluster_size, hash(posts.vector_ids.tobytes()))
-        clustering = CACHE.get(key, lambda p=posts: cluster_posts(p.embeddings, min_cluster_size))
+        single = mode == "proportional"  # the seed's own runs use HDBSCAN's defaults
+        key = (str(collection.home), user, modality, min_cluster_size, single, hash(posts.vector_ids.tobytes()))
+        clustering = CACHE.get(key, lambda p=posts: cluster_posts(p.embeddings, min_cluster_size, allow_single=single))
         response.clusters[modality] = ClusterSummary(
             posts=len(posts.vector_ids), clusters=len(clustering.sizes), outliers=int((clustering.labels < 0).sum()),
             cluster_sizes=[clustering.sizes[c] for c in clustering.clusters])
-        seeds = plan_seeds(posts.embeddings, clustering, k, d, mode, rng)
-        lists = CrossLists()
-        for target in ("text", "image"):
-            items = _retrieve_for_seeds(collection, seeds, posts, target, k, allowed, excluded, rng, temperature)
-            setattr(lists, target, items)
-        setattr(response, modality, lists)
+        plans[modality] = (posts, plan_seeds(posts.embeddings, clustering, k, d, mode, rng))
+        setattr(response, modality, CrossLists())
+    for target in ("text", "image"):
+        # One FAISS call per target index, for the seeds of both source modalities.
+        queries = [(m, seed) for m, (_, seeds) in plans.items() for seed in seeds]
+        if not queries:
+            continue
+        counts = [k if seed.kind == "post" else seed.count for _, seed in queries]
+        found = _search_target(collection, target, np.stack([plans[m][0].embeddings[seed.post] for m, seed in queries]),
+                               counts, allowed, excluded)
+        for modality, (posts, seeds) in plans.items():
+            mine = [f for (m, _), f in zip(queries, found, strict=True) if m == modality]
+            setattr(getattr(response, modality), target, _pick(collection, seeds, posts, mine, k, rng, temperature))
     if not any_posts:
         response.cold_start = True
         response.image = CrossLists(image=_cold_start(collection, "image", k, allowed, excluded, rng))
@@ -197,8 +206,10 @@ def feed(
     return response
 
 
-def _target_candidates(collection: Collection, allowed: np.ndarray, target: str, excluded: set[int]) -> np.ndarray:
+def _target_candidates(collection: Collection, allowed: np.ndarray | None, target: str, excluded: set[int]) -> np.ndarray:
     types = TARGET_TYPES[target]
+    if allowed is None:
+        allowed = collection.catalog.filtered_content_ids(Viewer(admin=True))
     rows = collection.catalog.db.execute(
         f"SELECT id FROM contents WHERE media_type IN ({','.join('?' * len(types))})", types).fetchall()
     of_type = {r[0] for r in rows}
@@ -208,55 +219,66 @@ def _target_candidates(collection: Collection, allowed: np.ndarray, target: str,
     return contents
 
 
-def _retrieve_for_seeds(collection: Collection, seeds: list[Seed], posts: _Posts, target: str, k: int,
-                        allowed: np.ndarray, excluded: set[int], rng: np.random.Generator,
-                        temperature: float) -> list[FeedItem]:
-    candidates = _target_candidates(collection, allowed, target, excluded)
-    if not len(candidates) or not seeds:
-        return []
-    space = SPACES[target]
-    resolved_cache: dict[int, int] = {}
-
-    def content_of(vector_id: int) -> int:
-        if vector_id < SEGMENT_ID_BASE:
-            return vector_id
-        if vector_id not in resolved_cache:
-            resolved_cache[vector_id] = collection.catalog.resolve_vector_ids([vector_id])[vector_id][0]
-        return resolved_cache[vector_id]
-
-    def search(seed: Seed, count: int) -> list[tuple[int, float]]:
-        hits = collection.vector_search(space, posts.embeddings[seed.post], count * 3 + 10, candidates)
-        out, seen_here = [], set()
+def _search_target(collection: Collection, target: str, vectors: np.ndarray, counts: list[int],
+                   allowed: np.ndarray | None, excluded: set[int]) -> list[list[tuple[int, float]]]:
+    """For each query vector, up to 3 x its count of acceptable contents of the target index,
+    best first. With nothing hidden from the viewer and no filter (`allowed` is None), the
+    search runs unfiltered and over-fetches by the number of excluded items (the user's own,
+    shown, dismissed), which leaves enough after removing them. (The target index holds only
+    the target's types: texts, or images and video keyframes.)"""
+    if allowed is None:
+        candidates = None
+        depth_extra = len(excluded)
+        if target == "image" and excluded:  # an excluded video also excludes its keyframes
+            depth_extra += len(collection.catalog.segment_vector_ids(np.array(sorted(excluded), dtype=np.int64)))
+    else:
+        candidates = _target_candidates(collection, allowed, target, excluded)
+        if not len(candidates):
+            return [[] for _ in counts]
+        depth_extra = 0
+    depth = max(counts) * 3 + 10 + depth_extra
+    results = collection.vector_search_many(SPACES[target], vectors, depth, candidates)
+    segment_ids = {v for hits in results for v in hits.ids if v >= SEGMENT_ID_BASE}
+    resolved = collection.catalog.resolve_vector_ids(segment_ids) if segment_ids else {}
+    out = []
+    for hits, count in zip(results, counts, strict=True):
+        found, seen_here = [], set()
         for vid, score in zip(hits.ids, hits.scores, strict=True):
-            cid = content_of(vid)
-            if cid not in seen_here:
-                seen_here.add(cid)
-                out.append((cid, score))
-        return out
+            cid = resolved[vid][0] if vid >= SEGMENT_ID_BASE else vid
+            if cid in seen_here or (candidates is None and cid in excluded):
+                continue
+            seen_here.add(cid)
+            found.append((cid, score))
+            if len(found) >= count * 3 + 10:
+                break
+        out.append(found)
+    return out
 
+
+def _pick(collection: Collection, seeds: list[Seed], posts: _Posts, found: list[list[tuple[int, float]]], k: int,
+          rng: np.random.Generator, temperature: float) -> list[FeedItem]:
+    """Each seed's share, best first; with no clusters, a softmax draw of k over all seeds' hits."""
     picked: list[tuple[int, float, Seed]] = []
-    used: set[int] = set()
-    if all(s.kind == "post" for s in seeds):  # no clusters: k from each post, then a softmax draw of k
-        pool: list[tuple[tuple[int, int], float]] = []
-        for index, seed in enumerate(seeds):
-            pool += [((cid, index), score) for cid, score in search(seed, k)]
+    if seeds and all(s.kind == "post" for s in seeds):
         best_per_item: dict[int, tuple[float, int]] = {}
-        for (cid, index), score in pool:
-            if cid not in best_per_item or score > best_per_item[cid][0]:
-                best_per_item[cid] = (score, index)
+        for index, hits in enumerate(found):
+            for cid, score in hits[:k]:
+                if cid not in best_per_item or score > best_per_item[cid][0]:
+                    best_per_item[cid] = (score, index)
         drawn = softmax_draw([(cid, s) for cid, (s, _) in best_per_item.items()], k, rng, temperature)
         picked = [(cid, score, seeds[best_per_item[cid][1]]) for cid, score in drawn]
     else:
-        for seed in seeds:
+        used: set[int] = set()
+        for seed, hits in zip(seeds, found, strict=True):
             got = 0
-            for cid, score in search(seed, seed.count):
+            for cid, score in hits:
+                if got == seed.count:
+                    break
                 if cid in used:
                     continue
                 used.add(cid)
                 picked.append((cid, score, seed))
                 got += 1
-                if got == seed.count:
-                    break
     picked.sort(key=lambda t: -t[1])
     representatives = collection.catalog.representatives([c for c, _, _ in picked], Viewer(admin=True))
     items = []

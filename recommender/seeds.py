@@ -12,7 +12,7 @@ The medoid (a real post, the one closest to all others of its cluster) represent
 cluster, not the centroid, which for a non-convex density cluster can fall elsewhere.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -34,6 +34,7 @@ class Seed:
 class Clustering:
     labels: np.ndarray  # -1 = outlier
     sizes: dict[int, int]
+    medoids: dict[int, int] = field(default_factory=dict)  # cluster -> index of its medoid post
 
     @property
     def clusters(self) -> list[int]:
@@ -41,9 +42,14 @@ class Clustering:
         return sorted(self.sizes, key=lambda c: (-self.sizes[c], c))
 
 
-def cluster_posts(embeddings: np.ndarray, min_cluster_size: int = 5, max_dims: int = 32) -> Clustering:
+def cluster_posts(embeddings: np.ndarray, min_cluster_size: int = 5, max_dims: int = 32,
+                  allow_single: bool = False) -> Clustering:
     """HDBSCAN over the posts (after PCA to `max_dims` when there are more dimensions
-    than that: density estimates degrade in high dimensions and it is 10x faster)."""
+    than that: density estimates degrade in high dimensions and it is 10x faster).
+
+    HDBSCAN never returns the whole set as one cluster unless asked; with
+    `allow_single`, a set it finds no split in is tried again as one cluster (one
+    interest area), instead of being all outliers."""
     n = len(embeddings)
     if n < max(2, min_cluster_size):
         return Clustering(np.full(n, -1), {})
@@ -55,13 +61,12 @@ def cluster_posts(embeddings: np.ndarray, min_cluster_size: int = 5, max_dims: i
 
         data = PCA(n_components=max_dims, random_state=0).fit_transform(data)
     labels = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, core_dist_n_jobs=1).fit(data).labels_
-    if labels.max() < 0:
-        # HDBSCAN never returns the whole set as one cluster unless asked; one interest area
-        # is a case of its own in the seed algorithm, so ask before concluding there is none.
+    if allow_single and labels.max() < 0:
         labels = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, allow_single_cluster=True,
                                  core_dist_n_jobs=1).fit(data).labels_
     sizes = {int(c): int((labels == c).sum()) for c in set(labels.tolist()) if c >= 0}
-    return Clustering(np.asarray(labels), sizes)
+    medoids = {c: medoid(np.asarray(embeddings), np.flatnonzero(labels == c)) for c in sizes}
+    return Clustering(np.asarray(labels), sizes, medoids)
 
 
 def medoid(embeddings: np.ndarray, members: np.ndarray) -> int:
@@ -102,7 +107,8 @@ def plan_seeds(embeddings: np.ndarray, clustering: Clustering, k: int, d: float 
     else:
         counts = split(cluster_total, [clustering.sizes[c] for c in chosen])
     seeds = [
-        Seed(post=medoid(embeddings, np.flatnonzero(clustering.labels == c)), kind="medoid", count=count,
+        Seed(post=clustering.medoids.get(c) if c in clustering.medoids else medoid(embeddings, np.flatnonzero(clustering.labels == c)),
+             kind="medoid", count=count,
              cluster=c, cluster_size=clustering.sizes[c])
         for c, count in zip(chosen, counts, strict=True) if count > 0
     ]

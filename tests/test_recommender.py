@@ -35,7 +35,8 @@ def test_zero_clusters_every_post_is_a_seed():
 
 def test_one_cluster_medoid_80_outlier_20():
     x = blobs([20], 3)
-    clustering = cluster_posts(x, min_cluster_size=5)
+    assert cluster_posts(x, min_cluster_size=5).sizes == {}  # HDBSCAN's default: no split, no cluster
+    clustering = cluster_posts(x, min_cluster_size=5, allow_single=True)
     assert len(clustering.sizes) == 1
     seeds = plan_seeds(x, clustering, k=10, rng=np.random.default_rng(0))
     assert [(s.kind, s.count) for s in seeds] == [("medoid", 8), ("outlier", 2)]

@@ -132,21 +132,28 @@ class VectorIndex:
         approximate index may return fewer than asked under a narrow filter;
         the caller then scores the allowed candidates exactly.
         """
-        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        return self.search_many(np.asarray(query, dtype=np.float32).reshape(1, -1), k, allowed)[0]
+
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[VectorHits]:
+        """`search` for several query vectors at once (one FAISS call, one selector)."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if k <= 0 or not self.ntotal:
-            return VectorHits([], [])
+            return [VectorHits([], []) for _ in queries]
         if allowed is None:
-            scores, ids = self._index.search(query, min(k, self.ntotal))
+            scores, ids = self._index.search(queries, min(k, self.ntotal))
         else:
             allowed = np.ascontiguousarray(allowed, dtype=np.int64)
             if not len(allowed):
-                return VectorHits([], [])
+                return [VectorHits([], []) for _ in queries]
             selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
             inner = self._index if isinstance(self._index, faiss.IndexIVF) else self._index.index
             params = _search_parameters(inner, selector)
-            scores, ids = self._index.search(query, min(k, len(allowed), self.ntotal), params=params)
-        keep = ids[0] >= 0
-        return VectorHits(ids[0][keep].tolist(), scores[0][keep].tolist())
+            scores, ids = self._index.search(queries, min(k, len(allowed), self.ntotal), params=params)
+        out = []
+        for row_ids, row_scores in zip(ids, scores, strict=True):
+            keep = row_ids >= 0
+            out.append(VectorHits(row_ids[keep].tolist(), row_scores[keep].tolist()))
+        return out
 
     # Persistence: one file, a JSON header line then the serialised index, replaced atomically.
     def save(self, path: Path) -> None:
