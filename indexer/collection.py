@@ -9,6 +9,7 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 from indexer.stores.vectors import VectorHits, VectorIndex
+
+if TYPE_CHECKING:
+    from indexer.stores.opensearch import OutboxSync
 
 SPACE_IMAGE = "image"
 SPACE_TEXT = "text"
@@ -46,6 +50,13 @@ class Collection:
         self.encoder_reason = encoder_reason
         self.sentence = sentence
         self.lexical: LexicalStore = SqliteLexicalStore(catalog)
+        # With an OpenSearch URL, BM25 moves there, fed from the catalog's lexical_log outbox.
+        self.lexical_sync: "OutboxSync | None" = None
+        if settings.opensearch_hosts:
+            from indexer.stores.opensearch import OpenSearchLexicalStore, OutboxSync
+
+            store = OpenSearchLexicalStore.from_settings(settings)
+            self.lexical, self.lexical_sync = store, OutboxSync(catalog, store)
         self.write_lock = threading.RLock()
         self._index_lock = threading.RLock()
         self._unsaved_changes = 0
@@ -53,6 +64,7 @@ class Collection:
         for space in SPACES:
             self.indexes[space] = self._open_index(space)
         self.catch_up()
+        self.sync_lexical()
 
     # --- opening
     @classmethod
@@ -97,6 +109,8 @@ class Collection:
 
     def close(self) -> None:
         self.flush()
+        if self.lexical_sync is not None:
+            self.lexical_sync.close()
         self.catalog.close()
 
     def dim(self, space: str) -> int:
@@ -171,14 +185,21 @@ class Collection:
 
     # --- searching
     def vector_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> VectorHits:
-        """Top-k contents of a space, restricted to `allowed` content ids inside the search."""
+        """Top-k vectors of a space, restricted to `allowed` vector ids inside the search."""
+        return self.vector_search_many(space, np.asarray(query).reshape(1, -1), k, allowed)[0]
+
+    def vector_search_many(self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[VectorHits]:
+        """`vector_search` for several queries in one FAISS call."""
         self.catch_up()
         with self._index_lock:
             index = self.indexes[space]
-            hits = index.search(query, k, allowed)
-        if allowed is not None and not index.is_exact and len(hits.ids) < min(k, len(allowed)):
-            hits = self._exact_search(space, query, k, allowed)
-        return hits
+            results = index.search_many(queries, k, allowed)
+        if allowed is not None and not index.is_exact:
+            results = [
+                self._exact_search(space, q, k, allowed) if len(hits.ids) < min(k, len(allowed)) else hits
+                for q, hits in zip(queries, results, strict=True)
+            ]
+        return results
 
     def _exact_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray) -> VectorHits:
         """Exact cosine over an allowed candidate set (narrow filters on approximate indexes)."""
@@ -209,6 +230,22 @@ class Collection:
     def thumb_file(self, content: ContentRow) -> Path | None:
         return self.home / content.thumb_path if content.thumb_path else None
 
+    # --- keeping an outside lexical store in step with the catalog
+    def sync_lexical(self, force: bool = False) -> bool:
+        """Send the lexical store the catalog changes it has not seen (lexical_log entries after its
+        applied sequence number); True when it is up to date. Never raises for an unreachable
+        cluster: the entries wait in the catalog and are replayed on a later call or by a retry
+        timer. The embedded store is written inside the catalog's transactions: nothing to do."""
+        return self.lexical_sync.run(force) if self.lexical_sync is not None else True
+
+    def lexical_status(self) -> dict[str, object]:
+        if self.lexical_sync is not None:
+            return self.lexical_sync.status()
+        documents, assets = self.lexical.count(), self.catalog.counts()["assets"]
+        return {"store": self.lexical.name, "where": "catalog.sqlite3 (FTS5)", "health": "embedded", "documents": documents,
+                "catalog_assets": assets, "backlog": 0, "index": "assets_fts", "error": None,
+                "in_agreement": documents == assets}
+
     # --- status
     def status(self) -> dict[str, object]:
         counts = self.catalog.counts()
@@ -222,6 +259,8 @@ class Collection:
             ).__dict__
             for space, index in self.indexes.items()
         }
+        self.sync_lexical()
+        lexical = self.lexical_status()
         return {
             "home": str(self.home.resolve()),
             "encoder": self.encoder.id,
@@ -231,7 +270,9 @@ class Collection:
             "contents": counts["contents"],
             "assets_by_type": {k.removeprefix("assets_"): v for k, v in counts.items() if k.startswith("assets_")},
             "spaces": spaces,
-            "in_agreement": all(s["vectors_in_catalog"] == s["vectors_in_index"] for s in spaces.values()),
+            "lexical": lexical,
+            "in_agreement": all(s["vectors_in_catalog"] == s["vectors_in_index"] for s in spaces.values())
+            and bool(lexical["in_agreement"]),
         }
 
 
