@@ -337,7 +337,7 @@ def more_like_this(collection: Collection, asset_id: str, viewer: Viewer, k: int
     request = SearchRequest(k=k, facets=[])
     unified, method = fuse(ranked, request.fusion, profile, method="calibrated")
     representatives = collection.catalog.representatives({c for h in ranked.values() for c, _ in h}, viewer)
-    unified = [f for f in unified if f.content_id in representatives][:k]
+    unified = [f for f in unified if f.content_id in representatives]
 
     def hit(item: Fused) -> Hit:
         r = representatives[item.content_id]
@@ -351,7 +351,8 @@ def more_like_this(collection: Collection, asset_id: str, viewer: Viewer, k: int
     lists: dict[str, list[Hit]] = {}
     for media_type in (MediaType.image, MediaType.text):
         if media_type in wanted:
-            lists[str(media_type)] = [hit(f) for f in unified if representatives[f.content_id]["media_type"] == media_type]
+            lists[str(media_type)] = [hit(f) for f in unified if representatives[f.content_id]["media_type"] == media_type][:k]
+    unified = unified[:k]
     return SearchResponse(
         query=None, parsed=ParsedView(words=[], phrases=[], excluded=[], filters=Filters()), image_query=False,
         encoder=collection.encoder.id, fusion=f"{method} ({source_note})", lists=lists, fused=[hit(f) for f in unified],

@@ -1,0 +1,169 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright, against the real server.
+
+Each test saves a screenshot under test-results/screenshots/.
+"""
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.collection import Collection
+from indexer.config import Settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, bundled_encoder):
+    import uvicorn
+
+    from api.app import create_app
+    from api.sample import write_sample
+    from indexer.ingest import ingest, manifest_inputs
+
+    home = tmp_path_factory.mktemp("ui") / "home"
+    collection = Collection.open(Settings(home=home, encoder="bundled"), create=True, encoder=bundled_encoder)
+    manifest = write_sample(home / "sample")
+    outcomes = ingest(collection, [i for i in manifest_inputs(manifest) if not hasattr(i, "status")])
+    assert not [o for o in outcomes if o.status == "rejected"], outcomes
+    port = _free_port()
+    config = uvicorn.Config(create_app(collection=collection), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield {"url": f"http://127.0.0.1:{port}", "home": home}
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make install`"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # A 4xx the page explains to the user (a parse error) is not a page error.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not errors, f"errors in the page: {errors}"
+    assert not outside, f"requests outside the server: {outside}"
+
+
+def titles(page) -> list[str]:
+    return page.locator(".card .title").all_inner_texts()
+
+
+def test_text_search_with_highlights_and_why(page, server):
+    page.goto(server["url"] + "/")
+    page.wait_for_selector(".card")  # the landing page lists the newest assets
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("tabby cat")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#result-count') && location.search.includes('tabby')")
+    assert titles(page)[0] in ("Living with a cat", "Chelsea")
+    assert page.locator(".card .snippet mark").first.inner_text().lower() in ("tabby", "cat")
+    page.check("#why-toggle")
+    assert page.locator(".why table").count() > 0
+    page.click('[data-tab="image"]')
+    page.wait_for_selector('[data-tab="image"][aria-selected="true"]')
+    assert titles(page)[0] == "Chelsea"
+    page.click("#view-toggle")
+    page.wait_for_selector("table.results")
+    page.click('button[data-sort="title"]')
+    assert page.locator("table.results th[aria-sort=ascending]").count() == 1
+
+
+def test_search_by_uploaded_image(page, server):
+    page.goto(server["url"] + "/")
+    page.wait_for_selector(".card")
+    page.set_input_files("#image-input", str(server["home"] / "sample" / "coffee.png"))
+    page.wait_for_selector("#image-chip:not([hidden])")
+    page.wait_for_function("document.querySelector('.card') && document.querySelector('.card').dataset.id === 'image-coffee'")
+    assert page.locator(".card").first.get_attribute("data-id") == "image-coffee"
+
+
+def test_apply_and_remove_a_facet(page, server):
+    page.goto(server["url"] + "/?q=cup")
+    page.wait_for_selector(".facet")
+    before = page.locator(".card").count()
+    box = page.locator('input[data-facet="label"][value="espresso"]')
+    box.check()
+    page.wait_for_function("location.search.includes('f.label=espresso')")
+    page.wait_for_selector('input[data-facet="label"][value="espresso"]:checked')
+    assert [c.get_attribute("data-id") for c in page.locator(".card").all()] == ["image-coffee"]
+    page.locator('input[data-facet="label"][value="espresso"]').uncheck()
+    page.wait_for_function(f"document.querySelectorAll('.card').length === {before}")
+
+
+def test_open_an_asset_page(page, server):
+    page.goto(server["url"] + "/?q=espresso")
+    page.wait_for_selector('.card[data-id="image-coffee"]')
+    page.click('.card[data-id="image-coffee"] a')
+    page.wait_for_selector("table.annotations")
+    assert page.locator("h1").inner_text() == "Morning cup"
+    assert "espresso" in page.locator("table.annotations").inner_text()
+    page.wait_for_selector("#similar .card")
+    # The owner can edit: enter the username, the form appears, a change is saved.
+    page.fill("#username", "demo")
+    page.dispatch_event("#username", "change")
+    page.wait_for_selector("#edit-form")
+    page.fill('#edit-form input[name="title"]', "Morning cup of espresso")
+    page.click('#edit-form button[type="submit"]')
+    page.wait_for_function("document.querySelector('h1')?.innerText === 'Morning cup of espresso'")
+
+
+def test_feed_cold_start_interest_and_dismiss(page, server):
+    page.goto(server["url"] + "/")
+    page.fill("#username", "newcomer")
+    page.dispatch_event("#username", "change")
+    page.click("#feed-link")
+    page.wait_for_selector("text=Pick a few things you like")
+    page.locator("button[data-like]").first.click()
+    page.wait_for_selector("text=For newcomer")
+    first = page.locator("button[data-dismiss]").first
+    dismissed = first.get_attribute("data-dismiss")
+    first.click()
+    page.wait_for_function(f"!document.querySelector('[data-dismiss=\"{dismissed}\"]')")
+    assert page.locator(".seed").first.inner_text().startswith("similar to")
+
+
+def test_phone_width_and_parse_error(page, server):
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(server["url"] + "/?q=" + "lable:dog")
+    page.wait_for_selector(".error")
+    assert "unknown field 'lable'" in page.locator(".error").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
