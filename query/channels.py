@@ -4,9 +4,11 @@ within what the viewer may see and the filters allow.
     channel         query  results  index / store
     bm25_text       text   texts    lexical store (FTS5 or OpenSearch)
     bm25_image      text   images   lexical store
+    bm25_media      text   videos, audio (transcripts, on-screen text); the hit knows the moment
     dense_text      text   texts    dense (all-MiniLM-L6-v2)
     clip_text       text   texts    text (cross-modal encoder); skipped when its text tower is MiniLM
-    text_to_image   text   images   image (cross-modal encoder)
+    text_to_image   text   images   image (cross-modal encoder): images and video keyframes, a
+                                    video standing for its best keyframe, with its time range
     image_to_image  image  images   image
     image_to_text   image  texts    text
     browse          none   any      lexical store, filters only, newest first
@@ -24,13 +26,21 @@ from indexer.assets import MediaType
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import StoreUnavailable
 from indexer.filters import Filters
+from indexer.stores.catalog import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
 from query.language import ParsedQuery
 
 CHANNEL_RESULTS: dict[str, MediaType | None] = {
-    "bm25_text": MediaType.text, "bm25_image": MediaType.image, "dense_text": MediaType.text,
+    "bm25_text": MediaType.text, "bm25_image": MediaType.image, "bm25_media": MediaType.video, "dense_text": MediaType.text,
     "clip_text": MediaType.text, "text_to_image": MediaType.image, "image_to_image": MediaType.image,
     "image_to_text": MediaType.text, "browse": None,
+}
+# Every media type a channel can return (the image index holds images and video keyframes).
+RESULT_TYPES: dict[str, set[MediaType]] = {
+    "bm25_text": {MediaType.text}, "bm25_image": {MediaType.image}, "bm25_media": {MediaType.video, MediaType.audio},
+    "dense_text": {MediaType.text}, "clip_text": {MediaType.text}, "image_to_text": {MediaType.text},
+    "text_to_image": {MediaType.image, MediaType.video}, "image_to_image": {MediaType.image, MediaType.video},
+    "browse": set(MediaType),
 }
 VECTOR_CHANNELS = {"dense_text", "clip_text", "text_to_image", "image_to_image", "image_to_text"}
 
@@ -44,6 +54,8 @@ class ChannelResult:
     degraded: str | None = None
     dropped_below_threshold: int = 0
     highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+    # content id -> (start, end) of the best moment, for video and audio hits
+    segments: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,7 +80,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
 
     def run(name: str, fn: Callable[[], list[tuple[int, float]]], skipped: str | None = None) -> None:
         result_type = CHANNEL_RESULTS[name]
-        if result_type is not None and result_type not in plan.media_types:
+        if result_type is not None and not (plan.media_types & RESULT_TYPES[name]):
             return
         if skipped:
             results[name] = ChannelResult(name, skipped=skipped)
@@ -89,16 +101,32 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         results[name] = result
 
-    def vector(space: str, query: np.ndarray) -> Callable[[], list[tuple[int, float]]]:
+    image_candidates = candidates
+    if candidates is not None and len(candidates):
+        # Video keyframes live in the image index under their own vector ids.
+        image_candidates = np.concatenate([candidates, collection.catalog.segment_vector_ids(candidates)])
+
+    def vector(space: str, query: np.ndarray, name: str) -> Callable[[], list[tuple[int, float]]]:
         def go() -> list[tuple[int, float]]:
-            found = collection.vector_search(space, query, plan.depth, candidates)
-            return list(zip(found.ids, found.scores, strict=True))
+            allowed = image_candidates if space == SPACE_IMAGE else candidates
+            found = collection.vector_search(space, query, plan.depth, allowed)
+            segment_ids = [v for v in found.ids if v >= SEGMENT_ID_BASE]
+            resolved = collection.catalog.resolve_vector_ids(segment_ids) if segment_ids else {}
+            best: dict[int, float] = {}
+            for vid, score in zip(found.ids, found.scores, strict=True):
+                content_id, start, end = resolved.get(vid, (vid, None, None))
+                if content_id in best:
+                    continue  # a video's best keyframe stands for it
+                best[content_id] = score
+                if start is not None:
+                    segments.setdefault(name, {})[content_id] = (start, end)
+            return list(best.items())
         return go
 
-    def lexical(media_type: MediaType | None) -> Callable[[], list[tuple[int, float]]]:
+    def lexical(*media_types: MediaType) -> Callable[[], list[tuple[int, float]]]:
         def go() -> list[tuple[int, float]]:
             query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded,
-                                 filters=plan.filters, media_types=[media_type] if media_type else sorted(plan.media_types))
+                                 filters=plan.filters, media_types=list(media_types) or sorted(plan.media_types))
             best: dict[int, float] = {}
             for hit in collection.lexical.search(query, plan.viewer, plan.depth):
                 if hit.content_id not in best:  # duplicates collapse to their content
@@ -109,6 +137,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         return go
 
     results_highlights: dict[int, dict[str, str]] = {}
+    segments: dict[str, dict[int, tuple[float, float]]] = {}
     if text:
         started = time.perf_counter()
         cross = collection.encoder.encode_texts([text])[0]
@@ -117,21 +146,30 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         timings["encode_text"] = round((time.perf_counter() - started) * 1000, 2)
         run("bm25_text", lexical(MediaType.text))
         run("bm25_image", lexical(MediaType.image))
-        run("dense_text", vector(SPACE_DENSE, dense))
-        run("clip_text", vector(SPACE_TEXT, cross),
+        run("bm25_media", lexical(MediaType.video, MediaType.audio))
+        run("dense_text", vector(SPACE_DENSE, dense, "dense_text"))
+        run("clip_text", vector(SPACE_TEXT, cross, "clip_text"),
             skipped=f"the encoder's text tower is {collection.sentence.id}, the same as dense_text" if same_tower else None)
-        run("text_to_image", vector(SPACE_IMAGE, cross))
+        run("text_to_image", vector(SPACE_IMAGE, cross, "text_to_image"))
     if plan.image is not None:
         started = time.perf_counter()
         picture = collection.encoder.encode_images([plan.image])[0]
         timings["encode_image"] = round((time.perf_counter() - started) * 1000, 2)
-        run("image_to_image", vector(SPACE_IMAGE, picture))
-        run("image_to_text", vector(SPACE_TEXT, picture))
+        run("image_to_image", vector(SPACE_IMAGE, picture, "image_to_image"))
+        run("image_to_text", vector(SPACE_TEXT, picture, "image_to_text"))
     if not text and plan.image is None:
-        run("browse", lexical(None))
+        run("browse", lexical())
     for name, result in results.items():
         if name.startswith(("bm25", "browse")):
             result.highlights = {c: results_highlights[c] for c, _ in result.hits if c in results_highlights}
+        result.segments = segments.get(name, {})
+    if "bm25_media" in results and parsed.words:
+        # A spoken or on-screen word: the moment of the first timed annotation that has it.
+        media = results["bm25_media"]
+        for content_id, _ in media.hits:
+            moment = collection.catalog.first_moment(content_id, [*parsed.phrases, *parsed.words])
+            if moment is not None:
+                media.segments[content_id] = moment
     if plan.as_of_rowid is not None:
         for result in results.values():
             allowed = set(_as_of(collection, np.array([c for c, _ in result.hits], dtype=np.int64), plan.as_of_rowid).tolist())

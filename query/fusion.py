@@ -20,6 +20,8 @@ from ranking.combine import Combination
 from ranking.normalise import Normalisation
 
 FusionMethod = Literal["rrf", "combination", "calibrated"]
+# A channel without a calibration of its own borrows the closest one's.
+CALIBRATION_STAND_INS = {"bm25_media": "bm25_image", "browse": "bm25_image"}
 
 
 class FusionOptions(BaseModel):
@@ -66,13 +68,15 @@ def fuse(
         }
 
     if method == "calibrated":
-        if profile is None or any(n not in profile.calibrations for n in lists):
+        calibrations = {n: profile.calibrations.get(n) or profile.calibrations.get(CALIBRATION_STAND_INS.get(n, ""))
+                        for n in lists} if profile else {}
+        if profile is None or any(c is None for c in calibrations.values()):
             method = "rrf"
         else:
             fused = []
             probabilities: dict[int, dict[str, float]] = {}
             for name, hits in lists.items():
-                cal = profile.calibrations[name]
+                cal = calibrations[name]
                 best = max((s for _, s in hits), default=0.0)
                 for cid, score in hits:
                     x = score / best if cal.relative and best > 0 else score

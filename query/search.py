@@ -53,6 +53,11 @@ class ChannelScore(BaseModel):
     normalised: float | None = Field(default=None, description="Calibrated probability or normalised score.")
 
 
+class Segment(BaseModel):
+    start: float = Field(description="Seconds from the start of the video or audio.")
+    end: float
+
+
 class Hit(BaseModel):
     id: str
     media_type: MediaType
@@ -64,6 +69,7 @@ class Hit(BaseModel):
     channels: dict[str, ChannelScore] = Field(default_factory=dict)
     duplicates: int = Field(default=0, description="Other visible assets with the same or nearly the same content.")
     duplicate_ids: list[str] = Field(default_factory=list)
+    segment: Segment | None = Field(default=None, description="For video and audio: the best matching moment.")
 
 
 class ChannelReport(BaseModel):
@@ -92,7 +98,7 @@ class SearchResponse(BaseModel):
     image_query: bool
     encoder: str
     fusion: str = Field(description="How the unified list was fused, and why.")
-    lists: dict[str, list[Hit]] = Field(description="Per result modality: 'image', 'text'.")
+    lists: dict[str, list[Hit]] = Field(description="Per result modality: 'image', 'text', and 'video', 'audio' when found.")
     fused: list[Hit]
     candidates: int = Field(description="Distinct results the channels found (before paging).")
     facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
@@ -161,11 +167,12 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     else:
         fusion_note = f"calibrated ({profile_source})"
     per_modality: dict[str, list[Fused]] = {}
-    for media_type in (MediaType.image, MediaType.text):
+    for media_type in (MediaType.image, MediaType.text, MediaType.video, MediaType.audio):
         if media_type not in wanted:
             continue
-        names = [n for n in ranked if CHANNEL_RESULTS[n] in (media_type, None)]
-        lists = {n: [(c, s) for c, s in ranked[n] if representatives[c]["media_type"] == media_type] for n in names}
+        lists = {n: [(c, s) for c, s in hits if representatives[c]["media_type"] == media_type] for n, hits in ranked.items()}
+        if media_type in (MediaType.video, MediaType.audio) and not any(lists.values()):
+            continue  # lists for videos and audio appear when there are some
         per_modality[str(media_type)], _ = fuse(lists, request.fusion, profile)
 
     near: dict[int, list[int]] = {}
@@ -182,6 +189,14 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         for cid, h in r.highlights.items():
             highlights.setdefault(cid, h)
 
+    def moment(item: Fused) -> Segment | None:
+        """The best segment of a video or audio hit: from its best-ranked channel that has one."""
+        for name, _ in sorted(item.channels.items(), key=lambda nc: nc[1].rank):
+            found = results[name].segments.get(item.content_id) if name in results else None
+            if found is not None:
+                return Segment(start=round(found[0], 3), end=round(found[1], 3))
+        return None
+
     def hit(item: Fused) -> Hit:
         row = representatives[item.content_id]
         content = collection.catalog.content(item.content_id)
@@ -195,6 +210,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
                       for n, c in item.channels.items()},
             duplicates=duplicates.get(item.content_id, 0) + len(near_ids),
             duplicate_ids=near_ids,
+            segment=moment(item),
         )
 
     page = unified[offset : offset + request.k]

@@ -406,6 +406,19 @@ class Catalog:
                 out[SEGMENT_ID_BASE + r["id"]] = (r["content_id"], r["start_s"], r["end_s"])
         return out
 
+    def first_moment(self, content_id: int, words: list[str]) -> tuple[float, float] | None:
+        """The earliest timed annotation (speech, on-screen text, keyframe label) of a content's
+        assets that contains one of the words, as (start, end)."""
+        if not words:
+            return None
+        likes = " OR ".join("n.value LIKE ?" for _ in words)
+        row = self.db.execute(
+            "SELECT n.start_s, n.end_s FROM annotations n JOIN assets a ON a.rowid = n.asset_rowid "
+            f"WHERE a.content_id = ? AND n.start_s IS NOT NULL AND ({likes}) ORDER BY n.start_s LIMIT 1",
+            (content_id, *[f"%{w}%" for w in words]),
+        ).fetchone()
+        return (row["start_s"], row["end_s"]) if row else None
+
     def delete_content_if_orphan(self, db: sqlite3.Connection, content_id: int) -> ContentRow | None:
         """Remove a content nobody points to any more, with its segments and vectors; returns it
         for file cleanup."""
