@@ -152,3 +152,21 @@ def test_recommend_endpoints(platform):
         assert client.get("/v1/users/newbie/feed", params={"k": 2}).json()["text"]["text"][0]["seed"]["kind"] == "interest"
         assert client.post("/v1/users/newbie/interests", json={"ids": ["secret-cat"]}).status_code == 404
         assert client.post("/v1/users/ana/dismissed", json={"ids": ["other-0"]}).status_code == 204
+
+
+def test_constructed_users_hit_each_case_of_the_seed(platform):
+    # Two posts: too few for a cluster, so every post is a seed and k are drawn by softmax.
+    ingest(platform, [AssetInput(id="solo-1", owner="solo", text="a kitten asleep on a blanket"),
+                      AssetInput(id="solo-2", owner="solo", text="rocket engines roaring at launch")])
+    zero = feed(platform, "solo", k=4, mode="seed", seed=2)
+    assert zero.clusters["text"].clusters == 0
+    assert {i.seed.kind for i in zero.text.text} == {"post"} and len(zero.text.text) == 4
+    # One interest area (all cats) and one stray post: one cluster, its medoid gives 80%, the outlier 20%.
+    cats = ["a cat on the sofa", "my cat sleeping", "a cat playing with wool", "the cat in the garden",
+            "a cat looking out of the window", "two cats sleeping together"]
+    ingest(platform, [AssetInput(id=f"cat-{i}", owner="catlover", text=t) for i, t in enumerate(cats)]
+           + [AssetInput(id="cat-stray", owner="catlover", text="quarterly tax return deadlines")])
+    one = feed(platform, "catlover", k=5, mode="proportional", seed=2, min_cluster_size=3)
+    assert one.clusters["text"].clusters == 1
+    kinds = [i.seed.kind for i in one.text.text]
+    assert kinds.count("medoid") == 4 and kinds.count("outlier") == 1
