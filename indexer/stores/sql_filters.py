@@ -57,6 +57,9 @@ def term_sql(f: TermFilter) -> Sql:
         sql = f"substr(a.created_at, 1, 4) IN ({_placeholders(values)})"
     else:  # pragma: no cover - TermField is closed
         raise ValueError(f"unknown filter field {f.field}")
+    if f.negate and f.field == "licence":
+        # "not CC-BY" keeps the assets that have no licence at all (NOT over NULL would drop them).
+        return f"(a.licence IS NULL OR NOT {sql})", values
     return (f"NOT {sql}" if f.negate else sql), values
 
 

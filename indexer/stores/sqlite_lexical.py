@@ -76,8 +76,11 @@ class SqliteLexicalStore:
         return self.catalog.lexical_doc(asset_id) if indexed else None
 
     def scan(self, batch_size: int = 500) -> Iterator[LexicalDoc]:
+        """Every indexed document (catalog assets that have a BM25 row)."""
+        indexed = {r[0] for r in self.db.execute("SELECT a.id FROM assets a JOIN assets_fts f ON f.rowid = a.rowid")}
         for doc in self.catalog.iter_lexical_docs(batch_size):
-            yield doc
+            if doc.asset_id in indexed:
+                yield doc
 
     def _where(self, query: LexicalQuery, viewer: Viewer, filters: Filters | None = None, use_types: bool = True) -> tuple[str, list[object], str | None]:
         """WHERE over `a`/`c` (plus the FTS match when the query has text)."""

@@ -1,0 +1,881 @@
+"""The OpenSearch lexical store, fed from the catalog's `lexical_log` outbox.
+
+The catalog stays the source of truth. Every asset write adds a `lexical_log`
+row in the same transaction; `OutboxSync` replays the rows this store has not
+seen (their sequence number is kept in the catalog's meta table), so a write
+made while the cluster is down waits in the catalog and is sent when it is back.
+
+Layout in the cluster, for a prefix P (one prefix per collection):
+
+    P-assets          alias: every read and write goes through it
+    P-assets-v<N>     the index behind it; a rebuild fills v<N+1> from the catalog,
+                      swaps the alias atomically and deletes v<N>
+    P-assets          index template for P-assets-v*: analysis, mapping, shards
+
+A filter means here exactly what indexer/stores/sql_filters.py makes it mean in
+SQLite: `nocase` keyword sub-fields fold ASCII letters only (SQLite's NOCASE),
+the created range compares the catalog's own ISO text, and a negated licence
+filter keeps the assets that have no licence, as the SQL does.
+"""
+
+import logging
+import os
+import re
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_errors
+from pydantic import SecretStr
+
+from indexer.access import Viewer
+from indexer.assets import Annotation, TimeRange
+from indexer.errors import (
+    ConfigurationError,
+    InvalidInput,
+    MediasearchError,
+    StoreUnavailable,
+)
+from indexer.filters import (
+    COLOUR_ANNOTATION,
+    FACE_ANNOTATION,
+    LABEL_ANNOTATION,
+    Filters,
+    RangeFilter,
+    TermFilter,
+    utc_iso,
+)
+from indexer.stores.catalog import Catalog
+from indexer.stores.lexical import (
+    MARK_END,
+    MARK_START,
+    FacetCount,
+    LexicalDoc,
+    LexicalHit,
+    LexicalQuery,
+)
+
+if TYPE_CHECKING:
+    from indexer.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
+MAPPING_VERSION = 1
+MAX_RESULT_WINDOW = 10_000
+COMPOSITE_PAGE = 1000
+BULK_BATCH = 500
+Refresh = Literal["true", "false", "wait_for"]
+# (action line, source line or None for a delete)
+BulkAction = tuple[dict[str, Any], dict[str, Any] | None]
+
+# --- the index template ------------------------------------------------------------------------
+
+# Searchable text and its BM25 weights (the embedded store's bm25() weights), and the key of the
+# highlight each field gives (the embedded store's column names).
+TEXT_FIELDS: dict[str, tuple[float, str]] = {
+    "title": (3.0, "title"),
+    "description": (1.5, "description"),
+    "tag_text": (2.0, "tags"),
+    "text": (1.0, "text"),
+    "annotation_text": (1.0, "annotations"),
+}
+# Offsets in the postings: the highlighter reads them instead of re-analysing (fast, no length limit).
+_ENGLISH = {"type": "text", "analyzer": "english", "index_options": "offsets"}
+# Lucene refuses terms over 32766 bytes; a longer value (8191 characters of up to 4 bytes) is kept in
+# _source and the text fields but not as a keyword, instead of failing the whole document.
+_LONGEST_KEYWORD = 8191
+_KEYWORD = {"type": "keyword", "ignore_above": _LONGEST_KEYWORD}
+_KEYWORD_NOCASE = {**_KEYWORD, "fields": {"nocase": {**_KEYWORD, "normalizer": "nocase"}}}
+
+
+def index_template(prefix: str, shards: int, replicas: int | None) -> dict[str, Any]:
+    replica_settings = {"number_of_replicas": replicas} if replicas is not None else {"auto_expand_replicas": "0-1"}
+    return {
+        "index_patterns": [f"{prefix}-assets-v*"],
+        "priority": 100,
+        "template": {
+            "settings": {
+                "index": {"number_of_shards": shards, "max_result_window": MAX_RESULT_WINDOW, **replica_settings},
+                "analysis": {
+                    # SQLite's NOCASE folds A-Z and nothing else; so does this normalizer.
+                    "char_filter": {
+                        "ascii_lowercase": {"type": "mapping", "mappings": [f"{c}=>{c.lower()}" for c in string.ascii_uppercase]}
+                    },
+                    "normalizer": {"nocase": {"type": "custom", "char_filter": ["ascii_lowercase"]}},
+                },
+            },
+            "mappings": {
+                "dynamic": "strict",
+                "_meta": {"mediasearch_mapping": MAPPING_VERSION},
+                "properties": {
+                    "asset_id": _KEYWORD,
+                    "content_id": {"type": "long"},
+                    "owner": _KEYWORD_NOCASE,
+                    "media_type": _KEYWORD,
+                    "visibility": _KEYWORD,
+                    "licence": _KEYWORD_NOCASE,
+                    **{name: _ENGLISH for name in TEXT_FIELDS},
+                    "tags": _KEYWORD_NOCASE,
+                    "created_at": {"type": "date", "format": "strict_date_optional_time"},
+                    # The catalog's text form (utc_iso): range filters and the browse order compare it
+                    # as SQLite does, to the microsecond.
+                    "created_iso": _KEYWORD,
+                    "year": _KEYWORD,
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                    "duration": {"type": "double"},
+                    "annotations": {
+                        "type": "nested",
+                        "properties": {
+                            "name": _KEYWORD_NOCASE,
+                            "value": _KEYWORD_NOCASE,
+                            "confidence": {"type": "float"},
+                            "model": _KEYWORD,
+                            "model_version": _KEYWORD,
+                            "time_start": {"type": "double"},
+                            "time_end": {"type": "double"},
+                        },
+                    },
+                    # Flattened from the annotations: one value per asset and kind, for exact facets and filters.
+                    "labels": _KEYWORD_NOCASE,
+                    "colours": _KEYWORD_NOCASE,
+                    "annotation_names": _KEYWORD_NOCASE,
+                    "models": _KEYWORD,
+                    "model_versions": _KEYWORD,
+                    "faces": _KEYWORD,
+                },
+            },
+        },
+    }
+
+
+def to_source(doc: LexicalDoc) -> dict[str, Any]:
+    created = utc_iso(doc.created_at)
+    annotations = doc.annotations
+    return {
+        "asset_id": doc.asset_id,
+        "content_id": doc.content_id,
+        "owner": doc.owner,
+        "media_type": str(doc.media_type),
+        "visibility": str(doc.visibility),
+        "licence": doc.licence,
+        "title": doc.title,
+        "description": doc.description,
+        "text": doc.text,
+        "tags": doc.tags,
+        "tag_text": " ".join(doc.tags),
+        "annotation_text": " ".join(a.value for a in annotations),
+        "created_at": created,
+        "created_iso": created,
+        "year": created[:4],
+        "width": doc.width,
+        "height": doc.height,
+        "duration": doc.duration,
+        "annotations": [
+            {
+                "name": a.name, "value": a.value, "confidence": a.confidence, "model": a.model,
+                "model_version": a.model_version,
+                "time_start": a.time.start if a.time else None, "time_end": a.time.end if a.time else None,
+            }
+            for a in annotations
+        ],
+        "labels": [a.value for a in annotations if a.name == LABEL_ANNOTATION],
+        "colours": [a.value for a in annotations if a.name == COLOUR_ANNOTATION],
+        "annotation_names": sorted({a.name for a in annotations}),
+        "models": sorted({a.model for a in annotations if a.model is not None}),
+        "model_versions": sorted({f"{a.model}:{a.model_version or ''}" for a in annotations if a.model is not None}),
+        "faces": "yes" if any(a.name == FACE_ANNOTATION for a in annotations) else "no",
+    }
+
+
+def from_source(source: Mapping[str, Any]) -> LexicalDoc:
+    annotations = [
+        Annotation(
+            name=a["name"], value=a["value"], confidence=a.get("confidence"), model=a.get("model"),
+            model_version=a.get("model_version"),
+            time=TimeRange(start=a["time_start"], end=a["time_end"]) if a.get("time_start") is not None else None,
+        )
+        for a in source.get("annotations", [])
+    ]
+    return LexicalDoc(
+        asset_id=source["asset_id"], content_id=source["content_id"], owner=source["owner"],
+        media_type=source["media_type"], title=source.get("title", ""), description=source.get("description", ""),
+        tags=source.get("tags", []), text=source.get("text", ""), visibility=source["visibility"],
+        licence=source.get("licence"), created_at=source["created_iso"], width=source.get("width"),
+        height=source.get("height"), duration=source.get("duration"), annotations=annotations,
+    )
+
+
+# --- filters, visibility and text as query DSL (the meaning of sql_filters.py) --------------------
+
+# Term filter field -> (keyword field, folds case like COLLATE NOCASE).
+_TERM_FIELDS: dict[str, str] = {
+    "id": "asset_id", "type": "media_type", "owner": "owner.nocase", "visibility": "visibility",
+    "licence": "licence.nocase", "tag": "tags.nocase", "label": "labels.nocase", "colour": "colours.nocase",
+    "annotation": "annotation_names.nocase", "faces": "faces", "year": "year",
+}
+_RANGE_FIELDS = {"created": "created_iso", "duration": "duration", "width": "width", "height": "height"}
+# Facet -> the exact keyword field its values are counted on (SQLite groups by the stored value).
+FACET_FIELDS: dict[str, str] = {
+    "type": "media_type", "owner": "owner", "licence": "licence", "visibility": "visibility", "year": "year",
+    "tag": "tags", "label": "labels", "colour": "colours", "annotation": "annotation_names", "model": "models",
+    "faces": "faces",
+}
+
+
+def visibility_clause(viewer: Viewer) -> dict[str, Any] | None:
+    if viewer.admin:
+        return None
+    public = {"term": {"visibility": "public"}}
+    if viewer.username:
+        return {"bool": {"should": [public, {"term": {"owner": viewer.username}}], "minimum_should_match": 1}}
+    return public
+
+
+def term_clause(f: TermFilter) -> dict[str, Any]:
+    values = list(f.values)
+    if f.field == "model":  # a model name, or model:version
+        clause: dict[str, Any] = {"bool": {"should": [{"terms": {"models": values}}, {"terms": {"model_versions": values}}],
+                                           "minimum_should_match": 1}}
+    else:
+        clause = {"terms": {_TERM_FIELDS[f.field]: values}}
+    if not f.negate:
+        return clause
+    return {"bool": {"must_not": [clause]}}
+
+
+def range_clause(f: RangeFilter) -> dict[str, Any]:
+    bounds = {op: value for op in ("gte", "gt", "lte", "lt") if (value := getattr(f, op)) is not None}
+    clause = {"range": {_RANGE_FIELDS[f.field]: bounds}}
+    return {"bool": {"must_not": [clause]}} if f.negate else clause
+
+
+def _phrase(text: str) -> dict[str, Any]:
+    """A word or phrase over every text field, never parsed as query syntax. The fields' scores
+    add up (tie_breaker 1), as FTS5's bm25() adds the weighted counts of its columns."""
+    fields = [f"{name}^{weight}" for name, (weight, _) in TEXT_FIELDS.items()]
+    return {"multi_match": {"query": text, "type": "phrase", "fields": fields, "tie_breaker": 1.0}}
+
+
+def bool_query(query: LexicalQuery, viewer: Viewer, filters: Filters | None = None, *, use_types: bool = True,
+               use_text: bool = True) -> dict[str, Any]:
+    """Phrases required, words optional (at least one when there are no phrases), exclusions
+    forbidden; visibility, filters and media types as non-scoring filters."""
+    filters = query.filters if filters is None else filters
+    clauses: dict[str, list[dict[str, Any]]] = {"filter": [], "must": [], "should": [], "must_not": []}
+    if (visible := visibility_clause(viewer)) is not None:
+        clauses["filter"].append(visible)
+    clauses["filter"] += [term_clause(t) for t in filters.terms] + [range_clause(r) for r in filters.ranges]
+    if use_types and query.media_types is not None:
+        clauses["filter"].append({"terms": {"media_type": [str(t) for t in query.media_types]}})
+    if use_text:
+        clauses["must"] = [_phrase(p) for p in query.phrases]
+        clauses["should"] = [_phrase(w) for w in dict.fromkeys(w.lower() for w in query.words)]
+    clauses["must_not"] = [_phrase(x) for x in query.excluded]
+    body: dict[str, Any] = {k: v for k, v in clauses.items() if v}
+    if clauses["should"] and not clauses["must"]:
+        body["minimum_should_match"] = 1
+    return {"bool": body} if body else {"match_all": {}}
+
+
+HIGHLIGHT = {
+    "pre_tags": [MARK_START], "post_tags": [MARK_END], "encoder": "default", "require_field_match": True,
+    "fields": {name: ({"number_of_fragments": 0} if name == "title" else {"fragment_size": 160, "number_of_fragments": 1})
+               for name in TEXT_FIELDS},
+}
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+@dataclass
+class RebuildReport:
+    index: str
+    documents: int
+    deleted: list[str]
+    seconds: float
+
+
+class OpenSearchLexicalStore:
+    """BM25, filters, exact facets and highlights in OpenSearch, behind a versioned alias."""
+
+    name = "opensearch"
+
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        *,
+        prefix: str = "mediasearch",
+        user: str | None = None,
+        password: str | None = None,
+        api_key: str | None = None,
+        ca_file: str | None = None,
+        refresh: Refresh = "true",
+        shards: int = 1,
+        replicas: int | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+    ):
+        if not hosts:
+            raise ConfigurationError("no OpenSearch host given", "set MEDIASEARCH_OPENSEARCH_URL, e.g. http://127.0.0.1:9200")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", prefix):
+            raise ConfigurationError(f"invalid OpenSearch index prefix {prefix!r}",
+                                     "use lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        if api_key and (user or password):
+            raise ConfigurationError("both an OpenSearch API key and a user/password are set", "set only one of them")
+        if ca_file and not os.path.isfile(ca_file):
+            raise ConfigurationError(f"the OpenSearch CA file {ca_file} does not exist",
+                                     "set MEDIASEARCH_OPENSEARCH_CA to the PEM file that signed the cluster's certificates")
+        self.hosts = list(hosts)
+        self.prefix = prefix
+        self.alias = f"{prefix}-assets"
+        self.refresh = refresh
+        self.shards, self.replicas = shards, replicas
+        self.retries, self.backoff = retries, backoff
+        options: dict[str, Any] = {"timeout": timeout, "max_retries": max(0, len(self.hosts) - 1), "retry_on_timeout": True}
+        if user or password:
+            options["http_auth"] = (user or "", password or "")
+        if api_key:
+            options["headers"] = {"Authorization": f"ApiKey {api_key}"}
+        if any(h.startswith("https://") for h in self.hosts):
+            options.update(use_ssl=True, verify_certs=True, ssl_show_warn=False)
+            if ca_file:
+                options["ca_certs"] = ca_file
+        self.client = OpenSearch(hosts=self.hosts, **options)
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self.mapping_version: int | None = None
+        self.fresh_index = False
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "OpenSearchLexicalStore":
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return cls(
+            settings.opensearch_hosts, prefix=settings.opensearch_prefix, user=settings.opensearch_user,
+            password=secret(settings.opensearch_password), api_key=secret(settings.opensearch_api_key),
+            ca_file=str(settings.opensearch_ca) if settings.opensearch_ca else None,
+            refresh=settings.opensearch_refresh, shards=settings.opensearch_shards, replicas=settings.opensearch_replicas,
+        )
+
+    def describe(self) -> str:
+        return f"{', '.join(self.hosts)} alias {self.alias}"
+
+    # --- errors
+    def _unavailable(self, exc: Exception, doing: str) -> StoreUnavailable:
+        where = ", ".join(self.hosts)
+        if isinstance(exc, (os_errors.ConnectionError, os_errors.ConnectionTimeout)):
+            return StoreUnavailable(
+                f"cannot reach OpenSearch at {where} while {doing}: {getattr(exc, 'info', exc)}",
+                "start the cluster (docker/opensearch-local.sh start for a local node) or fix MEDIASEARCH_OPENSEARCH_URL; "
+                "writes are kept in the catalog and replayed when it is back",
+            )
+        if isinstance(exc, (os_errors.AuthenticationException, os_errors.AuthorizationException)):
+            return StoreUnavailable(
+                f"OpenSearch at {where} refused the credentials while {doing} ({exc.status_code})",
+                "check MEDIASEARCH_OPENSEARCH_USER and _PASSWORD, or _API_KEY, and the user's index permissions",
+            )
+        status = getattr(exc, "status_code", "?")
+        return StoreUnavailable(f"OpenSearch at {where} answered {status} while {doing}: {_reason(exc)}",
+                                "see the cluster's log; `mediasearch status` shows its health")
+
+    def _call(self, doing: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except os_errors.TransportError as exc:  # ConnectionError and the HTTP errors are TransportErrors
+            raise self._unavailable(exc, doing) from None
+
+    # --- the index, its template and alias
+    def _index_name(self, version: int) -> str:
+        return f"{self.alias}-v{version}"
+
+    def _versions(self) -> dict[str, int]:
+        found = self._call("listing indexes", lambda: self.client.indices.get(
+            index=f"{self.alias}-v*", allow_no_indices=True, expand_wildcards="open,closed"))
+        out = {}
+        for name in found:
+            m = re.fullmatch(re.escape(self.alias) + r"-v(\d+)", name)
+            if m:
+                out[name] = int(m.group(1))
+        return out
+
+    def alias_targets(self) -> list[str]:
+        try:
+            return sorted(self.client.indices.get_alias(name=self.alias))
+        except os_errors.NotFoundError:
+            return []
+        except os_errors.TransportError as exc:
+            raise self._unavailable(exc, "reading the alias") from None
+
+    def ensure_index(self) -> None:
+        """Put the template and make sure the alias points at an index. An index created here is
+        empty: `fresh_index` stays True until the outbox sync has filled it from the catalog."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            body = index_template(self.prefix, self.shards, self.replicas)
+            self._call("writing the index template",
+                       lambda: self.client.indices.put_index_template(name=self.alias, body=body))
+            if not self.alias_targets():
+                if self._call("checking the alias", lambda: self.client.indices.exists(index=self.alias)):
+                    raise ConfigurationError(
+                        f"OpenSearch has an index named {self.alias}, where mediasearch keeps an alias",
+                        "delete that index, or set MEDIASEARCH_OPENSEARCH_PREFIX to another prefix",
+                    )
+                name = self._index_name(max(self._versions().values(), default=0) + 1)
+                try:
+                    self.client.indices.create(index=name, body={"aliases": {self.alias: {}}})
+                    self.fresh_index = True
+                except os_errors.RequestError as exc:
+                    if "resource_already_exists" not in str(exc.error):
+                        raise self._unavailable(exc, f"creating {name}") from None
+                    # Another process created it at the same moment: use theirs.
+                except os_errors.TransportError as exc:
+                    raise self._unavailable(exc, f"creating {name}") from None
+                self._wait_for_health(name)
+            mapping = self._call("reading the mapping", lambda: self.client.indices.get_mapping(index=self.alias))
+            metas = [m.get("mappings", {}).get("_meta", {}).get("mediasearch_mapping") for m in mapping.values()]
+            self.mapping_version = metas[0] if metas else None
+            self._ready = True
+
+    def _wait_for_health(self, index: str) -> None:
+        health = self._call(f"waiting for {index}", lambda: self.client.cluster.health(
+            index=index, params={"wait_for_status": "yellow", "timeout": "30s"}, request_timeout=40))
+        if health.get("timed_out"):
+            raise StoreUnavailable(f"the shards of {index} did not start within 30 s (cluster {health.get('status')})",
+                                   "check the cluster's disk space and node count")
+
+    # --- writing
+    def upsert(self, docs: Sequence[LexicalDoc], versions: Mapping[str, int] | None = None) -> None:
+        """Index documents. With `versions` (asset id -> outbox sequence number), an older write
+        never overwrites a newer one (external versioning), whatever the order they arrive in."""
+        self.ensure_index()
+        self._bulk([(self._action("index", d.asset_id, versions), to_source(d)) for d in docs])
+
+    def delete(self, asset_ids: Sequence[str], versions: Mapping[str, int] | None = None) -> None:
+        self.ensure_index()
+        self._bulk([(self._action("delete", i, versions), None) for i in asset_ids])
+
+    def apply(self, upserts: Sequence[LexicalDoc], deletes: Sequence[str], versions: Mapping[str, int]) -> None:
+        """One bulk request for a batch of outbox entries."""
+        self.ensure_index()
+        actions: list[BulkAction] = [(self._action("index", d.asset_id, versions), to_source(d)) for d in upserts]
+        actions += [(self._action("delete", i, versions), None) for i in deletes]
+        self._bulk(actions)
+
+    @staticmethod
+    def _action(op: str, asset_id: str, versions: Mapping[str, int] | None) -> dict[str, Any]:
+        meta: dict[str, Any] = {"_id": asset_id}
+        if versions is not None:
+            meta.update(version=versions[asset_id], version_type="external_gte")
+        return {op: meta}
+
+    def _bulk(self, actions: list[BulkAction], index: str | None = None,
+              refresh: str | None = None) -> None:
+        """Bulk with retries: connection failures and 429/5xx items are retried with exponential
+        back-off; a document the cluster rejects (e.g. a mapping conflict) raises at once."""
+        pending = actions
+        target = index or self.alias
+        for start in range(0, len(pending), BULK_BATCH):
+            self._bulk_batch(pending[start : start + BULK_BATCH], target, refresh or self.refresh)
+
+    def _bulk_batch(self, actions: list[BulkAction], index: str, refresh: str) -> None:
+        pending = actions
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            body: list[dict[str, Any]] = []
+            for meta, source in pending:
+                body.append(meta)
+                if source is not None:
+                    body.append(source)
+            try:
+                response = self.client.bulk(body=body, index=index, refresh=refresh, require_alias=index == self.alias)
+            except (os_errors.ConnectionError, os_errors.ConnectionTimeout) as exc:
+                if attempt == self.retries:
+                    raise self._unavailable(exc, f"writing {len(pending)} documents") from None
+                continue
+            except os_errors.TransportError as exc:
+                if exc.status_code in (429, 502, 503, 504) and attempt < self.retries:
+                    continue
+                raise self._unavailable(exc, f"writing {len(pending)} documents") from None
+            retry, rejected = [], []
+            for (meta, source), item in zip(pending, response["items"], strict=True):
+                op, result = next(iter(item.items()))
+                status = result.get("status", 500)
+                # 409 with external versions: a newer write is there already. 404 on delete: gone already.
+                if status < 300 or status == 409 or (op == "delete" and status == 404):
+                    continue
+                if status in (429, 502, 503, 504):
+                    retry.append((meta, source))
+                else:
+                    error = result.get("error", {})
+                    rejected.append(f"{result.get('_id')}: {error.get('type', '')} {error.get('reason', status)}".strip())
+            if rejected and any("index_not_found" in r or "no such index" in r for r in rejected):
+                self._ready = False  # the alias went away: the next write recreates it and the sync refills it
+                raise StoreUnavailable(f"the index alias {self.alias} does not exist any more",
+                                       "the next write recreates it from the catalog, or run `mediasearch reindex --lexical-only`")
+            if rejected:
+                raise StoreUnavailable(
+                    f"OpenSearch rejected {len(rejected)} of {len(pending)} documents; first: {rejected[0]}",
+                    "the index mapping may be out of date: run `mediasearch reindex --lexical-only`",
+                )
+            if not retry:
+                return
+            pending = retry
+        raise StoreUnavailable(f"OpenSearch kept refusing {len(pending)} documents (busy) after {self.retries} retries",
+                               "the cluster is overloaded; the writes stay in the catalog and are replayed later")
+
+    def load(self, docs: Iterable[LexicalDoc], version: int | None = None, *, index: str | None = None,
+             refresh: str | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Index a stream of documents in bulk batches, all with the same external version (when given)."""
+        self.ensure_index()
+        count = 0
+        batch: list[LexicalDoc] = []
+
+        def flush() -> None:
+            nonlocal count
+            versions = {d.asset_id: version for d in batch} if version is not None else None
+            self._bulk([(self._action("index", d.asset_id, versions), to_source(d)) for d in batch], index=index, refresh=refresh)
+            count += len(batch)
+            batch.clear()
+            if progress:
+                progress(count)
+
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= BULK_BATCH:
+                flush()
+        if batch:
+            flush()
+        return count
+
+    def refresh_now(self) -> None:
+        self._call("refreshing", lambda: self.client.indices.refresh(index=self.alias))
+
+    # --- reading
+    def get(self, asset_id: str) -> LexicalDoc | None:
+        self.ensure_index()
+        try:
+            found = self.client.get(index=self.alias, id=asset_id)
+        except os_errors.NotFoundError:
+            return None
+        except os_errors.TransportError as exc:
+            raise self._unavailable(exc, f"reading {asset_id}") from None
+        return from_source(found["_source"])
+
+    def scan(self, batch_size: int = 500) -> Iterator[LexicalDoc]:
+        self.ensure_index()
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {"query": {"match_all": {}}, "size": batch_size, "sort": [{"asset_id": "asc"}]}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(body, "scanning")["hits"]["hits"]
+            for hit in hits:
+                yield from_source(hit["_source"])
+            if len(hits) < batch_size:
+                return
+            after = hits[-1]["sort"]
+
+    def _search(self, body: dict[str, Any], doing: str) -> dict[str, Any]:
+        """A search through the alias; retried once when shards fail (e.g. the alias moved to a new index
+        and the old one was deleted while the search ran)."""
+        for attempt in range(2):
+            try:
+                response = self.client.search(index=self.alias, body=body)
+            except os_errors.NotFoundError as exc:
+                if attempt == 0:
+                    continue
+                self._ready = False
+                raise self._unavailable(exc, doing) from None
+            except os_errors.TransportError as exc:
+                raise self._unavailable(exc, doing) from None
+            if response.get("_shards", {}).get("failed", 0) == 0:
+                return response
+        failures = response.get("_shards", {}).get("failures", [{}])
+        raise StoreUnavailable(f"OpenSearch shards failed while {doing}: {failures[0].get('reason', failures[0])}",
+                               "see `mediasearch status` for the cluster's health")
+
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
+        if k <= 0:
+            return []
+        if offset + k > MAX_RESULT_WINDOW:
+            raise InvalidInput(f"results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged to",
+                               "narrow the query with words or filters")
+        self.ensure_index()
+        body: dict[str, Any] = {
+            "query": bool_query(query, viewer), "from": offset, "size": k, "track_total_hits": False,
+            "_source": ["asset_id", "content_id"],
+        }
+        if query.has_text:
+            body["sort"] = ["_score", {"asset_id": "asc"}]
+            body["highlight"] = HIGHLIGHT
+        else:
+            body["sort"] = [{"created_iso": "desc"}, {"asset_id": "desc"}]
+        hits = []
+        for hit in self._search(body, "searching")["hits"]["hits"]:
+            marked = {TEXT_FIELDS[f][1]: fragments[0] for f, fragments in hit.get("highlight", {}).items() if fragments}
+            score = float(hit["_score"]) if query.has_text and hit.get("_score") is not None else 0.0
+            hits.append(LexicalHit(asset_id=hit["_source"]["asset_id"], content_id=hit["_source"]["content_id"],
+                                   score=score, highlights=marked))
+        return hits
+
+    def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
+        self.ensure_index()
+        body = {"query": bool_query(query, viewer or Viewer(admin=True))} if query is not None else None
+        return int(self._call("counting", lambda: self.client.count(index=self.alias, body=body))["count"])
+
+    def facets(self, query: LexicalQuery, viewer: Viewer, fields: Sequence[str], size: int = 20) -> dict[str, list[FacetCount]]:
+        """Exact counts: every value is collected with a paged composite aggregation, then the most
+        frequent `size` are kept (ties by value, as SQLite orders them). Like the embedded store,
+        the media types of the query do not narrow the facets."""
+        for field in fields:
+            if field not in FACET_FIELDS:
+                raise ValueError(f"unknown facet '{field}'")
+        self.ensure_index()
+        counts: dict[str, dict[str, int]] = {f: {} for f in fields}
+        queries = {f: bool_query(query, viewer, query.filters.without_field(f), use_types=False) for f in fields}
+        after: dict[str, dict[str, Any] | None] = {f: None for f in fields}
+        todo = list(dict.fromkeys(fields))
+        while todo:
+            lines: list[dict[str, Any]] = []
+            for field in todo:
+                composite: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": [{"v": {"terms": {"field": FACET_FIELDS[field]}}}]}
+                if after[field] is not None:
+                    composite["after"] = after[field]
+                lines += [{}, {"size": 0, "track_total_hits": False, "query": queries[field],
+                               "aggs": {"values": {"composite": composite}}}]
+            responses = self._msearch(lines, "counting facets")
+            next_todo = []
+            for field, response in zip(todo, responses, strict=True):
+                if "error" in response:
+                    raise StoreUnavailable(f"OpenSearch could not count the facet '{field}': {response['error'].get('reason', response['error'])}",
+                                           "see `mediasearch status` for the cluster's health")
+                agg = response["aggregations"]["values"]
+                for bucket in agg["buckets"]:
+                    counts[field][str(bucket["key"]["v"])] = bucket["doc_count"]
+                if len(agg["buckets"]) == COMPOSITE_PAGE and agg.get("after_key"):
+                    after[field] = agg["after_key"]
+                    next_todo.append(field)
+            todo = next_todo
+        return {
+            field: [FacetCount(value=v, count=n) for v, n in sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:size]]
+            for field, values in counts.items()
+        }
+
+    def _msearch(self, lines: list[dict[str, Any]], doing: str) -> list[dict[str, Any]]:
+        return self._call(doing, lambda: self.client.msearch(index=self.alias, body=lines))["responses"]
+
+    # --- operations
+    def cluster_health(self) -> dict[str, Any]:
+        return self._call("reading the cluster health", lambda: self.client.cluster.health(params={"timeout": "5s"}, request_timeout=10))
+
+    def rebuild(self, docs: Iterable[LexicalDoc], version: int | None = None,
+                progress: Callable[[int], None] | None = None) -> RebuildReport:
+        """Build the next index version from `docs`, swap the alias to it in one atomic request and
+        delete the old versions. Searches keep using the old index until the swap."""
+        started = time.perf_counter()
+        self._ready = False
+        self.ensure_index()
+        old = self.alias_targets()
+        name = self._index_name(max(self._versions().values(), default=0) + 1)
+        # Fast loading: no refreshes and no replicas until the data is in.
+        self._call(f"creating {name}", lambda: self.client.indices.create(
+            index=name, body={"settings": {"index": {"refresh_interval": "-1", "number_of_replicas": 0,
+                                                     "auto_expand_replicas": False}}}))
+        count = self.load(docs, version, index=name, refresh="false", progress=progress)
+        replicas = {"number_of_replicas": self.replicas} if self.replicas is not None else {"auto_expand_replicas": "0-1"}
+        self._call(f"finishing {name}", lambda: self.client.indices.put_settings(
+            index=name, body={"index": {"refresh_interval": None, **replicas}}))
+        self._call(f"refreshing {name}", lambda: self.client.indices.refresh(index=name))
+        self._wait_for_health(name)
+        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}} for i in old]
+        actions.append({"add": {"index": name, "alias": self.alias}})
+        self._call("swapping the alias", lambda: self.client.indices.update_aliases(body={"actions": actions}))
+        stale = [i for i in self._versions() if i != name]
+        if stale:
+            self._call("deleting the old index", lambda: self.client.indices.delete(index=",".join(stale)))
+        self._ready = False
+        self.ensure_index()
+        return RebuildReport(index=name, documents=count, deleted=stale, seconds=round(time.perf_counter() - started, 2))
+
+    def drop(self) -> None:
+        """Delete the alias, every index version and the template (tests and `mediasearch` clean-ups)."""
+        names = list(self._versions())
+        if names:
+            self._call("deleting indexes", lambda: self.client.indices.delete(index=",".join(names)))
+        try:
+            self.client.indices.delete_index_template(name=self.alias)
+        except os_errors.NotFoundError:
+            pass
+        self._ready = False
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _reason(exc: Exception) -> str:
+    info = getattr(exc, "info", None)
+    if isinstance(info, dict):
+        error = info.get("error")
+        if isinstance(error, dict):
+            return str(error.get("reason") or error.get("type") or error)
+        return str(error or info)
+    return str(getattr(exc, "error", exc))
+
+
+# --- the outbox: catalog -> OpenSearch ------------------------------------------------------------
+
+class OutboxSync:
+    """Replays the catalog's lexical_log into an OpenSearch store.
+
+    The sequence number of the last applied entry is kept in the catalog's meta table. When the
+    cluster cannot be reached the entries wait there: writes are not slowed by retries while it is
+    down (attempts are spaced out with exponential back-off, 2 s up to 60 s) and a timer replays the
+    backlog when it is back."""
+
+    MAX_PAUSE = 60.0
+
+    def __init__(self, catalog: Catalog, store: OpenSearchLexicalStore, batch_size: int = 500):
+        self.catalog = catalog
+        self.store = store
+        self.batch_size = batch_size
+        self.key = f"lexical_applied_seq:opensearch:{store.alias}"
+        self.error: str | None = None
+        self._lock = threading.RLock()
+        self._pause = 0.0
+        self._retry_at = 0.0
+        self._timer: threading.Timer | None = None
+        self._closed = False
+
+    @property
+    def applied_seq(self) -> int:
+        return int(self.catalog.get_meta(self.key) or 0)
+
+    def set_applied(self, seq: int) -> None:
+        self.catalog.set_meta(self.key, str(seq))
+
+    def backlog(self) -> int:
+        row = self.catalog.db.execute("SELECT count(*) FROM lexical_log WHERE seq > ?", (self.applied_seq,)).fetchone()
+        return int(row[0])
+
+    def run(self, force: bool = False) -> bool:
+        """Apply what the store has not seen; True when it is up to date. Never raises: the error
+        is kept in `error` and the backlog waits in the catalog. While the store is down, a write
+        neither waits for the back-off nor for a retry in progress."""
+        if self._closed:
+            return False
+        if not force and self.error is not None:
+            if time.monotonic() < self._retry_at or not self._lock.acquire(blocking=False):
+                return False
+        else:
+            self._lock.acquire()
+        try:
+            try:
+                self._replay()
+            except Exception as exc:  # the write path must go on: the entries wait in the catalog
+                if not isinstance(exc, MediasearchError):
+                    log.exception("replaying the lexical outbox failed")
+                self._pause = min(self.MAX_PAUSE, max(2.0, self._pause * 2))
+                self._retry_at = time.monotonic() + self._pause
+                if self.error is None:
+                    log.warning("lexical store unavailable, writes wait in the catalog: %s", exc)
+                self.error = str(exc)
+                self._schedule_retry()
+                return False
+            if self.error is not None:
+                log.warning("lexical store is back; backlog replayed")
+            self.error, self._pause = None, 0.0
+            return True
+        finally:
+            self._lock.release()
+
+    def _replay(self) -> None:
+        self.store.ensure_index()
+        if self.store.fresh_index:
+            # A new, empty index (first use, or the cluster lost it): load the catalog, then replay the rest.
+            seq = self.catalog.last_lexical_seq()
+            self.store.load(self.catalog.iter_lexical_docs(), version=seq)
+            self.set_applied(seq)
+            self.store.fresh_index = False
+        applied = self.applied_seq
+        while rows := self.catalog.lexical_log_since(applied, self.batch_size):
+            last: dict[str, tuple[int, str]] = {}
+            for row in rows:
+                last[row["asset_id"]] = (row["seq"], row["op"])
+            versions = {asset_id: seq for asset_id, (seq, _) in last.items()}
+            upserts, deletes = [], []
+            for asset_id, (_, op) in last.items():
+                doc = self.catalog.lexical_doc(asset_id) if op == "upsert" else None
+                if doc is None:  # deleted, now or by a later entry
+                    deletes.append(asset_id)
+                else:
+                    upserts.append(doc)
+            self.store.apply(upserts, deletes, versions)
+            applied = rows[-1]["seq"]
+            self.set_applied(applied)
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
+        """Build a new index version from the catalog, swap the alias to it, then replay what was
+        written meanwhile. Writers are not held up: until the swap their entries go to the old index,
+        and every entry after the build's starting point is replayed into the new one."""
+        seq = self.catalog.last_lexical_seq()
+        report = self.store.rebuild(self.catalog.iter_lexical_docs(), version=seq, progress=progress)
+        with self._lock:
+            self.set_applied(seq)
+            self.store.fresh_index = False
+        if not self.run(force=True):
+            raise StoreUnavailable(f"the new index {report.index} is in place but the writes made during the rebuild "
+                                   f"could not be replayed: {self.error}", "they are replayed on the next write or open")
+        return report
+
+    def _schedule_retry(self) -> None:  # called with the lock held
+        if self._timer is not None or self._closed:
+            return
+        self._timer = threading.Timer(self._pause, self._retry)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _retry(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.run(force=True)
+        finally:
+            self.catalog.close()  # this timer thread's own SQLite connection
+
+    def status(self) -> dict[str, Any]:
+        """Name, cluster health, document counts, backlog and whether the store agrees with the catalog."""
+        assets = self.catalog.counts()["assets"]
+        backlog = self.backlog()
+        out: dict[str, Any] = {
+            "store": self.store.name, "where": self.store.describe(), "health": "unreachable", "documents": None,
+            "catalog_assets": assets, "backlog": backlog, "index": None, "error": self.error,
+        }
+        try:
+            out["health"] = self.store.cluster_health().get("status", "unknown")
+            self.store.ensure_index()
+            out["index"] = ", ".join(self.store.alias_targets())
+            out["documents"] = self.store.count()
+            if self.store.mapping_version != MAPPING_VERSION:
+                out["error"] = (f"the index has mapping version {self.store.mapping_version}, this version writes "
+                                f"{MAPPING_VERSION}: run `mediasearch reindex --lexical-only`")
+        except MediasearchError as exc:
+            out["error"] = str(exc)
+        out["in_agreement"] = out["documents"] == assets and backlog == 0 and out["error"] is None
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()

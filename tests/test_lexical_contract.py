@@ -1,0 +1,405 @@
+"""The lexical store contract: the same tests against the embedded SQLite/FTS5 store and a real
+OpenSearch node (docker/opensearch-local.sh), over assets ingested into a real collection.
+
+The expected answers are written out by hand from the corpus below, so both stores are held to
+what a filter means (indexer/stores/sql_filters.py), not merely to agreeing with each other.
+"""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from conftest import skimage_png
+
+from indexer.access import ADMIN, Viewer
+from indexer.assets import Annotation
+from indexer.collection import Collection
+from indexer.config import Settings
+from indexer.encoders.imagenet import MODEL_ID as LABEL_MODEL
+from indexer.filters import FACET_FIELDS, Filters, RangeFilter, TermFilter
+from indexer.ingest import AssetInput, IngestStatus, delete_asset, ingest, update_asset
+from indexer.stores.lexical import MARK_END, MARK_START, LexicalQuery, LexicalStore
+from indexer.stores.opensearch import OpenSearchLexicalStore
+from indexer.stores.sqlite_lexical import SqliteLexicalStore
+
+ANON = Viewer()
+STORES = ["sqlite", "opensearch"]
+
+
+def _text(id: str, owner: str, title: str, text: str, created: str, **meta) -> AssetInput:
+    return AssetInput(id=id, owner=owner, title=title, text=text, created_at=created, **meta)
+
+
+def _image(id: str, name: str, owner: str, title: str, created: str, **meta) -> AssetInput:
+    return AssetInput(id=id, owner=owner, data=skimage_png(name), name=f"{name}.png", title=title, created_at=created, **meta)
+
+
+CORPUS = [
+    _text("txt-apollo", "ana", "Apollo 11",
+          "In July 1969 the Apollo 11 astronauts landed on the Moon. Neil Armstrong and Buzz Aldrin walked on the "
+          "lunar surface while Michael Collins orbited above in the command module.",
+          "2021-07-20T20:17:00Z", tags=["space", "History"], licence="CC-BY-SA-4.0"),
+    _text("txt-launch", "bob", "Launch day",
+          "The rocket stood on the launch pad for three days before the countdown finally reached zero and the "
+          "engines lit, lifting the spacecraft towards orbit.",
+          "2024-02-01T09:30:00Z", tags=["space"], licence="CC-BY-4.0"),
+    _text("txt-cats", "carol", "Living with a cat",
+          "A tabby cat spends most of the day asleep in a sunny spot, wakes for food, and hunts toys across the "
+          "living room floor at night.",
+          "2023-09-09T10:00:00Z", tags=["Pets"], visibility="private",
+          annotations=[Annotation(name="caption", value="sleeping tabby")]),
+    _text("txt-glacier-title", "ana", "Glacier", "The glacier moved. A glacier carves valleys.", "2020-05-05T00:00:00Z"),
+    _text("txt-glacier-body", "bob", "Mountain walk",
+          "We walked for many hours along a long ridge above the valley, past lakes and meadows, and in the "
+          "afternoon we saw a glacier far away below the summit of the mountain.", "2020-06-06T00:00:00Z"),
+    _text("txt-crevasse", "carol", "Crevasse rescue",
+          "Roped teams cross the glacier slowly; a crevasse can open under fresh snow.", "2020-07-07T00:00:00Z"),
+    _image("img-coffee", "coffee", "ana", "Morning cup", "2023-03-01T08:00:00Z", description="Espresso before work",
+           tags=["food", "Morning"], licence="CC-BY-4.0",
+           annotations=[Annotation(name="colour", value="Brown", confidence=0.8, model="colour-v", model_version="1.0")]),
+    _image("img-chelsea", "chelsea", "bob", "Chelsea", "2024-06-15T12:00:00.25Z", tags=["pets"], licence="cc-by-4.0",
+           visibility="private",
+           annotations=[Annotation(name="colour", value="orange", confidence=0.6, model="colour-v", model_version="1.1")]),
+    _image("img-astronaut", "astronaut", "carol", "Astronaut portrait", "2024-01-10T00:00:00Z", tags=["space", "People"],
+           annotations=[Annotation(name="face", value="person", confidence=0.97, model="face-detector", model_version="2")]),
+    _image("img-rocket", "rocket", "ana", "Rocket on the pad", "2022-12-31T23:59:59Z", tags=["space"], licence="CC0-1.0",
+           visibility="private"),
+    _image("img-camera", "camera", "Ana", "Cameraman", "2019-01-01T00:00:00Z", tags=["photography", "people"],
+           licence="CC-BY-4.0",
+           annotations=[Annotation(name="face", value="person", confidence=0.9, model="face-detector", model_version="3")]),
+]
+ALL = {item.id for item in CORPUS}
+IMAGES = {i for i in ALL if i.startswith("img-")}
+TEXTS = ALL - IMAGES
+PRIVATE = {"txt-cats", "img-chelsea", "img-rocket"}
+PUBLIC = ALL - PRIVATE
+NEWEST_FIRST = ["img-chelsea", "txt-launch", "img-astronaut", "txt-cats", "img-coffee", "img-rocket", "txt-apollo",
+                "txt-crevasse", "txt-glacier-body", "txt-glacier-title", "img-camera"]
+# Durations: two texts stand in for transcripts of spoken audio, which ingest does not take yet.
+DURATIONS = {"txt-apollo": 90.0, "txt-launch": 12.5}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, bundled_encoder) -> Iterator[Collection]:
+    settings = Settings(home=tmp_path_factory.mktemp("contract") / "home", encoder="bundled")
+    collection = Collection.open(settings, create=True, encoder=bundled_encoder)
+    outcomes = ingest(collection, CORPUS)
+    assert [o.status for o in outcomes] == [IngestStatus.added] * len(CORPUS), [o.reason for o in outcomes]
+    for asset_id, seconds in DURATIONS.items():
+        collection.catalog.db.execute(
+            "UPDATE contents SET duration = ? WHERE id = (SELECT content_id FROM assets WHERE id = ?)", (seconds, asset_id))
+    labels = {a.value for a in collection.catalog.lexical_doc("img-chelsea").annotations if a.name == "label"}
+    assert {"Egyptian cat", "tabby"} <= labels, labels  # what the EfficientNet-Lite0 labeller sees in Chelsea
+    yield collection
+    collection.close()
+
+
+@pytest.fixture(scope="module", params=STORES)
+def store(request, corpus) -> Iterator[LexicalStore]:
+    if request.param == "sqlite":
+        yield SqliteLexicalStore(corpus.catalog)
+        return
+    node = request.getfixturevalue("opensearch_node")
+    opensearch = OpenSearchLexicalStore([node.url], prefix=f"contract-{uuid.uuid4().hex[:8]}")
+    opensearch.upsert(list(corpus.catalog.iter_lexical_docs()))
+    yield opensearch
+    opensearch.drop()
+
+
+def found(store: LexicalStore, query: LexicalQuery, viewer: Viewer = ADMIN) -> set[str]:
+    """The ids a query matches, checked against the store's own count."""
+    hits = store.search(query, viewer, k=100)
+    assert store.count(query, viewer) == len(hits)
+    return {h.asset_id for h in hits}
+
+
+def terms(field: str, *values: str, negate: bool = False) -> LexicalQuery:
+    return LexicalQuery(filters=Filters(terms=[TermFilter(field=field, values=list(values), negate=negate)]))
+
+
+def ranged(field: str, negate: bool = False, **bounds) -> LexicalQuery:
+    return LexicalQuery(filters=Filters(ranges=[RangeFilter(field=field, negate=negate, **bounds)]))
+
+
+# --- get, count, scan
+
+def test_get_returns_the_catalogs_document(store, corpus):
+    for asset_id in ALL:
+        assert store.get(asset_id) == corpus.catalog.lexical_doc(asset_id)
+    assert store.get("no-such-asset") is None
+
+
+def test_count_and_scan_cover_every_document(store, corpus):
+    assert store.count() == len(ALL)
+    assert store.count(LexicalQuery(), ANON) == len(PUBLIC)
+    assert store.count(LexicalQuery(words=["glacier"])) == 3
+    scanned = list(store.scan(batch_size=4))
+    assert sorted(d.asset_id for d in scanned) == sorted(ALL)
+    assert all(d == corpus.catalog.lexical_doc(d.asset_id) for d in scanned)
+
+
+# --- text: BM25, phrases, exclusions, highlights
+
+def test_bm25_ranks_title_and_short_documents_first(store):
+    hits = store.search(LexicalQuery(words=["glacier"]), ADMIN, k=10)
+    assert [h.asset_id for h in hits] == ["txt-glacier-title", "txt-crevasse", "txt-glacier-body"]
+    scores = [h.score for h in hits]
+    assert all(s > 0 for s in scores) and scores == sorted(scores, reverse=True)
+    # A document with both words beats a shorter one with one ("valleys" stems to "valley") ...
+    assert [h.asset_id for h in store.search(LexicalQuery(words=["valley", "summit"]), ADMIN, k=10)] == [
+        "txt-glacier-body", "txt-glacier-title"]
+    # ... and stemming finds "landed" for "landing".
+    assert found(store, LexicalQuery(words=["landing"])) == {"txt-apollo"}
+
+
+def test_phrases_are_required_and_ordered(store):
+    assert found(store, LexicalQuery(phrases=["launch pad"])) == {"txt-launch"}
+    assert found(store, LexicalQuery(phrases=["pad launch"])) == set()
+    assert found(store, LexicalQuery(phrases=["launch pad"], words=["glacier", "countdown"])) == {"txt-launch"}
+    assert found(store, LexicalQuery(phrases=["lunar surface", "command module"])) == {"txt-apollo"}
+
+
+def test_exclusions_cover_every_text_field(store):
+    assert found(store, LexicalQuery(words=["space"])) == {"txt-apollo", "txt-launch", "img-astronaut", "img-rocket"}
+    assert found(store, LexicalQuery(words=["space"], excluded=["rocket"])) == {"txt-apollo", "img-astronaut"}
+    assert found(store, LexicalQuery(words=["space"], excluded=["launch pad"])) == {"txt-apollo", "img-astronaut", "img-rocket"}
+    # "tabby" is in txt-cats' body and caption, and is one of Chelsea's labels.
+    assert found(store, LexicalQuery(words=["cat"])) == {"txt-cats", "img-chelsea"}
+    assert found(store, LexicalQuery(words=["cat"], excluded=["tabby"])) == set()
+    # Exclusions apply when browsing by filters alone too.
+    assert found(store, LexicalQuery(excluded=["glacier"])) == ALL - {"txt-glacier-title", "txt-glacier-body", "txt-crevasse"}
+
+
+def test_query_syntax_in_the_text_is_just_text(store):
+    # Words and phrases reach the stores as text to analyse, never as query syntax.
+    words = ["espresso)", "title:cup", "*", '{"match_all": {}}', "~2^5"]
+    assert found(store, LexicalQuery(words=words)) == {"img-coffee"}
+    assert found(store, LexicalQuery(phrases=['"launch pad"'])) == {"txt-launch"}
+    assert found(store, LexicalQuery(words=["cat"], excluded=["*", "-"])) == {"txt-cats", "img-chelsea"}
+
+
+def test_highlights_mark_the_matching_fields(store):
+    hit = store.search(LexicalQuery(words=["espresso"]), ADMIN, k=1)[0]
+    assert hit.asset_id == "img-coffee"
+    assert f"{MARK_START}Espresso{MARK_END}" in hit.highlights["description"]
+    assert f"{MARK_START}espresso{MARK_END}" in hit.highlights["annotations"]
+    assert "title" not in hit.highlights
+    title_hit = store.search(LexicalQuery(words=["crevasse"]), ADMIN, k=1)[0]
+    assert title_hit.highlights["title"] == f"{MARK_START}Crevasse{MARK_END} rescue"
+
+
+def test_browsing_is_newest_first_and_pages(store):
+    hits = store.search(LexicalQuery(), ADMIN, k=20)
+    assert [h.asset_id for h in hits] == NEWEST_FIRST
+    assert all(h.score == 0 for h in hits)
+    assert [h.asset_id for h in store.search(LexicalQuery(), ADMIN, k=3, offset=3)] == NEWEST_FIRST[3:6]
+    assert store.search(LexicalQuery(), ADMIN, k=0) == []
+
+
+def test_media_types_narrow_search_and_count(store):
+    query = LexicalQuery(words=["space"], media_types=["image"])
+    assert found(store, query) == {"img-astronaut", "img-rocket"}
+    assert found(store, LexicalQuery(media_types=["text"])) == TEXTS
+
+
+# --- filters: every field, negation, ranges
+
+TERM_CASES = [
+    # (field, values, negate, expected)
+    ("id", ["img-coffee", "txt-cats"], False, {"img-coffee", "txt-cats"}),
+    ("id", ["img-coffee", "txt-cats"], True, ALL - {"img-coffee", "txt-cats"}),
+    ("type", ["image"], False, IMAGES),
+    ("type", ["image"], True, TEXTS),
+    ("owner", ["ANA"], False, {"txt-apollo", "txt-glacier-title", "img-coffee", "img-rocket", "img-camera"}),
+    ("owner", ["bob", "carol"], True, {"txt-apollo", "txt-glacier-title", "img-coffee", "img-rocket", "img-camera"}),
+    ("visibility", ["private"], False, PRIVATE),
+    ("visibility", ["private"], True, PUBLIC),
+    ("licence", ["cc-by-4.0"], False, {"txt-launch", "img-coffee", "img-camera", "img-chelsea"}),
+    # "Not CC-BY" keeps the assets that have no licence at all.
+    ("licence", ["cc-by-4.0"], True, ALL - {"txt-launch", "img-coffee", "img-camera", "img-chelsea"}),
+    ("tag", ["PETS"], False, {"txt-cats", "img-chelsea"}),
+    ("tag", ["space", "food"], False, {"txt-apollo", "txt-launch", "img-astronaut", "img-rocket", "img-coffee"}),
+    ("tag", ["space"], True, ALL - {"txt-apollo", "txt-launch", "img-astronaut", "img-rocket"}),
+    ("label", ["egyptian CAT"], False, {"img-chelsea"}),
+    ("label", ["tabby"], False, {"img-chelsea"}),  # txt-cats' "sleeping tabby" is a caption, not a label
+    ("label", ["espresso", "tripod"], False, {"img-coffee", "img-camera"}),
+    ("label", ["espresso"], True, ALL - {"img-coffee"}),
+    ("colour", ["brown"], False, {"img-coffee"}),
+    ("colour", ["Brown", "ORANGE"], True, ALL - {"img-coffee", "img-chelsea"}),
+    ("annotation", ["CAPTION"], False, {"txt-cats"}),
+    ("annotation", ["face"], False, {"img-astronaut", "img-camera"}),
+    ("annotation", ["label"], True, TEXTS),
+    ("model", [LABEL_MODEL], False, IMAGES),
+    ("model", [LABEL_MODEL], True, TEXTS),
+    ("model", ["colour-v"], False, {"img-coffee", "img-chelsea"}),
+    ("model", ["colour-v:1.1", "face-detector:2"], False, {"img-chelsea", "img-astronaut"}),
+    ("model", ["Colour-v"], False, set()),  # model names are exact
+    ("faces", ["yes"], False, {"img-astronaut", "img-camera"}),
+    ("faces", ["no"], False, ALL - {"img-astronaut", "img-camera"}),
+    ("faces", ["yes", "no"], False, ALL),
+    ("faces", ["yes"], True, ALL - {"img-astronaut", "img-camera"}),
+    ("year", ["2024"], False, {"txt-launch", "img-chelsea", "img-astronaut"}),
+    ("year", ["2020", "2019"], True, ALL - {"txt-glacier-title", "txt-glacier-body", "txt-crevasse", "img-camera"}),
+]
+
+
+@pytest.mark.parametrize(("field", "values", "negate", "expected"), TERM_CASES,
+                         ids=[f"{f}{'-not' if n else ''}-{'+'.join(v)}" for f, v, n, _ in TERM_CASES])
+def test_term_filters(store, field, values, negate, expected):
+    assert found(store, terms(field, *values, negate=negate)) == expected
+
+
+RANGE_CASES = [
+    ("created", {"gte": "2024"}, False, {"txt-launch", "img-chelsea", "img-astronaut"}),
+    ("created", {"lt": "2020"}, False, {"img-camera"}),
+    ("created", {"gte": "2020-06", "lt": "2021"}, False, {"txt-glacier-body", "txt-crevasse"}),
+    ("created", {"gte": "2024"}, True, ALL - {"txt-launch", "img-chelsea", "img-astronaut"}),
+    # Sub-second precision: Chelsea was created at 12:00:00.25.
+    ("created", {"gte": "2024-06-15T12:00:00.25Z"}, False, {"img-chelsea"}),
+    ("created", {"gt": "2024-06-15T12:00:00.25Z"}, False, set()),
+    ("width", {"gte": 600}, False, {"img-coffee", "img-rocket"}),
+    ("width", {"gt": 511.5}, False, {"img-coffee", "img-rocket", "img-astronaut", "img-camera"}),
+    # Negated ranges match assets without the value (texts have no width), as NOT (x IS NOT NULL AND ...) does.
+    ("width", {"gte": 600}, True, ALL - {"img-coffee", "img-rocket"}),
+    ("height", {"lt": 400}, False, {"img-chelsea"}),
+    ("height", {"gte": 400, "lte": 427}, False, {"img-coffee", "img-rocket"}),
+    ("duration", {"gte": 10, "lte": 60}, False, {"txt-launch"}),
+    ("duration", {"gt": 12.5}, False, {"txt-apollo"}),
+    ("duration", {"gte": 10, "lte": 60}, True, ALL - {"txt-launch"}),
+]
+
+
+@pytest.mark.parametrize(("field", "bounds", "negate", "expected"), RANGE_CASES,
+                         ids=[f"{f}{'-not' if n else ''}-{'-'.join(f'{k}{v}' for k, v in b.items())}" for f, b, n, _ in RANGE_CASES])
+def test_range_filters(store, field, bounds, negate, expected):
+    assert found(store, ranged(field, negate=negate, **bounds)) == expected
+
+
+def test_filters_combine_with_text_and_with_each_other(store):
+    query = LexicalQuery(words=["space"], filters=Filters(
+        terms=[TermFilter(field="type", values=["image"]), TermFilter(field="owner", values=["carol"], negate=True)]))
+    assert found(store, query) == {"img-rocket"}
+
+
+# --- visibility
+
+@pytest.mark.parametrize(("viewer", "expected"), [
+    (ANON, PUBLIC),
+    (Viewer(username="ana"), PUBLIC | {"img-rocket"}),
+    (Viewer(username="bob"), PUBLIC | {"img-chelsea"}),
+    (Viewer(username="carol"), PUBLIC | {"txt-cats"}),
+    (Viewer(username="ANA"), PUBLIC),  # ownership is exact, unlike the owner filter
+    (ADMIN, ALL),
+], ids=["anonymous", "ana", "bob", "carol", "ANA", "admin"])
+def test_visibility(store, viewer, expected):
+    assert found(store, LexicalQuery(), viewer) == expected
+    words = LexicalQuery(words=["rocket", "cat", "space"])
+    assert found(store, words, viewer) == expected & {"txt-launch", "img-rocket", "txt-cats", "img-chelsea", "txt-apollo", "img-astronaut"}
+    assert sum(f.count for f in store.facets(LexicalQuery(), viewer, ["visibility"])["visibility"]) == len(expected)
+
+
+# --- facets
+
+def counts(facets: dict, field: str) -> list[tuple[str, int]]:
+    return [(f.value, f.count) for f in facets[field]]
+
+
+def test_facet_counts_are_exact(store):
+    facets = store.facets(LexicalQuery(), ADMIN, FACET_FIELDS + ("annotation",))
+    assert counts(facets, "type") == [("text", 6), ("image", 5)]
+    assert counts(facets, "owner") == [("ana", 4), ("bob", 3), ("carol", 3), ("Ana", 1)]
+    assert counts(facets, "visibility") == [("public", 8), ("private", 3)]
+    assert counts(facets, "licence") == [("CC-BY-4.0", 3), ("CC-BY-SA-4.0", 1), ("CC0-1.0", 1), ("cc-by-4.0", 1)]
+    assert counts(facets, "year") == [("2020", 3), ("2024", 3), ("2023", 2), ("2019", 1), ("2021", 1), ("2022", 1)]
+    assert counts(facets, "tag") == [("space", 4), ("History", 1), ("Morning", 1), ("People", 1), ("Pets", 1),
+                                     ("food", 1), ("people", 1), ("pets", 1), ("photography", 1)]
+    assert counts(facets, "faces") == [("no", 9), ("yes", 2)]
+    assert counts(facets, "model") == [(LABEL_MODEL, 5), ("colour-v", 2), ("face-detector", 2)]
+    assert counts(facets, "annotation") == [("label", 5), ("colour", 2), ("face", 2), ("caption", 1)]
+    assert counts(facets, "colour") == [("Brown", 1), ("orange", 1)]
+    labels = dict(counts(facets, "label"))
+    assert labels["espresso"] == 1 and labels["tabby"] == 1 and labels["tripod"] == 1
+    assert sum(labels.values()) == len(labels)  # each label value once per asset
+    # `size` keeps the most frequent; the query's words and the viewer narrow the counts.
+    assert counts(store.facets(LexicalQuery(), ADMIN, ["owner"], size=2), "owner") == [("ana", 4), ("bob", 3)]
+    assert counts(store.facets(LexicalQuery(words=["cat"]), ADMIN, ["type"]), "type") == [("image", 1), ("text", 1)]
+    assert counts(store.facets(LexicalQuery(), ANON, ["type"]), "type") == [("text", 5), ("image", 3)]
+
+
+def test_facets_follow_the_multi_select_rule(store):
+    filters = Filters(terms=[TermFilter(field="tag", values=["space"]), TermFilter(field="owner", values=["ana"])])
+    facets = store.facets(LexicalQuery(filters=filters), ADMIN, ["tag", "owner", "type"])
+    # The tag counts ignore the tag filter (other tags stay selectable) but keep the owner filter ...
+    assert counts(facets, "tag") == [("space", 2), ("History", 1), ("Morning", 1), ("food", 1), ("people", 1), ("photography", 1)]
+    # ... the owner counts ignore the owner filter but keep the tag filter ...
+    assert counts(facets, "owner") == [("ana", 2), ("bob", 1), ("carol", 1)]
+    # ... and every other facet keeps both.
+    assert counts(facets, "type") == [("image", 1), ("text", 1)]
+    # A negated filter is kept for its own field.
+    negated = store.facets(terms("tag", "space", negate=True), ADMIN, ["tag"])
+    assert counts(negated, "tag") == [("Morning", 1), ("Pets", 1), ("food", 1), ("people", 1), ("pets", 1), ("photography", 1)]
+    # As in the embedded store, the query's media types do not narrow the facets.
+    typed = store.facets(LexicalQuery(words=["space"], media_types=["image"]), ADMIN, ["type"])
+    assert counts(typed, "type") == [("image", 2), ("text", 2)]
+
+
+def test_unknown_facet_is_an_error(store):
+    with pytest.raises(ValueError, match="unknown facet"):
+        store.facets(LexicalQuery(), ADMIN, ["colour", "shoe-size"])
+
+
+# --- writing: upsert and delete, each test on a fresh collection
+
+@pytest.fixture(params=STORES)
+def writable(request, collection) -> tuple[Collection, LexicalStore]:
+    outcomes = ingest(collection, [
+        AssetInput(id="w1", owner="ana", text="A note about a heron by the river", title="Heron"),
+        AssetInput(id="w2", owner="bob", text="Another note, about kingfishers", title="Kingfisher"),
+    ])
+    assert all(o.status == IngestStatus.added for o in outcomes)
+    if request.param == "sqlite":
+        return collection, SqliteLexicalStore(collection.catalog)
+    store = request.getfixturevalue("opensearch_store")()
+    store.upsert(list(collection.catalog.iter_lexical_docs()))
+    return collection, store
+
+
+def test_upsert_replaces_a_document(writable):
+    collection, store = writable
+    assert found(store, LexicalQuery(words=["heron"])) == {"w1"}
+    update_asset(collection, "w1", {"title": "Zebra crossing", "tags": ["street"]})
+    store.upsert([collection.catalog.lexical_doc("w1")])
+    assert found(store, LexicalQuery(words=["zebra"])) == {"w1"}
+    assert found(store, terms("tag", "street")) == {"w1"}
+    assert found(store, LexicalQuery(words=["heron"])) == {"w1"}  # still in the body
+    assert store.get("w1").title == "Zebra crossing" and store.get("w1").tags == ["street"]
+    assert store.count() == 2
+
+
+def test_delete_removes_a_document(writable):
+    collection, store = writable
+    store.delete(["w1"])
+    assert store.get("w1") is None
+    assert found(store, LexicalQuery(words=["heron", "kingfishers"])) == {"w2"}
+    assert store.count() == 1
+    assert counts(store.facets(LexicalQuery(), ADMIN, ["owner"]), "owner") == [("bob", 1)]
+    store.delete(["w1", "never-existed"])  # deleting what is not there is not an error
+    assert store.count() == 1
+    delete_asset(collection, "w2")
+    store.delete(["w2"])
+    assert store.count() == 0 and store.search(LexicalQuery(), ADMIN, k=5) == []
+
+
+@pytest.mark.parametrize("store_name", [
+    "sqlite",
+    "opensearch",
+])
+def test_scan_skips_deleted_documents(request, collection, store_name):
+    ingest(collection, [AssetInput(id=f"s{i}", owner="ana", text=f"scan note number {i}") for i in range(3)])
+    if store_name == "sqlite":
+        store: LexicalStore = SqliteLexicalStore(collection.catalog)
+    else:
+        store = request.getfixturevalue("opensearch_store")()
+        store.upsert(list(collection.catalog.iter_lexical_docs()))
+    store.delete(["s1"])
+    assert [d.asset_id for d in store.scan(batch_size=1)] == ["s0", "s2"]
