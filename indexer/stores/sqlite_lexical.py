@@ -23,11 +23,19 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+# Lucene's English stop words, which OpenSearch's `english` analyzer drops: FTS5 has no stop
+# words, so they are dropped from the query here, and both stores rank the same words.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split()
+)
+
+
 def fts_expression(query: LexicalQuery) -> str | None:
     """Required phrases AND-ed, optional words OR-ed (a phrase also satisfies the OR,
     so words only add to the score), exclusions NOT-ed."""
     phrases = [_quote(p) for p in query.phrases]
-    words = [_quote(w) for w in dict.fromkeys(w.lower() for w in query.words)]
+    words = [_quote(w) for w in dict.fromkeys(w.lower() for w in query.words) if w not in STOP_WORDS]
     if phrases and words:
         expression = f"({' AND '.join(phrases)}) AND ({' OR '.join([*words, phrases[0]])})"
     elif phrases:
@@ -100,6 +108,8 @@ class SqliteLexicalStore:
         if k <= 0:
             return []
         clause, params, expression = self._where(query, viewer)
+        if expression is None and query.has_text:
+            return []  # only stop words: nothing to match, as in OpenSearch
         if expression is None:
             rows = self.db.execute(
                 f"SELECT a.id, a.content_id FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause} "
@@ -125,6 +135,8 @@ class SqliteLexicalStore:
 
     def _match_clause(self, query: LexicalQuery, viewer: Viewer, filters: Filters | None = None) -> tuple[str, list[object]]:
         clause, params, expression = self._where(query, viewer, filters, use_types=False)
+        if expression is None and query.has_text:
+            clause += " AND 0"  # only stop words: nothing matches
         if expression is not None:
             clause += " AND a.rowid IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
             params = [*params, expression]
