@@ -6,18 +6,35 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA ?=
 
-.PHONY: install demo test serve clean
+.PHONY: install system-packages demo test serve clean
 
-install: $(VENV)/.installed
+install: system-packages $(VENV)/.installed
+
+# Videos and audio need ffmpeg and ffprobe; the demo clip's voice and the speech tests use flite; OpenCV
+# (OCR, nudity detection) needs libGL; the browser tests drive Debian's chromium. Installed from Debian
+# when missing, non-interactively (as root, or through passwordless sudo).
+SYSTEM_TOOLS := ffmpeg ffprobe flite chromium
+system-packages:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libGL.so.1' || missing="$$missing libGL"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			ffmpeg flite libgl1 libglib2.0-0 chromium >/dev/null; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	touch $@
 
+# The demo runs every annotator (OCR, faces, colours, EXIF, content flags) unless told otherwise.
 demo: install
-	$(VENV)/bin/mediasearch demo --host $(HOST) --port $(PORT) $(if $(DATA),--data $(DATA))
+	MEDIASEARCH_ANNOTATORS=$${MEDIASEARCH_ANNOTATORS:-all} $(VENV)/bin/mediasearch demo --host $(HOST) --port $(PORT) $(if $(DATA),--data $(DATA))
 
 serve: install
 	$(VENV)/bin/mediasearch serve --host $(HOST) --port $(PORT)

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from indexer.assets import Asset, MediaType, Visibility
@@ -102,13 +103,22 @@ def _viewer(username: str | None) -> Viewer:
     return Viewer(username=username or None)
 
 
-async def _read_upload(upload: UploadFile, settings: Settings) -> bytes:
-    data = await upload.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
+async def _read_upload(upload: UploadFile, settings: Settings, limit: int | None = None) -> bytes:
+    limit = limit or settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
         raise TooLarge(
-            f"upload '{upload.filename}' is over {settings.max_upload_bytes:,} bytes", "send a smaller file"
+            f"upload '{upload.filename}' is over {limit:,} bytes", "send a smaller file"
         )
     return data
+
+
+def _upload_limit(filename: str | None, settings: Settings) -> int:
+    """Videos and audio may be larger than pictures (MEDIASEARCH_MAX_MEDIA_BYTES)."""
+    from indexer.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+
+    suffix = Path(filename or "").suffix.lower()
+    return settings.max_media_bytes if suffix in VIDEO_SUFFIXES | AUDIO_SUFFIXES else settings.max_upload_bytes
 
 
 def _b64(value: str, field: str) -> bytes:
@@ -200,7 +210,13 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
                       assets=c.catalog.counts()["assets"])
 
+    # --- the web page: one HTML shell, routed in the browser (static files, no external requests)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/assets/{asset_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/feed", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/feed/{username}", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
@@ -268,7 +284,8 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     async def create_asset(
         id: Annotated[str, Form()],
         owner: Annotated[str, Form()],
-        file: Annotated[UploadFile | None, File(description="An image (jpg, png, webp, gif) or text (txt, md) file.")] = None,
+        file: Annotated[UploadFile | None, File(description="An image (jpg, png, webp, gif), video (mp4, webm, mkv, mov, ...), "
+                                                            "audio (wav, mp3, ogg, flac, m4a) or text (txt, md) file.")] = None,
         text: Annotated[str | None, Form()] = None,
         title: Annotated[str, Form()] = "",
         description: Annotated[str, Form()] = "",
@@ -283,7 +300,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
             id=id, owner=owner, title=title, description=description,
             tags=[t for t in tags.split(",") if t.strip()], visibility=visibility, licence=licence,
             created_at=created_at, text=text,
-            data=await _read_upload(file, settings) if file is not None else None,
+            data=await _read_upload(file, settings, _upload_limit(file.filename, settings)) if file is not None else None,
             name=(file.filename or id) if file is not None else id,
             media_type=MediaType.text if text is not None else None,
         )
@@ -325,6 +342,83 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.get("/v1/assets/{asset_id}/original", response_class=FileResponse, responses=ERRORS)
     def original(asset_id: str, username: str | None = None) -> FileResponse:
         return _content_file(asset_id, username, "original")
+
+    # --- videos and audio: what ingest derived from them, and annotations from elsewhere
+    def _visible_content(asset_id: str, username: str | None):  # noqa: ANN202
+        c = col()
+        row = c.catalog.asset_row(asset_id)
+        if row is None or not c.catalog.can_see(row, _viewer(username)):
+            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+        content = c.catalog.content(row["content_id"])
+        assert content is not None
+        return c, content
+
+    def _derived_file(asset_id: str, username: str | None, filename: str, kind: str) -> FileResponse:
+        from indexer.video import derived_folder
+
+        c, content = _visible_content(asset_id, username)
+        path = c.home / derived_folder(content.hash) / filename
+        if not path.is_file():
+            raise NotFound(f"asset '{asset_id}' has no {kind}", "only videos have one")
+        return FileResponse(path)
+
+    @app.get("/v1/assets/{asset_id}/preview", response_class=FileResponse, responses=ERRORS)
+    def preview(asset_id: str, username: str | None = None) -> FileResponse:
+        """A short animated WebP: about a second of each of up to eight shots of a video."""
+        return _derived_file(asset_id, username, "preview.webp", "animated preview")
+
+    @app.get("/v1/assets/{asset_id}/strip", response_class=FileResponse, responses=ERRORS)
+    def strip(asset_id: str, username: str | None = None) -> FileResponse:
+        """The keyframes of a video side by side (up to twelve, evenly chosen), as WebP."""
+        return _derived_file(asset_id, username, "strip.webp", "keyframe strip")
+
+    class Keyframe(BaseModel):
+        n: int
+        start: float = Field(description="Seconds from the start of the video.")
+        end: float
+        url: str | None
+
+    @app.get("/v1/assets/{asset_id}/keyframes", response_model=list[Keyframe], responses=ERRORS)
+    def keyframe_list(asset_id: str, username: str | None = None) -> list[Keyframe]:
+        """The shots of a video, in time order, each with the URL of its keyframe."""
+        c, content = _visible_content(asset_id, username)
+        base = f"/v1/assets/{quote(asset_id, safe='')}/keyframes"
+        return [Keyframe(n=n, start=r["start_s"], end=r["end_s"], url=f"{base}/{n}" if r["keyframe_path"] else None)
+                for n, r in enumerate(c.catalog.segments(content.id))]
+
+    @app.get("/v1/assets/{asset_id}/keyframes/{n}", response_class=FileResponse, responses=ERRORS)
+    def keyframe(asset_id: str, n: int, username: str | None = None) -> FileResponse:
+        """The keyframe (JPEG) of shot n, counted from 0 in time order."""
+        c, content = _visible_content(asset_id, username)
+        segments = c.catalog.segments(content.id)
+        if not 0 <= n < len(segments) or not segments[n]["keyframe_path"]:
+            raise NotFound(f"asset '{asset_id}' has no keyframe {n}",
+                           f"it has {len(segments)} shot{'s' if len(segments) != 1 else ''}, numbered from 0")
+        path = c.home / segments[n]["keyframe_path"]
+        if not path.is_file():
+            raise NotFound(f"the keyframe file of shot {n} of '{asset_id}' is missing", "reingest the video")
+        return FileResponse(path)
+
+    @app.post("/v1/assets/{asset_id}/annotations", response_model=Asset, responses=ERRORS,
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                  "type": "object", "description": "{\"annotations\": [{name, value, confidence, model, model_version, "
+                  "time}]} or a MediaVerse ImageAnnotationResponse / VideoAnnotationResponse as JSON "
+                  "(image_captioning_result, video_action_recognition_result, ...)"}}}}})
+    async def post_annotations(asset_id: str, request: Request, username: Annotated[str, Query(min_length=1)],
+                               source: Annotated[str | None, Query(max_length=200, description="The service or model version, kept as provenance.")] = None) -> Asset:
+        """Attach annotations made elsewhere (owner only). A model's earlier annotations are replaced."""
+        from indexer.annotators.external import add_annotations, parse_external
+
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidInput("the body is not valid JSON", "send a JSON object") from None
+        if isinstance(body, dict) and "annotations" in body and not any(str(k).endswith("_result") for k in body):
+            body = body["annotations"]
+        annotations = parse_external(body, source)
+        if not annotations:
+            raise InvalidInput("no annotations found in the body", "see the request schema")
+        return await run_in_threadpool(add_annotations, col(), asset_id, annotations, _viewer(username))
 
     @app.get("/v1/search", response_model=SearchResponse, responses=ERRORS)
     def search_get(

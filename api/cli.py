@@ -264,6 +264,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     def go() -> None:
         collection = _open()
         info = collection.status()
+        collection.close()
         if as_json:
             print(json.dumps(info, indent=2))
             return
@@ -277,7 +278,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                           s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})"))
         console.print(table)
         lex = info["lexical"]
-        console.print(f"lexical   {lex['store']}: {lex['where']}, health {lex['health']}, index {lex['index']}")
+        console.print(f"lexical   {lex['store']} {lex['where']}")
+        console.print(f"          health {lex['health']}, index {lex['index']}")
         console.print(f"          {lex['documents']} documents for {lex['catalog_assets']} catalog assets, "
                       f"outbox backlog {lex['backlog']}" + ("" if lex["in_agreement"] else "  [red]out of step[/red]"))
         if lex["error"]:
@@ -476,6 +478,51 @@ def eval_crossmodal(
     _run(go)
 
 
+@eval_app.command("recommend")
+def eval_recommend(
+    iterations: Annotated[int, typer.Option(min=1, max=100, help="Random posting users per point (the seed used 100).")] = 5,
+    images: Annotated[Optional[Path], typer.Option(help="Captioned images (default: the shared Flickr8k sample).")] = None,
+    captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption.")] = None,
+    plots: Annotated[Path, typer.Option(help="Folder for the PNG plots.")] = Path("docs"),
+    out: Annotated[Optional[Path], typer.Option(help="Write the results as JSON here.")] = None,
+    home: Annotated[Optional[Path], typer.Option(help="Keep the evaluation index here.")] = None,
+) -> None:
+    """ILD against k and against d for the four cross lists (D3.2 Figures 47-48), plus on-topic share."""
+
+    def go() -> None:
+        import tempfile
+
+        from query.datasets import load_captions
+        from query.evaluation import open_eval_collection
+        from recommender.evaluation import build, plot, run
+
+        _quiet_libraries()
+        cs = load_captions(images, captions)
+        ks, ds = [5, 10, 20, 50, 100], [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95]
+        with tempfile.TemporaryDirectory(prefix="mediasearch-eval-") as tmp:
+            with console.status(f"indexing {len(cs.images)} images and captions…"):
+                setup = build(open_eval_collection(home or Path(tmp) / "eval"), cs)
+            results: dict = {"iterations": iterations, "encoder": setup.collection.encoder.id, "ild_vs_k": {}, "ild_vs_d": {}}
+            with console.status("ILD against k…"):
+                for n in (20, 200):
+                    results["ild_vs_k"][f"n={n}"] = {k: run(setup, n, k, 0.2, iterations) for k in ks}
+            with console.status("ILD against d…"):
+                results["ild_vs_d"]["n=200, k=100"] = {d: run(setup, 200, 100, d, iterations) for d in ds}
+            setup.collection.close()
+        for name, series in (("ild_vs_k", results["ild_vs_k"]), ("ild_vs_d", results["ild_vs_d"])):
+            for label, by_x in series.items():
+                rows = {f"{name[-1]}={x}": {f"{c} ILD": v[c]["ild"] for c in ("text2text", "text2image", "image2text", "image2image")}
+                        | {"on-topic (image2image)": v["image2image"]["on_topic"], "image clusters": v["image2image"]["image_clusters"]}
+                        for x, v in by_x.items()}
+                _print_table(f"{name.replace('_', ' ')}, {label}", rows)
+        plot(results["ild_vs_k"], "k (recommended items)", plots / "recommender-ild-vs-k.png", "ILD against k (d = 0.2)")
+        plot(results["ild_vs_d"], "d (share of k from the outlier seed)", plots / "recommender-ild-vs-d.png", "ILD against d")
+        console.print(f"[dim]plots in {plots}[/dim]")
+        _write_json(out, results)
+
+    _run(go)
+
+
 @app.command()
 def calibrate(
     images: Annotated[Optional[Path], typer.Option(help="Captioned images (default: the shared Flickr8k sample).")] = None,
@@ -501,6 +548,93 @@ def calibrate(
         console.print(profile.model_dump_json(indent=2))
         if out is not None:
             out.write_text(profile.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    _run(go)
+
+
+@app.command()
+def recommend(
+    user: str,
+    k: Annotated[int, typer.Option(min=1, max=500)] = 10,
+    d: Annotated[float, typer.Option(min=0, max=1, help="Share of k from an outlier post.")] = 0.2,
+    mode: Annotated[str, typer.Option(help="seed (D3.2: two clusters) or proportional (every cluster).")] = "proportional",
+    seed: Annotated[Optional[int], typer.Option(help="Random seed, for a reproducible feed.")] = None,
+    q: Annotated[str, typer.Option(help="Filters in the query language.")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recommendations for a user from their own posts: the four cross lists, each item with its seed."""
+
+    def go() -> None:
+        from indexer.errors import InvalidInput
+        from recommender.feed import feed
+
+        if mode not in ("seed", "proportional"):
+            raise InvalidInput(f"unknown mode '{mode}'", "use seed or proportional")
+        collection = _open()
+        response = feed(collection, user, k=k, d=d, mode=mode, seed=seed, q=q)  # type: ignore[arg-type]
+        if as_json:
+            print(response.model_dump_json(indent=2))
+            return
+        for source, lists in (("text", response.text), ("image", response.image)):
+            if lists is None:
+                continue
+            for target in ("text", "image"):
+                items = getattr(lists, target)
+                table = Table(title=f"{source} → {target} ({len(items)})", title_justify="left")
+                for col in ("#", "id", "title", "score", "seed", "why"):
+                    table.add_column(col, overflow="fold")
+                for i, item in enumerate(items, 1):
+                    table.add_row(str(i), item.id, item.title, f"{item.score:.3f}", f"{item.seed.id} ({item.seed.kind})", item.why)
+                console.print(table)
+        summary = ", ".join(f"{m}: {c.posts} posts, {c.clusters} clusters {c.cluster_sizes}, {c.outliers} outliers"
+                            for m, c in response.clusters.items())
+        console.print(f"[dim]{'cold start: no posts yet · ' if response.cold_start else ''}{summary} · {response.took_ms} ms[/dim]")
+
+    _run(go)
+
+
+@app.command()
+def propagate(
+    ids: Annotated[Optional[list[int]], typer.Argument(help="Proposal ids, with --accept or --reject.")] = None,
+    accept: Annotated[bool, typer.Option("--accept", help="Store these proposals on their assets.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Drop these proposals.")] = False,
+    asset: Annotated[Optional[list[str]], typer.Option(help="Only propose for this asset (repeatable).")] = None,
+    k: Annotated[int, typer.Option(min=1, max=100, help="Neighbours to look at per asset.")] = 5,
+    min_similarity: Annotated[float, typer.Option(min=0.0, max=1.0, help="Cosine similarity a neighbour needs.")] = 0.75,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Propose annotations for assets that lack them, from their nearest annotated neighbours
+    (near-duplicates first); accept or reject them by id."""
+
+    def go() -> None:
+        from indexer.errors import InvalidInput
+        from indexer.propagate import decide, propose
+
+        if accept and reject:
+            raise InvalidInput("give --accept or --reject, not both")
+        if (accept or reject) != bool(ids):
+            raise InvalidInput("proposal ids go with --accept or --reject", "e.g. mediasearch propagate --accept 3 4")
+        collection = _open()
+        if accept or reject:
+            done = decide(collection, ids or [], accept=accept)
+            collection.close()
+            for p in done:
+                console.print(f"{p.status} #{p.id}: {p.target} {p.name}={p.value!r} (from {p.source})")
+            return
+        with console.status("finding neighbours…"):
+            found = propose(collection, k=k, min_similarity=min_similarity, asset_ids=asset)
+        collection.close()
+        if as_json:
+            print(json.dumps([{**p.__dict__, "time": p.time.model_dump() if p.time else None} for p in found], indent=2))
+            return
+        table = Table(title=f"{len(found)} open proposals (accept with: mediasearch propagate --accept ID...)", title_justify="left")
+        for column in ("id", "asset", "annotation", "confidence", "from", "kind", "similarity"):
+            table.add_column(column, overflow="fold")
+        for p in found:
+            when = f" @{p.time.start:g}-{p.time.end:g}s" if p.time else ""
+            table.add_row(str(p.id), p.target, f"{p.name}: {p.value}{when}", f"{p.confidence:.3f}", p.source, p.kind,
+                          f"{p.similarity:.3f}")
+        console.print(table)
 
     _run(go)
 

@@ -63,6 +63,7 @@ class Asset(BaseModel):
     text: str | None = Field(default=None, description="The body, for text assets.")
     width: int | None = None
     height: int | None = None
+    duration: float | None = Field(default=None, description="Seconds, for video and audio.")
     annotations: list[Annotation] = Field(default_factory=list)
     # Other ids posted with the same bytes (D3.2 section 3.7), oldest first.
     duplicate_ids: list[str] = Field(default_factory=list)

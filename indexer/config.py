@@ -4,9 +4,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 EncoderChoice = Literal["auto", "clip", "bundled"]
+RefreshChoice = Literal["true", "false", "wait_for"]
 
 
 class Settings(BaseModel):
@@ -23,6 +24,31 @@ class Settings(BaseModel):
     thumbnail_size: int = 256
     # Save the vector indexes after this many writes; the rest is replayed from SQLite.
     vector_save_every: int = 200
+    # OpenSearch as the lexical store (else the embedded SQLite/FTS5 one): comma-separated URLs.
+    opensearch_url: str | None = None
+    opensearch_user: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_api_key: SecretStr | None = None
+    opensearch_ca: Path | None = Field(default=None, description="CA file that signed the cluster's TLS certificates.")
+    # Names the alias <prefix>-assets and its indexes <prefix>-assets-v<N>: one prefix per collection.
+    opensearch_prefix: str = "mediasearch"
+    opensearch_shards: int = Field(default=1, ge=1)
+    # None: one replica when the cluster has a second node, none on a single node (auto_expand_replicas 0-1).
+    opensearch_replicas: int | None = Field(default=None, ge=0)
+    # After each write: "true" makes it searchable at once, "false" within the refresh interval (1 s).
+    opensearch_refresh: RefreshChoice = "true"
+    # Media ingest (indexer/video.py, indexer/audio.py, indexer/annotators/): image annotators to run,
+    # comma-separated (labels, clip_tags, ocr, faces, colours, exif, sensitive; or all / none).
+    annotators: str = "labels"
+    annotator_workers: int = Field(default=2, ge=1, le=16)
+    clip_vocabulary: Path | None = Field(default=None, description="Tags for CLIP zero-shot labels, one a line.")
+    max_media_bytes: int = 1024 * 1024 * 1024  # videos and audio files
+    max_video_seconds: float = Field(default=3600.0, gt=0)  # videos and audio
+    speech_window_seconds: float = Field(default=6.0, gt=0)
+
+    @property
+    def opensearch_hosts(self) -> list[str]:
+        return [h.strip() for h in (self.opensearch_url or "").split(",") if h.strip()]
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -36,6 +62,21 @@ class Settings(BaseModel):
             "faiss_factory": "MEDIASEARCH_FAISS_FACTORY",
             "max_upload_bytes": "MEDIASEARCH_MAX_UPLOAD_BYTES",
             "max_image_pixels": "MEDIASEARCH_MAX_IMAGE_PIXELS",
+            "opensearch_url": "MEDIASEARCH_OPENSEARCH_URL",
+            "opensearch_user": "MEDIASEARCH_OPENSEARCH_USER",
+            "opensearch_password": "MEDIASEARCH_OPENSEARCH_PASSWORD",
+            "opensearch_api_key": "MEDIASEARCH_OPENSEARCH_API_KEY",
+            "opensearch_ca": "MEDIASEARCH_OPENSEARCH_CA",
+            "opensearch_prefix": "MEDIASEARCH_OPENSEARCH_PREFIX",
+            "opensearch_shards": "MEDIASEARCH_OPENSEARCH_SHARDS",
+            "opensearch_replicas": "MEDIASEARCH_OPENSEARCH_REPLICAS",
+            "opensearch_refresh": "MEDIASEARCH_OPENSEARCH_REFRESH",
+            "annotators": "MEDIASEARCH_ANNOTATORS",
+            "annotator_workers": "MEDIASEARCH_ANNOTATOR_WORKERS",
+            "clip_vocabulary": "MEDIASEARCH_CLIP_VOCABULARY",
+            "max_media_bytes": "MEDIASEARCH_MAX_MEDIA_BYTES",
+            "max_video_seconds": "MEDIASEARCH_MAX_VIDEO_SECONDS",
+            "speech_window_seconds": "MEDIASEARCH_SPEECH_WINDOW_SECONDS",
         }
         for field_name, var in mapping.items():
             if env.get(var):

@@ -7,6 +7,8 @@ from the catalog's change log.
 """
 
 import json
+import shutil
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,20 +19,23 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from indexer.assets import Annotation, Asset, MediaType, Visibility, clean_identifier
+from indexer.annotators import ImageItem, load_annotators, run_annotators
+from indexer.annotators.labels import LABEL_MIN_CONFIDENCE, LABELS_PER_IMAGE  # noqa: F401 - kept importable here
+from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
-from indexer.encoders.imagenet import MODEL_ID as LABEL_MODEL, MODEL_VERSION as LABEL_VERSION
-from indexer.encoders.imagenet import imagenet_class_names, shared_classifier
-from indexer.errors import Conflict, InvalidInput, MediasearchError, NotFound, Forbidden
+from indexer.encoders.imagenet import shared_classifier
+from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.media import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
 from indexer.access import ADMIN, Viewer
 from indexer.stores.catalog import ContentRow
+from indexer.video import PreparedMedia
 
-LABELS_PER_IMAGE = 5
-LABEL_MIN_CONFIDENCE = 0.03
 BATCH_SIZE = 32
+KEYFRAMES_PER_BATCH = 128  # a batch of videos is encoded once this many keyframes wait (memory)
+NOTE_ANNOTATION = "ingest_note"  # a part of the asset left out, and why (e.g. an unreadable audio track)
+NOTE_MODEL = "mediasearch-ingest"
 
 
 class IngestStatus(StrEnum):
@@ -71,6 +76,16 @@ class IngestOutcome:
     reason: str | None = None
     duplicate_of: list[str] = field(default_factory=list)
     name: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this item
+
+
+def stage_totals(outcomes: Iterable[IngestOutcome]) -> dict[str, float]:
+    """Seconds per ingest stage over many outcomes (probe, segment, keyframes, transcribe, classify, ...)."""
+    totals: dict[str, float] = {}
+    for outcome in outcomes:
+        for stage, seconds in outcome.timings.items():
+            totals[stage] = round(totals.get(stage, 0.0) + seconds, 4)
+    return totals
 
 
 @dataclass
@@ -83,7 +98,13 @@ class _Prepared:
     image_format: str | None = None
     text: str | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: list[Annotation] = field(default_factory=list)
+    labels: list[Annotation] = field(default_factory=list)  # every machine annotation of new content
+    media: "PreparedMedia | None" = None  # videos and audio
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pictures(self) -> int:
+        return len(self.media.shots) if self.media is not None else int(self.image is not None)
 
 
 def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
@@ -96,11 +117,7 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
         elif item.name:
             media_type = media_type_for_path(Path(item.name))
         else:
-            raise InvalidInput(f"{label}: media type unknown", "give type 'text' or 'image'")
-    if media_type in (MediaType.video, MediaType.audio):
-        raise InvalidInput(
-            f"{label}: {media_type} assets are not supported yet", "ingest images and texts for now"
-        )
+            raise InvalidInput(f"{label}: media type unknown", "give type 'text', 'image', 'video' or 'audio'")
     existing = collection.catalog.asset_row(item.id)
     if existing is not None and existing["owner"] != item.owner:
         raise Conflict(
@@ -117,7 +134,10 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
         content_hash = text_hash(text)
         return _Prepared(item, media_type, content_hash, collection.catalog.content_by_hash(content_hash), text=text)
     if item.data is None:
-        raise InvalidInput(f"{label}: an image asset needs the image file", "send the image bytes")
+        raise InvalidInput(f"{label}: {'an' if media_type in (MediaType.image, MediaType.audio) else 'a'} "
+                           f"{media_type} asset needs its file", f"send the {media_type} file's bytes")
+    if media_type in (MediaType.video, MediaType.audio):
+        return _prepare_media(collection, item, media_type, label)
     if len(item.data) > settings.max_upload_bytes:
         raise InvalidInput(
             f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_upload_bytes:,}",
@@ -131,42 +151,121 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
     )
 
 
+def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaType, label: str) -> _Prepared:
+    """Videos and audio: probe, segment, keyframes, previews, transcript — only for new bytes, so a
+    re-run after an interruption skips every video already stored."""
+    from indexer.video import prepare_media, require_ffmpeg
+
+    settings = collection.settings
+    assert item.data is not None
+    if not item.data:
+        raise InvalidInput(f"{label} is empty (0 bytes)", f"send the {media_type} file's content")
+    if len(item.data) > settings.max_media_bytes:
+        raise TooLarge(f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_media_bytes:,}",
+                       "send a smaller file or raise MEDIASEARCH_MAX_MEDIA_BYTES")
+    content_hash = sha256_bytes(item.data)
+    existing = collection.catalog.content_by_hash(content_hash)
+    prepared = _Prepared(item, media_type, content_hash, existing)
+    if existing is not None:
+        return prepared
+    require_ffmpeg()
+    started = time.perf_counter()
+    prepared.media = prepare_media(
+        collection.home, item.data, content_hash, str(media_type), label, max_pixels=settings.max_image_pixels,
+        max_seconds=settings.max_video_seconds, thumbnail_size=settings.thumbnail_size,
+        speech_window=settings.speech_window_seconds, workers=settings.annotator_workers,
+    )
+    prepared.timings.update(prepared.media.timings)
+    prepared.timings["prepare"] = round(time.perf_counter() - started, 4)
+    prepared.labels = list(prepared.media.annotations)
+    for note in prepared.media.notes:
+        prepared.labels.append(Annotation(name=NOTE_ANNOTATION, value=note, model=NOTE_MODEL))
+    return prepared
+
+
+def _discard(collection: Collection, p: _Prepared) -> None:
+    """Files made for a new video or audio that was not stored after all."""
+    if p.media is not None and collection.catalog.content_by_hash(p.content_hash) is None:
+        from indexer.video import derived_folder
+
+        (collection.home / p.media.media_path).unlink(missing_ok=True)
+        shutil.rmtree(collection.home / derived_folder(p.content_hash), ignore_errors=True)
+
+
 def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
-    """Encode the new contents of a batch (duplicates reuse the stored vectors)."""
+    """Encode and annotate the new contents of a batch (duplicates reuse what is stored).
+
+    Pictures (images and video keyframes) go through EfficientNet-Lite0 once: its probabilities
+    feed both the bundled encoder's ConSE vector and the `labels` annotator. Then the annotators
+    chosen in MEDIASEARCH_ANNOTATORS run over the whole batch; a keyframe's annotations keep the
+    time range of its shot."""
     fresh: dict[str, _Prepared] = {}
     for p in batch:
         if p.existing_content is None:
             fresh.setdefault(p.content_hash, p)
-    images = [p for p in fresh.values() if p.image is not None]
     texts = [p for p in fresh.values() if p.text is not None]
-    if images:
-        classifier = shared_classifier()
-        probabilities = classifier.predict([p.image for p in images])
+    # (prepared item, shot index or None, picture item)
+    pictures: list[tuple[_Prepared, int | None, ImageItem]] = []
+    for p in fresh.values():
+        if p.image is not None:
+            pictures.append((p, None, ImageItem(image=p.image, data=p.item.data, format=p.image_format)))
+        elif p.media is not None:
+            pictures += [(p, n, ImageItem(image=shot.keyframe)) for n, shot in enumerate(p.media.shots)
+                         if shot.keyframe is not None]
+    stage_seconds: dict[str, float] = {}
+    if pictures:
+        settings = collection.settings
+        annotators = load_annotators(settings.annotators, collection.encoder, settings.clip_vocabulary)
+        images = [item.image for _, _, item in pictures]
         embed = getattr(collection.encoder, "embed_probabilities", None)
-        vectors = embed(probabilities) if embed else collection.encoder.encode_images([p.image for p in images])
-        names = imagenet_class_names()
-        for p, vector, probs in zip(images, vectors, probabilities, strict=True):
-            p.vectors[SPACE_IMAGE] = vector
-            top = np.argsort(-probs)[:LABELS_PER_IMAGE]
-            p.labels = [
-                Annotation(name="label", value=names[i], confidence=round(float(probs[i]), 4),
-                           model=LABEL_MODEL, model_version=LABEL_VERSION)
-                for i in top if probs[i] >= LABEL_MIN_CONFIDENCE
-            ]
+        started = time.perf_counter()
+        if embed is not None or any(a.name == "labels" for a in annotators):
+            probabilities = shared_classifier().predict(images)
+            for (_, _, item), probs in zip(pictures, probabilities, strict=True):
+                item.probabilities = probs
+        stage_seconds["classify"] = time.perf_counter() - started
+        started = time.perf_counter()
+        vectors = embed(probabilities) if embed is not None else collection.encoder.encode_images(images)
+        stage_seconds["embed"] = time.perf_counter() - started
+        for (p, n, item), vector in zip(pictures, vectors, strict=True):
+            item.vector = vector
+            if n is None:
+                p.vectors[SPACE_IMAGE] = vector
+            else:
+                p.media.shots[n].vector = vector  # type: ignore[union-attr]
+        run = run_annotators(annotators, [item for _, _, item in pictures], settings.annotator_workers)
+        stage_seconds.update(run.seconds)
+        for (p, n, _), notes in zip(pictures, run.annotations, strict=True):
+            if n is not None:
+                shot = p.media.shots[n]  # type: ignore[union-attr]
+                notes = [a.model_copy(update={"time": TimeRange(start=shot.start, end=shot.end)}) for a in notes]
+            p.labels.extend(notes)
     if texts:
+        started = time.perf_counter()
         bodies = [p.text for p in texts]
         dense = collection.sentence.encode_texts(bodies)
         cross = dense if collection.encoder.text_model_id == collection.sentence.id else collection.encoder.encode_texts(bodies)
         for p, d, c in zip(texts, dense, cross, strict=True):
             p.vectors[SPACE_DENSE] = d
             p.vectors[SPACE_TEXT] = c
+        stage_seconds["encode_text"] = time.perf_counter() - started
+    # Batch stages are shared out over the new items by their number of pictures (texts count one).
+    weights = {h: max(1, p.pictures) for h, p in fresh.items()}
+    total = sum(weights.values()) or 1
+    for h, p in fresh.items():
+        for stage, seconds in stage_seconds.items():
+            p.timings[stage] = round(p.timings.get(stage, 0.0) + seconds * weights[h] / total, 4)
     for p in batch:  # a duplicate inside the same batch shares the first one's work
         if p.existing_content is None and p.content_hash in fresh and fresh[p.content_hash] is not p:
-            p.vectors, p.labels = fresh[p.content_hash].vectors, fresh[p.content_hash].labels
+            first = fresh[p.content_hash]
+            p.vectors, p.labels, p.media = first.vectors, first.labels, first.media
 
 
 def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None]:
-    """Write the original and its thumbnail, content-addressed (safe to repeat after a crash)."""
+    """Write the original and its thumbnail, content-addressed (safe to repeat after a crash).
+    Videos and audio wrote theirs while being prepared (ffmpeg reads the stored original)."""
+    if p.media is not None:
+        return p.media.media_path, p.media.thumb_path
     if p.image is None or p.item.data is None:
         return None, None
     shard = p.content_hash[:2]
@@ -216,11 +315,16 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
         media_rel, thumb_rel = (None, None) if content is not None else _store_files(collection, p)
         with catalog.transaction() as db:
             if content is None:
+                media = p.media
+                width = p.image.width if p.image else (media.info.width if media else None)
+                height = p.image.height if p.image else (media.info.height if media else None)
                 content_id = catalog.insert_content(
                     db, p.content_hash, p.media_type, media_path=media_rel, thumb_path=thumb_rel, text=p.text,
-                    width=p.image.width if p.image else None, height=p.image.height if p.image else None,
-                    vectors=p.vectors,
+                    width=width, height=height, vectors=p.vectors, duration=media.duration if media else None,
                 )
+                for shot in media.shots if media else []:  # the video and all its shots: one transaction
+                    catalog.insert_segment(db, content_id, shot.start, shot.end, shot.keyframe_path,
+                                           vectors={SPACE_IMAGE: shot.vector} if shot.vector is not None else {})
             else:
                 content_id = content.id
             catalog.upsert_asset(db, asset, content_id)
@@ -236,14 +340,27 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
         if orphan is not None:
             _remove_files(collection, orphan)
     collection.catch_up()
+    collection.sync_lexical()
     status = IngestStatus.updated if existing_row is not None else IngestStatus.added
-    return IngestOutcome(item.id, status, duplicate_of=duplicates, name=item.name)
+    notes = [a.value for a in labels if a.name == NOTE_ANNOTATION]
+    return IngestOutcome(item.id, status, reason="; ".join(notes) or None, duplicate_of=duplicates, name=item.name)
 
 
 def _remove_files(collection: Collection, content: ContentRow) -> None:
+    """The original, the thumbnail and, for videos and audio, the folder of everything derived
+    from the content (keyframes, preview, strip: derived/<hash[:2]>/<hash>/)."""
+    from indexer.video import derived_folder
+
     for rel in (content.media_path, content.thumb_path):
         if rel:
             (collection.home / rel).unlink(missing_ok=True)
+    folder = collection.home / derived_folder(content.hash)
+    if folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.parent.rmdir()  # the shard, when it was the last one there
+        except OSError:
+            pass
 
 
 def ingest(
@@ -263,20 +380,36 @@ def ingest(
     batch: list[_Prepared] = []
 
     def run_batch() -> None:
-        _encode(collection, batch)
+        try:
+            _encode(collection, batch)
+        except BaseException:
+            for p in batch:
+                _discard(collection, p)
+            raise
+        failed = []
         for p in batch:
             try:
-                finish(_write(collection, p))
+                started = time.perf_counter()
+                outcome = _write(collection, p)
+                p.timings["write"] = round(time.perf_counter() - started, 4)
+                outcome.timings = dict(p.timings)
+                finish(outcome)
             except MediasearchError as exc:
-                finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name))
+                failed.append(p)
+                finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name, timings=dict(p.timings)))
+        for p in failed:  # after the batch: a duplicate in it may have stored the same files
+            _discard(collection, p)
         batch.clear()
 
     for item in items:
         try:
-            batch.append(_prepare(collection, item))
+            started = time.perf_counter()
+            prepared = _prepare(collection, item)
+            prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
+            batch.append(prepared)
         except MediasearchError as exc:
             finish(IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
-        if len(batch) >= batch_size:
+        if len(batch) >= batch_size or sum(p.pictures for p in batch) >= KEYFRAMES_PER_BATCH:
             run_batch()
     if batch:
         run_batch()
@@ -287,8 +420,12 @@ def ingest(
 def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
     """Ingest a single item, raising its error instead of reporting it (for the API)."""
     prepared = _prepare(collection, item)
-    _encode(collection, [prepared])
-    return _write(collection, prepared)
+    try:
+        _encode(collection, [prepared])
+        return _write(collection, prepared)
+    except BaseException:
+        _discard(collection, prepared)
+        raise
 
 
 def _owned_row(collection: Collection, asset_id: str, viewer: Viewer):  # noqa: ANN202
@@ -310,6 +447,7 @@ def delete_asset(collection: Collection, asset_id: str, viewer: Viewer = ADMIN) 
         if orphan is not None:
             _remove_files(collection, orphan)
     collection.catch_up()
+    collection.sync_lexical()
 
 
 def update_asset(collection: Collection, asset_id: str, changes: dict[str, object], viewer: Viewer = ADMIN) -> Asset:
@@ -327,6 +465,7 @@ def update_asset(collection: Collection, asset_id: str, changes: dict[str, objec
             raise InvalidInput(f"invalid change: {exc.errors()[0]['msg']}", "check the field values") from None
         with collection.catalog.transaction() as db:
             collection.catalog.upsert_asset(db, updated, row["content_id"])
+    collection.sync_lexical()
     result = collection.catalog.asset(asset_id)
     assert result is not None
     return result
@@ -356,6 +495,8 @@ def file_input(path: Path, owner: str, root: Path | None = None, **metadata: obj
 
 def manifest_inputs(manifest: Path) -> Iterable[AssetInput | IngestOutcome]:
     """One asset per JSON line: id, owner, type, path or text, title, description, tags, visibility, ...
+    and `annotations`: a list of {name, value, confidence, model, time}, or MediaVerse annotation-service
+    responses (indexer/annotators/external.py), with `annotations_source` naming the service.
 
     Relative paths are read relative to the manifest's folder. A bad line yields
     a rejected outcome instead of an input, so the batch goes on.
@@ -382,6 +523,10 @@ def manifest_inputs(manifest: Path) -> Iterable[AssetInput | IngestOutcome]:
                     record.setdefault("source", str(file_path.resolve()))
                     record.setdefault("media_type", str(media_type_for_path(file_path)))
                 record.setdefault("name", name)
+                if record.get("annotations"):  # ours, or MediaVerse annotation-service responses (D3.2 2.5)
+                    from indexer.annotators.external import parse_external
+
+                    record["annotations"] = parse_external(record["annotations"], record.pop("annotations_source", None))
                 yield AssetInput.model_validate(record)
             except json.JSONDecodeError as exc:
                 yield IngestOutcome(f"line {number}", IngestStatus.rejected, f"{name}: not valid JSON ({exc.msg})", name=name)

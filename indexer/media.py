@@ -1,4 +1,6 @@
-"""Reading media safely: type detection, image decoding with limits, hashing, thumbnails."""
+"""Reading media safely: type detection, image decoding with limits, hashing, thumbnails.
+
+Videos and audio are read by ffmpeg/ffprobe in indexer/video.py."""
 
 import hashlib
 import io
@@ -13,6 +15,8 @@ from indexer.errors import InvalidInput, TooLarge
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
 TEXT_SUFFIXES = {".txt", ".md"}
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".3gp"}
+AUDIO_SUFFIXES = {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac"}
 # What PIL reports for the formats we accept.
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
 
@@ -23,7 +27,11 @@ def media_type_for_path(path: Path) -> MediaType:
         return MediaType.image
     if suffix in TEXT_SUFFIXES:
         return MediaType.text
-    accepted = ", ".join(sorted(IMAGE_SUFFIXES | TEXT_SUFFIXES))
+    if suffix in VIDEO_SUFFIXES:
+        return MediaType.video
+    if suffix in AUDIO_SUFFIXES:
+        return MediaType.audio
+    accepted = ", ".join(sorted(IMAGE_SUFFIXES | TEXT_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES))
     raise InvalidInput(
         f"unsupported file type '{suffix or path.name}'",
         f"accepted file types are {accepted}",

@@ -3,6 +3,10 @@
 Used after changing encoders (an index remembers the encoder it was built with).
 Vectors are computed first and swapped in one catalog transaction, so a crash
 leaves either the old index or the new one.
+
+`reindex_lexical` rebuilds the lexical store from the catalog: for OpenSearch a
+new index version behind the alias, swapped in atomically (searches go on);
+for the embedded store every FTS5 row rewritten.
 """
 
 from collections.abc import Callable
@@ -14,6 +18,32 @@ from indexer.errors import InvalidInput
 from indexer.media import load_image
 
 BATCH = 32
+LEXICAL_BATCH = 500
+
+
+def reindex_lexical(collection: Collection, progress: Callable[[int, int], None] | None = None) -> dict[str, object]:
+    """Rebuild the lexical index from the catalog; returns what was done."""
+    total = collection.catalog.counts()["assets"]
+    report = (lambda done: progress(done, total)) if progress else None
+    if collection.lexical_sync is not None:
+        rebuilt = collection.lexical_sync.rebuild(progress=report)
+        return {"store": collection.lexical.name, "index": rebuilt.index, "documents": rebuilt.documents,
+                "deleted": rebuilt.deleted, "seconds": rebuilt.seconds}
+    done, batch = 0, []
+    with collection.write_lock:
+        for doc in collection.catalog.iter_lexical_docs(LEXICAL_BATCH):
+            batch.append(doc)
+            if len(batch) == LEXICAL_BATCH:
+                collection.lexical.upsert(batch)
+                done += len(batch)
+                batch = []
+                if report:
+                    report(done)
+        collection.lexical.upsert(batch)
+        done += len(batch)
+    if report:
+        report(done)
+    return {"store": collection.lexical.name, "index": "assets_fts", "documents": done, "deleted": [], "seconds": None}
 
 
 def reindex(collection: Collection, progress: Callable[[int, int], None] | None = None) -> int:
@@ -39,6 +69,9 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
                 new.append((SPACE_TEXT, r["id"], v))
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))
+    from indexer.video import reencode_keyframes
+
+    new += reencode_keyframes(collection)  # video keyframes live in the image space too
     with collection.write_lock, catalog.transaction() as db:
         for space in (SPACE_IMAGE, SPACE_TEXT):
             db.execute(

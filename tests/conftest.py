@@ -64,3 +64,139 @@ def collection(settings: Settings, bundled_encoder) -> Collection:
     c = Collection.open(settings, create=True, encoder=bundled_encoder)
     yield c
     c.close()
+
+
+# --- OpenSearch: one real node for the whole session, run by docker/opensearch-local.sh -------------
+# Started on first use and stopped at the end. A node that cannot start fails the tests that need it
+# (with the script's output and the node's log): they are never skipped.
+import subprocess
+import tempfile
+import time
+import uuid
+
+OPENSEARCH_SCRIPT = Path(__file__).resolve().parents[1] / "docker" / "opensearch-local.sh"
+_OPENSEARCH_TIMINGS: dict[str, float] = {}
+
+
+class LocalOpenSearch:
+    """The node of docker/opensearch-local.sh, in a run folder of its own (data kept across stop/start)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.url = ""
+
+    def _script(self, command: str) -> str:
+        env = {**os.environ, "OPENSEARCH_RUN_DIR": str(self.run_dir)}
+        started = time.perf_counter()
+        done = subprocess.run(["bash", str(OPENSEARCH_SCRIPT), command], env=env, capture_output=True, text=True,
+                              timeout=900, check=False)
+        _OPENSEARCH_TIMINGS[f"{command} #{sum(k.startswith(command) for k in _OPENSEARCH_TIMINGS) + 1}"] = time.perf_counter() - started
+        if done.returncode != 0:
+            pytest.fail(f"docker/opensearch-local.sh {command} failed (exit {done.returncode}):\n"
+                        f"{done.stdout[-2000:]}\n{done.stderr[-6000:]}", pytrace=False)
+        return done.stdout
+
+    def start(self) -> None:
+        self.url = self._script("start").strip().splitlines()[-1]
+        assert self.url.startswith("http://127.0.0.1:"), self.url
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def clean(self) -> None:
+        self._script("clean")
+
+
+@pytest.fixture(scope="session")
+def opensearch_node():
+    node = LocalOpenSearch(Path(tempfile.mkdtemp(prefix="mediasearch-opensearch-")))  # not under pytest's 0700 tmp:
+    node.start()                                                                      # the node's user must reach it
+    yield node
+    node.clean()
+
+
+@pytest.fixture
+def opensearch_store(opensearch_node):
+    """Makes OpenSearch stores, each under a prefix of its own; their indexes are dropped afterwards."""
+    from indexer.errors import StoreUnavailable
+    from indexer.stores.opensearch import OpenSearchLexicalStore
+
+    made = []
+
+    def make(**options) -> OpenSearchLexicalStore:
+        store = OpenSearchLexicalStore([opensearch_node.url], prefix=f"test-{uuid.uuid4().hex[:12]}", **options)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        try:
+            store.drop()
+        except StoreUnavailable:
+            pass
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _OPENSEARCH_TIMINGS:
+        terminalreporter.write_line(
+            "OpenSearch node (docker/opensearch-local.sh): "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in _OPENSEARCH_TIMINGS.items())
+        )
+
+
+# --- media ingestion (videos, audio, annotators): files made once per session with real ffmpeg and flite ---
+VIDEOS = SHARED / "videos"
+
+
+def speech_wav(path: Path, sentences: list[tuple[float, str]], seconds: float) -> Path:
+    """A 16 kHz mono WAV of `seconds` with each sentence spoken by flite from its start time."""
+    import wave
+
+    import numpy as np
+
+    from api.sample import SPEECH_RATE, _speech
+
+    track = np.zeros(int(seconds * SPEECH_RATE), dtype=np.int16)
+    for start, text in sentences:
+        voice = _speech(text, path.parent)
+        assert voice is not None, "flite is not installed: run `make install`"
+        at = int(start * SPEECH_RATE)
+        voice = voice[: len(track) - at]
+        track[at : at + len(voice)] = voice
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SPEECH_RATE)
+        out.writeframes(track.tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    """The demo clip, a speech recording and broken files, made with the real tools."""
+    import subprocess
+
+    from api.sample import write_clip
+
+    folder = tmp_path_factory.mktemp("media")
+    write_clip(folder / "clip.mp4")
+    speech_wav(folder / "speech.wav", [(0.5, "Welcome to the media search demonstration."),
+                                       (4.0, "The coffee is hot and the cat is sleeping on the sofa.")], 8.0)
+    # A video whose audio packets are corrupted: every AAC frame fails to decode.
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-bsf:a", "noise=amount=3", "-shortest", str(folder / "bad_audio.mp4")], check=True)
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "corrupt.mp4").write_bytes(bytes(range(256)) * 64)
+    data = (VIDEOS / "bigbuckbunny.mp4").read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def truncated_webm(media_dir) -> Path:
+    """A WebM cut in half: Matroska streams, so what is left still decodes."""
+    data = (VIDEOS / "no_duration.webm").read_bytes()
+    path = media_dir / "half.webm"
+    path.write_bytes(data[: len(data) // 2])
+    return path

@@ -168,3 +168,16 @@ def test_phone_width_and_parse_error(page, server):
     page.wait_for_selector(".error")
     assert "unknown field 'lable'" in page.locator(".error").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_a_video_hit_plays_at_its_moment(page, server):
+    page.goto(server["url"] + "/?q=" + "motorcycle garage type:video")
+    page.wait_for_selector('.card[data-id="video-demo"] .badge')
+    badge = page.locator('.card[data-id="video-demo"] .badge').inner_text()
+    assert "▶ 0:0" in badge  # the spoken "red motorcycle in the garage" starts about 3 s in
+    page.click('.card[data-id="video-demo"] a')
+    page.wait_for_selector("video")
+    page.wait_for_function("document.querySelector('video').readyState >= 1 && document.querySelector('video').currentTime > 2")
+    start = page.evaluate("document.querySelector('video').currentTime")
+    assert 2 < start < 6
+    assert page.locator("img.strip").count() == 1

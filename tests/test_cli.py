@@ -62,7 +62,7 @@ def test_demo_ingests_the_bundled_sample(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
     result = runner.invoke(app, ["demo", "--no-serve"])
     assert result.exit_code == 0, result.output
-    assert "32 added" in result.output
+    assert "33 added" in result.output  # 16 pictures, 16 texts and the demo video clip
     assert "search 'a cat': image: image-chelsea" in result.output.replace("\n", " ")
 
 

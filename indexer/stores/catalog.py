@@ -225,6 +225,7 @@ class Catalog:
             text=content.text,
             width=content.width,
             height=content.height,
+            duration=content.duration,
             annotations=self.annotations(row["rowid"]),
             duplicate_ids=siblings,
         )

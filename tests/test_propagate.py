@@ -1,0 +1,107 @@
+"""Metadata propagation: proposals from the nearest annotated neighbours, accepted by an editor."""
+
+import io
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from conftest import skimage_png
+from indexer.access import ADMIN
+from indexer.assets import Annotation
+from indexer.collection import Collection
+from indexer.config import Settings
+from indexer.errors import InvalidInput
+from indexer.ingest import AssetInput, ingest
+from indexer.propagate import decide, proposals, propose
+from indexer.stores.lexical import LexicalQuery
+
+
+def jpeg_copy(name: str, crop: int = 6) -> bytes:
+    """The same picture re-encoded and trimmed a little: a near-duplicate."""
+    image = Image.open(io.BytesIO(skimage_png(name))).convert("RGB")
+    image = image.crop((crop, crop, image.width - crop, image.height - crop))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=70)
+    return out.getvalue()
+
+
+CAPTION = Annotation(name="caption", value="commander eileen collins in her flight suit")
+
+
+@pytest.fixture
+def collection(tmp_path, bundled_encoder):
+    c = Collection.open(Settings(home=tmp_path / "home", encoder="bundled"), create=True, encoder=bundled_encoder)
+    ingest(c, [
+        AssetInput(id="original", owner="ana", data=skimage_png("astronaut"), name="a.png", annotations=[CAPTION]),
+        AssetInput(id="repost", owner="bob", data=jpeg_copy("astronaut"), name="b.jpg"),
+        AssetInput(id="coffee", owner="bob", data=skimage_png("coffee"), name="c.png"),
+        AssetInput(id="secret", owner="carol", data=skimage_png("chelsea"), name="s.png", visibility="private",
+                   annotations=[Annotation(name="caption", value="my cat Tom")]),
+        AssetInput(id="cat-bob", owner="bob", data=jpeg_copy("chelsea"), name="t.jpg"),
+        AssetInput(id="cat-carol", owner="carol", data=jpeg_copy("chelsea", 10), name="u.jpg"),
+    ])
+    yield c
+    c.close()
+
+
+def test_near_duplicates_get_the_annotations_people_gave_the_original(collection):
+    found = propose(collection, min_similarity=0.9)
+    repost = [p for p in found if p.target == "repost"]
+    assert [(p.source, p.name, p.value, p.kind) for p in repost] == [("original", "caption", CAPTION.value, "duplicate")]
+    assert repost[0].similarity >= 0.95 and repost[0].confidence == pytest.approx(repost[0].similarity, abs=1e-3)
+    assert not [p for p in found if p.target == "coffee"]  # nothing like it is annotated
+    assert not any(p.name == "label" for p in found)  # our own labels are recomputed, never propagated
+
+
+def test_private_metadata_only_reaches_the_same_owner(collection):
+    found = propose(collection, min_similarity=0.9)
+    from_secret = {p.target for p in found if p.source == "secret"}
+    assert from_secret == {"cat-carol"}  # not bob's copy of the same cat
+
+
+def test_accepted_proposals_are_stored_with_their_provenance_and_found_by_bm25(collection):
+    found = propose(collection, min_similarity=0.9)
+    repost = next(p for p in found if p.target == "repost")
+    assert collection.lexical.search(LexicalQuery(words=["eileen"]), ADMIN, 10)[0].asset_id == "original"
+    decide(collection, [repost.id], accept=True)
+    stored = [a for a in collection.catalog.asset("repost").annotations if a.name == "caption"]
+    assert [(a.value, a.model) for a in stored] == [(CAPTION.value, "propagated:original")]
+    assert stored[0].model_version.startswith("duplicate@")
+    assert {h.asset_id for h in collection.lexical.search(LexicalQuery(words=["eileen"]), ADMIN, 10)} == {"original", "repost"}
+    # decided proposals are not proposed again, and a second run adds nothing new
+    assert repost.id not in {p.id for p in propose(collection, min_similarity=0.9)}
+    assert [p.status for p in proposals(collection, None) if p.id == repost.id] == ["accepted"]
+    with pytest.raises(InvalidInput, match="already accepted"):
+        decide(collection, [repost.id], accept=False)
+
+
+def test_rejected_proposals_change_nothing(collection):
+    found = propose(collection, min_similarity=0.9)
+    target = next(p for p in found if p.target == "cat-carol")
+    decide(collection, [target.id], accept=False)
+    assert not [a for a in collection.catalog.asset("cat-carol").annotations if a.name == "caption"]
+
+
+def test_the_propagate_command(tmp_path, monkeypatch):
+    from api.cli import app
+
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    runner = CliRunner()
+    (tmp_path / "m.jsonl").write_text(
+        '{"id": "original", "owner": "ana", "path": "a.png", "annotations": [{"name": "caption", "value": "spacewalk"}]}\n'
+        '{"id": "repost", "owner": "bob", "path": "b.jpg"}\n')
+    (tmp_path / "a.png").write_bytes(skimage_png("astronaut"))
+    (tmp_path / "b.jpg").write_bytes(jpeg_copy("astronaut"))
+    assert runner.invoke(app, ["ingest", "--manifest", str(tmp_path / "m.jsonl")]).exit_code == 0
+    result = runner.invoke(app, ["propagate", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    listed = json.loads(result.output)
+    assert [(p["target"], p["value"], p["kind"]) for p in listed] == [("repost", "spacewalk", "duplicate")]
+    result = runner.invoke(app, ["propagate", "--accept", str(listed[0]["id"])])
+    assert result.exit_code == 0 and "accepted" in result.output
+    assert "accepted #" in result.output and "repost caption='spacewalk' (from original)" in result.output
+    assert runner.invoke(app, ["propagate", "--accept"]).exit_code == 2  # ids are needed
