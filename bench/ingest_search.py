@@ -7,7 +7,6 @@ Prints a table and appends it, with the command and the machine, to docs/benchma
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -71,12 +70,9 @@ def main() -> None:
     table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
     print(table)
     if not args.no_write:
-        docs = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-        command = "python bench/ingest_search.py " + " ".join(sys.argv[1:])
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with docs.open("a", encoding="utf-8") as fh:
-            fh.write(f"\n## Ingest and search, embedded stores ({time.strftime('%Y-%m-%d')})\n\n"
-                     f"`{command}` on {machine}\n\n{table}\n")
+        from report import append
+
+        append("Ingest and search, embedded stores", "python bench/ingest_search.py " + " ".join(sys.argv[1:]), table)
 
 
 if __name__ == "__main__":

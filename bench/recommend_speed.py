@@ -11,7 +11,6 @@ the following ones (clustering cached per user), and appends to docs/benchmarks.
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -91,11 +90,9 @@ def main() -> None:
     table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
     print(table)
     if not args.no_write:
-        docs = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with docs.open("a", encoding="utf-8") as fh:
-            fh.write(f"\n## Recommendation feed latency ({time.strftime('%Y-%m-%d')})\n\n"
-                     f"`python bench/recommend_speed.py --assets {args.assets} --posts {args.posts}` on {machine}\n\n{table}\n")
+        from report import append
+
+        append("Recommendation feed latency", f"python bench/recommend_speed.py --assets {args.assets} --posts {args.posts}", table)
 
 
 if __name__ == "__main__":

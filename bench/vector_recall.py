@@ -12,11 +12,9 @@ Prints a table and appends it to docs/benchmarks.md.
 """
 
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -94,11 +92,10 @@ def main() -> None:
              + "\n".join("| " + " | ".join(r) + " |" for r in scale))
     print(text)
     if "--no-write" not in sys.argv:
-        docs = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with docs.open("a", encoding="utf-8") as fh:
-            fh.write(f"\n## FAISS against exact cosine ({time.strftime('%Y-%m-%d')})\n\n"
-                     f"`python bench/vector_recall.py` on {machine}; Flickr8k (1000 images, 600 caption queries), encoder {encoder_id}\n\n{text}\n")
+        from report import append, machine
+
+        append("FAISS against exact cosine", "python bench/vector_recall.py", text,
+               machine(f"Flickr8k (1000 images, 600 caption queries), encoder {encoder_id}"))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ RangeField = Literal["created", "duration", "width", "height"]
 TERM_FIELDS: tuple[str, ...] = TermField.__args__  # type: ignore[attr-defined]
 RANGE_FIELDS: tuple[str, ...] = RangeField.__args__  # type: ignore[attr-defined]
 # The facets an editor sees, in display order.
-FACET_FIELDS: tuple[str, ...] = ("type", "label", "owner", "licence", "colour", "faces", "model", "year", "tag", "visibility")
+FACET_FIELDS: tuple[str, ...] = (
+    "type", "label", "owner", "licence", "colour", "faces", "annotation", "model", "year", "tag", "visibility",
+)
 
 # Annotation names behind annotation-derived fields.
 LABEL_ANNOTATION = "label"

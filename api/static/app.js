@@ -5,7 +5,8 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = $("#main");
 const FACET_LABELS = { type: "Media type", label: "Labels", owner: "Owner", licence: "Licence", colour: "Colours",
-  faces: "Faces", model: "Annotation model", year: "Year", tag: "Tags", visibility: "Visibility" };
+  faces: "Faces", annotation: "Annotations (OCR, speech, content flags…)", model: "Annotation model", year: "Year",
+  tag: "Tags", visibility: "Visibility" };
 const TABS = [["all", "All"], ["image", "Images"], ["video", "Videos"], ["text", "Texts"]];
 const PAGE = 24;
 const state = { q: "", tab: "all", selected: {}, image: null, imageUrl: null, cursors: [null], page: 0,
@@ -132,7 +133,11 @@ function channelsTable(h) {
 }
 
 function card(h) {
-  const thumb = h.thumbnail ? `<img loading="lazy" alt="" src="${esc(h.thumbnail)}${user() ? `?username=${encodeURIComponent(user())}` : ""}">` : `<span class="texticon" aria-hidden="true">¶</span>`;
+  const u = user() ? `?username=${encodeURIComponent(user())}` : "";
+  const preview = `/v1/assets/${encodeURIComponent(h.id)}/preview${u}`;
+  const thumb = h.media_type === "video"  // the animated preview, or the thumbnail when there is none
+    ? `<img loading="lazy" alt="" src="${preview}" onerror="this.onerror=null;this.src='${esc(h.thumbnail || "")}${u}'">`
+    : h.thumbnail ? `<img loading="lazy" alt="" src="${esc(h.thumbnail)}${u}">` : `<span class="texticon" aria-hidden="true">¶</span>`;
   const when = h.segment ? `<span class="badge">▶ ${fmtTime(h.segment.start)}–${fmtTime(h.segment.end)}</span>` : (h.media_type === "video" ? `<span class="badge">▶ video</span>` : "");
   const href = assetUrl(h.id) + (h.segment ? `#t=${h.segment.start}` : "");
   return `<article class="card" data-id="${esc(h.id)}">
