@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -196,6 +198,19 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message, hint=exc.hint,
                                              position=getattr(exc, "position", None), length=getattr(exc, "length", None)))
         return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(x) for x in first["loc"] if x != "body") or "request"
+        body = ErrorResponse(error=ErrorBody(code="invalid_request", message=f"{where}: {first['msg']}",
+                                             hint="see /docs for the expected fields"))
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = ErrorResponse(error=ErrorBody(code="http_error", message=str(exc.detail)))
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ValidationError)
     async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
@@ -497,7 +512,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         k: Annotated[int, Query(ge=1, le=500)] = 20,
         d: Annotated[float, Query(ge=0, le=1, description="Share of k from an outlier post (variety).")] = 0.2,
         mode: Annotated[Literal["seed", "proportional"], Query()] = "proportional",
-        seed: Annotated[int | None, Query(description="Makes the feed reproducible.")] = None,
+        seed: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Makes the feed reproducible.")] = None,
         q: Annotated[str, Query(max_length=2000, description="Filters in the query language, e.g. type:image -owner:bob.")] = "",
         mark_shown: Annotated[bool, Query(description="Remember what was shown, so the next page is new.")] = True,
     ) -> FeedResponse:

@@ -12,7 +12,7 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from query.profile import RankingProfile
 from ranking import combine_scores, min_max, noisy_or, reciprocal_rank_fusion
@@ -30,6 +30,14 @@ class FusionOptions(BaseModel):
     normalisation: Normalisation = "min_max"
     combination: Combination = "arithmetic_mean"
     weights: dict[str, float] | None = Field(default=None, description="Channel -> weight; default from the profile.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FusionOptions":
+        if self.normalisation == "z_score" and self.combination != "arithmetic_mean":
+            raise ValueError("z_score gives negative scores: combine it with arithmetic_mean only")
+        if self.weights and any(not 0 <= w <= 1000 for w in self.weights.values()):
+            raise ValueError("channel weights must be between 0 and 1000")
+        return self
 
 
 @dataclass

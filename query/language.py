@@ -72,7 +72,11 @@ class ParsedQuery:
         return " ".join([*self.phrases, *self.words]).strip()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def parse_query(query: str) -> ParsedQuery:
+    query = _CONTROL.sub(" ", query)  # control characters mean nothing in a search box
     parsed = ParsedQuery()
     terms: list[TermFilter] = []
     ranges: list[RangeFilter] = []

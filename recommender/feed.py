@@ -156,6 +156,8 @@ def feed(
     started = time.perf_counter()
     if not 1 <= k <= 500:
         raise InvalidInput(f"k must be between 1 and 500, got {k}")
+    if seed is not None and seed < 0:
+        raise InvalidInput(f"seed must be a non-negative integer, got {seed}")
     state = FeedState(collection.catalog)
     rng = np.random.default_rng(seed)
     viewer = viewer or Viewer(username=user)

@@ -20,6 +20,7 @@ _COLUMNS = ("title", "description", "tags", "text", "annotations")
 
 
 def _quote(term: str) -> str:
+    term = "".join(c if c >= " " else " " for c in term)  # FTS5 strings cannot hold NUL or control characters
     return '"' + term.replace('"', '""') + '"'
 
 
