@@ -290,6 +290,48 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
+def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Compare every vector index and the lexical store with the catalog; exit 1 when they disagree."""
+
+    def go() -> None:
+        from indexer.check import check as run_check
+
+        collection = _open()
+        report = run_check(collection)
+        collection.close()
+        if as_json:
+            print(json.dumps(report, indent=2))
+        else:
+            for store, r in report.items():
+                if store == "in_agreement":
+                    continue
+                state = "[green]ok[/green]" if r["in_agreement"] else "[red]disagrees[/red]"
+                console.print(f"{store:22} catalog {r['catalog']:>7}  store {r['store']:>7}  {state}"
+                              + (f"  missing {r['missing']}" if r["missing"] else "") + (f"  extra {r['extra']}" if r["extra"] else ""))
+            console.print("every store agrees with the catalog" if report["in_agreement"]
+                          else "[red]run `mediasearch repair` to rebuild what disagrees[/red]")
+        if not report["in_agreement"]:
+            raise typer.Exit(1)
+
+    _run(go)
+
+
+@app.command()
+def repair() -> None:
+    """Rebuild, from the catalog, every vector index and lexical store that disagrees with it."""
+
+    def go() -> None:
+        from indexer.check import repair as run_repair
+
+        collection = _open()
+        done = run_repair(collection)
+        collection.close()
+        console.print("\n".join(done) if done else "nothing to repair: every store agrees with the catalog")
+
+    _run(go)
+
+
+@app.command()
 def reindex(
     lexical_only: Annotated[bool, typer.Option("--lexical-only", help="Only rebuild the lexical index (no re-encoding).")] = False,
 ) -> None:

@@ -15,6 +15,7 @@ def test_add_search_remove_save_load(tmp_path, factory):
     ids = np.arange(2000) + 100
     index = VectorIndex.build(16, factory, ids, x)
     assert index.effective_factory == factory
+    assert sorted(index.ids().tolist()) == ids.tolist()
     hits = index.search(x[7], 3)
     assert hits.ids[0] == 107 and hits.scores[0] == pytest.approx(1.0, abs=0.01)
     if index.remove(np.array([107])):

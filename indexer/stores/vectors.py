@@ -94,6 +94,15 @@ class VectorIndex:
     def ntotal(self) -> int:
         return int(self._index.ntotal)
 
+    def ids(self) -> np.ndarray:
+        """Every id in the index."""
+        if isinstance(self._index, faiss.IndexIVF):
+            lists = self._index.invlists
+            parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                     for i in range(self._index.nlist) if lists.list_size(i)]
+            return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
     @property
     def is_exact(self) -> bool:
         return self.effective_factory == EXACT_FACTORY

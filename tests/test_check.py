@@ -1,0 +1,42 @@
+"""`mediasearch check` finds stores that disagree with the catalog; `repair` rebuilds them."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from api.cli import app
+from conftest import skimage_png
+from indexer.check import check, repair
+from indexer.collection import SPACE_IMAGE, Collection
+from indexer.ingest import AssetInput, ingest
+from indexer.stores.sqlite_lexical import SqliteLexicalStore
+
+
+def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings, bundled_encoder, monkeypatch):
+    collection = Collection.open(settings, create=True, encoder=bundled_encoder)
+    ingest(collection, [AssetInput(id="cat", owner="ana", data=skimage_png("chelsea"), name="c.png"),
+                        AssetInput(id="cup", owner="ana", data=skimage_png("coffee"), name="k.png"),
+                        AssetInput(id="note", owner="ana", text="a tabby cat")])
+    assert check(collection)["in_agreement"]
+    # Damage: a vector vanishes from the saved image index, a document from the BM25 store.
+    cat = collection.catalog.asset_row("cat")["content_id"]
+    assert collection.indexes[SPACE_IMAGE].remove(np.array([cat]))
+    collection._unsaved_changes += 1
+    collection.flush()
+    SqliteLexicalStore(collection.catalog).delete(["note"])
+    collection.close()
+
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(settings.home))
+    monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    result = CliRunner().invoke(app, ["check", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["vectors:image"]["missing"] == [cat] and report["lexical:sqlite"]["missing"] == ["note"]
+
+    result = CliRunner().invoke(app, ["repair"])
+    assert result.exit_code == 0 and "rebuilt the image vector index" in result.output
+    assert "rebuilt the sqlite lexical index" in result.output
+    assert CliRunner().invoke(app, ["check"]).exit_code == 0
+    reopened = Collection.open(settings, encoder=bundled_encoder)
+    assert check(reopened)["in_agreement"] and repair(reopened) == []
