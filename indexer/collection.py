@@ -150,6 +150,10 @@ class Collection:
         catalog's vector_log is the single record of what the indexes must hold.
         """
         with self._index_lock:
+            # One cheap query on the search path: nothing new since the least advanced index.
+            newest = self.catalog.db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+            if newest <= min(index.applied_seq for index in self.indexes.values()):
+                return
             for space, index in self.indexes.items():
                 rows = self.catalog.log_since(space, index.applied_seq)
                 if not rows:

@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 
 from indexer.assets import Annotation
 from indexer.errors import InvalidInput, TooLarge
+from indexer.media import thumbnail_bytes
 
 PROBE_TIMEOUT_S = 60
 FFMPEG_TIMEOUT_S = 900
@@ -627,14 +628,6 @@ def _jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _webp(image: Image.Image, size: int) -> bytes:
-    thumb = image.copy()
-    thumb.thumbnail((size, size))
-    out = io.BytesIO()
-    thumb.save(out, format="WEBP", quality=80)
-    return out.getvalue()
-
-
 def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, name: str, *, max_pixels: int,
                   max_seconds: float, thumbnail_size: int, speech_window: float, workers: int = 2) -> PreparedMedia:
     """Store the original and everything derived from it under the home folder (content-addressed,
@@ -693,7 +686,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             best = best_thumbnail_frame(frames)
             assert best is not None
             thumb_rel = f"{folder}/thumb.webp"
-            _atomic_write(home / thumb_rel, _webp(best, thumbnail_size))
+            _atomic_write(home / thumb_rel, thumbnail_bytes(best, thumbnail_size))
             preview = animated_webp(preview_frames(final, info, analysis.shots, name, workers=workers))
             if preview:
                 _atomic_write(home / folder / "preview.webp", preview)
@@ -714,7 +707,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             assert pcm is not None
             duration = duration or round(len(pcm) / SPEECH_RATE, 3)
             thumb_rel = f"{folder}/thumb.webp"
-            _atomic_write(home / thumb_rel, _webp(waveform(pcm), 512))
+            _atomic_write(home / thumb_rel, thumbnail_bytes(waveform(pcm), 512))
         if pcm is not None:
             from indexer.audio import shared_transcriber
 
