@@ -62,3 +62,21 @@ class StoreUnavailable(MediasearchError):
 
     status = 503
     code = "store_unavailable"
+
+
+class ForbiddenURL(Forbidden):
+    """A URL to fetch points at this machine, its private network or a cloud metadata service."""
+
+    code = "forbidden_url"
+
+
+class FetchFailed(InvalidInput):
+    """A URL could not be fetched: unreachable, too slow, an HTTP error, or not a media file."""
+
+    code = "fetch_failed"
+
+
+class OutsideRoots(Forbidden):
+    """A server-side path lies outside the folders ingest may read (MEDIASEARCH_INGEST_ROOTS)."""
+
+    code = "outside_roots"

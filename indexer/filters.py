@@ -5,6 +5,7 @@ the API accepts the same model as JSON. Term filters match any of their values;
 all filters must hold (AND); `negate` turns a filter into "must not".
 """
 
+import math
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -86,9 +87,12 @@ class RangeFilter(BaseModel):
                 setattr(self, name, utc_iso(parse_instant(str(value))))
             else:
                 try:
-                    setattr(self, name, float(value))
+                    number = float(value)
                 except (TypeError, ValueError):
                     raise ValueError(f"{self.field} bounds must be numbers, not {value!r}") from None
+                if not math.isfinite(number):  # inf and nan: OpenSearch refuses them, SQLite compares oddly
+                    raise ValueError(f"{self.field} bounds must be finite numbers, not {value!r}")
+                setattr(self, name, number)
         return self
 
 

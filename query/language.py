@@ -121,8 +121,28 @@ def parse_query(query: str) -> ParsedQuery:
         else:
             _add_word(parsed, match.group("word"), negate)
         position = match.end()
-    parsed.filters = Filters(terms=terms, ranges=ranges)
+    distinct = dict.fromkeys(t.lower() for t in (*parsed.words, *parsed.phrases, *parsed.excluded))
+    searched = sum(_text_tokens(t) for t in distinct)
+    if searched > MAX_TEXT_TOKENS:
+        raise QuerySyntaxError(f"the query has {searched} words to match, more than {MAX_TEXT_TOKENS}", query, 0,
+                               hint="shorten the query; to find texts like a long passage, use more like this")
+    try:
+        parsed.filters = Filters(terms=terms, ranges=ranges)
+    except ValidationError as exc:  # more filters than a query may hold
+        raise QuerySyntaxError(f"too many filters: {exc.errors()[0]['msg'].lower()}", query, 0, len(query),
+                               "combine values of one field with commas, e.g. tag:a,b,c") from None
     return parsed
+
+
+# Every word becomes a clause per text field in the lexical stores, and OpenSearch refuses a query of over
+# 1,024 clauses (indices.query.bool.max_clause_count): 128 words x 5 fields, with the filters, stay below.
+MAX_TEXT_TOKENS = 128
+# What a store's tokenizer splits text into, roughly: runs of letters and digits, and each CJK character.
+_TOKENS = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]|[^\W\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]+")
+
+
+def _text_tokens(text: str) -> int:
+    return len(_TOKENS.findall(text))
 
 
 def _add_word(parsed: ParsedQuery, word: str, negate: bool) -> None:
