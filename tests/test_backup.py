@@ -1,0 +1,98 @@
+"""`mediasearch backup` / `restore` (indexer/backup.py): a consistent snapshot taken during ingest."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from conftest import TABLE22, png, skimage_png
+from indexer.access import ADMIN
+from indexer.backup import backup, restore, verify
+from indexer.check import check
+from indexer.collection import Collection
+from indexer.config import Settings
+from indexer.errors import InvalidInput
+from indexer.ingest import AssetInput, delete_asset, ingest, ingest_one
+from query import SearchRequest, search
+
+
+def _ranked(collection: Collection, q: str) -> list[tuple[str, float]]:
+    response = search(collection, SearchRequest(q=q, k=10), ADMIN)
+    return [(h.id, round(h.score, 6)) for h in response.fused]
+
+
+def test_backup_during_ingest_restores_a_consistent_searchable_copy(collection, settings, tmp_path, bundled_encoder):
+    ingest(collection, [AssetInput(id=name, owner="ana", data=skimage_png(name), name=f"{name}.png", title=caption)
+                        for name, caption in list(TABLE22.items())[:4]])
+    ingest(collection, [AssetInput(id=f"t{i}", owner="bob", text=f"note {i} about {caption.lower()}")
+                        for i, caption in enumerate(TABLE22.values())])
+
+    # A writer that keeps adding and deleting while the backup runs (adds and orphaned deletes both
+    # touch files: the snapshot must only reference files the backup holds).
+    stop, written, errors = threading.Event(), [], []
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set() and n < 200:
+            try:
+                ingest_one(collection, AssetInput(id=f"live{n}", owner="cy", data=png((n % 256, 40, 200 - n % 200)),
+                                                  name=f"live{n}.png"))
+                written.append(f"live{n}")
+                if n % 3 == 2:
+                    delete_asset(collection, f"live{n - 1}")
+                n += 1
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while len(written) < 3 and thread.is_alive():
+        time.sleep(0.01)
+    live = tmp_path / "during"
+    manifest = backup(settings, live)
+    stop.set()
+    thread.join()
+    assert not errors
+    assert manifest["missing_files"] == [] and manifest["counts"]["assets"] >= 12 + 2  # type: ignore[index]
+    assert json.loads((live / "manifest.json").read_text())["encoder_id"] == collection.encoder.id
+    verify(live)
+
+    restored_home = tmp_path / "restored"
+    restore(live, restored_home)
+    restored = Collection.open(Settings(home=restored_home, encoder="bundled"), encoder=bundled_encoder)
+    try:
+        report = check(restored)
+        assert report["in_agreement"], report
+        # Every restored asset is whole: its files are there.
+        for row in restored.catalog.db.execute("SELECT media_path, thumb_path FROM contents"):
+            for rel in row:
+                assert rel is None or (restored_home / rel).is_file()
+        assert restored.catalog.counts()["assets"] == manifest["counts"]["assets"]  # type: ignore[index]
+    finally:
+        restored.close()
+
+    # Quiet now: a second backup restores to exactly the same search results.
+    quiet = tmp_path / "quiet"
+    backup(settings, quiet)
+    again = tmp_path / "again"
+    restore(quiet, again)
+    copy = Collection.open(Settings(home=again, encoder="bundled"), encoder=bundled_encoder)
+    try:
+        assert check(copy)["in_agreement"]
+        for q in ("a cat", "coffee", "rocket launch", "horse"):
+            assert _ranked(copy, q) == _ranked(collection, q)
+    finally:
+        copy.close()
+
+    # Restore refuses a home that holds a collection, unless forced; a damaged backup is refused.
+    with pytest.raises(InvalidInput, match="not empty"):
+        restore(quiet, restored_home)
+    restore(quiet, restored_home, force=True)
+    victim = next(p for p in (quiet / "media").rglob("*") if p.is_file())
+    victim.write_bytes(b"damaged")
+    with pytest.raises(InvalidInput, match="damaged"):
+        verify(quiet)
+    with pytest.raises(InvalidInput, match="not empty"):
+        backup(settings, live)
