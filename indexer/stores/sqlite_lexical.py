@@ -123,14 +123,20 @@ class SqliteLexicalStore:
             for i, name in enumerate(_COLUMNS)
         )
         rows = self.db.execute(
-            f"SELECT a.id, a.content_id, -bm25(assets_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS score, {snippets} "
+            f"SELECT a.rowid AS rid, a.id, a.content_id, -bm25(assets_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS score "
             "FROM assets_fts JOIN assets a ON a.rowid = assets_fts.rowid JOIN contents c ON c.id = a.content_id "
             f"WHERE assets_fts MATCH ? AND {clause} ORDER BY score DESC, a.rowid LIMIT ? OFFSET ?",
             (expression, *params, k, offset),
-        )
+        ).fetchall()
         hits = []
         for r in rows:
-            highlights = {name: r[f"h_{name}"] for name in _COLUMNS if r[f"h_{name}"] and MARK_START in r[f"h_{name}"]}
+            # Snippets for the returned rows only: in the ranking query SQLite would make one for every
+            # match before sorting (4-5x the cost of the ranking at 100k documents, docs/benchmarks.md).
+            # `rowid = ?` lets FTS5 seek to the row instead of evaluating the whole match again.
+            marked = self.db.execute(f"SELECT {snippets} FROM assets_fts WHERE assets_fts MATCH ? AND rowid = ?",
+                                     (expression, r["rid"])).fetchone()
+            highlights = {name: marked[f"h_{name}"] for name in _COLUMNS
+                          if marked is not None and marked[f"h_{name}"] and MARK_START in marked[f"h_{name}"]}
             hits.append(LexicalHit(asset_id=r["id"], content_id=r["content_id"], score=r["score"], highlights=highlights))
         return hits
 

@@ -5,10 +5,16 @@ is a derived cache of the vectors kept in SQLite: it is saved with the sequence
 number of the last change it holds, and whatever is newer is replayed on open.
 Factory strings that need training (IVF..., PQ...) start as an exact flat
 index; the owner rebuilds with `VectorIndex.build` once `wants_training`.
+
+The factory "auto" picks by size (`auto_factory`): exact `Flat` under 20,000 vectors, then
+IVF with 8-bit scalar quantisation, its number of lists growing with the collection (each step
+up is a rebuild). SQ8 keeps a 384-d vector in ~400 bytes instead of 1,536; the owner rescores
+an approximate index's candidates exactly from the stored float vectors (docs/benchmarks.md).
 """
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +23,21 @@ import numpy as np
 
 FORMAT_VERSION = 1
 EXACT_FACTORY = "Flat"
+AUTO_FACTORY = "auto"
+# (at least this many vectors, factory), largest first: ~1,000 vectors per IVF list at the step's
+# start, and at least 39 training vectors per list (faiss's own minimum).
+AUTO_LADDER = ((20_000_000, "IVF16384,SQ8"), (2_000_000, "IVF4096,SQ8"), (200_000, "IVF1024,SQ8"),
+               (20_000, "IVF256,SQ8"))
+
+
+def auto_factory(n: int) -> str:
+    """The factory "auto" uses for n vectors."""
+    return next((factory for at_least, factory in AUTO_LADDER if n >= at_least), EXACT_FACTORY)
+
+
+def _auto_step(factory: str) -> int:
+    steps = [EXACT_FACTORY, *(f for _, f in reversed(AUTO_LADDER))]
+    return steps.index(factory) if factory in steps else 0
 
 
 @dataclass
@@ -47,6 +68,8 @@ def _build(dim: int, factory: str) -> faiss.Index:
 
 def min_training_vectors(dim: int, factory: str) -> int:
     """How many vectors a factory string needs before it is trained (0: none)."""
+    if factory == AUTO_FACTORY:
+        return AUTO_LADDER[-1][0]
     probe = _from_factory(dim, factory)
     if probe.is_trained:
         return 0
@@ -83,10 +106,15 @@ class VectorIndex:
         """A fresh index over these vectors, trained on them when the factory needs it and
         there are enough of them (otherwise exact search until there are)."""
         index = cls(dim, factory)
-        if index.min_training and len(ids) >= index.min_training:
-            index._index = _build(dim, factory)
+        target = auto_factory(len(ids)) if factory == AUTO_FACTORY else factory
+        if index.min_training and len(ids) >= index.min_training and target != EXACT_FACTORY:
+            index._index = _build(dim, target)
             index._index.train(np.ascontiguousarray(vectors, dtype=np.float32))
-            index.effective_factory = factory
+            index.effective_factory = target
+            if factory == AUTO_FACTORY:
+                # Fewer lists probed than for a hand-written factory: the owner rescores the candidates
+                # exactly, and at 1M x 512 nprobe 64 cost 19 ms a query where 16 cost a few (benchmarks.md).
+                index._index.nprobe = max(16, index._index.nlist // 64)
         index.add(ids, vectors)
         return index
 
@@ -109,7 +137,10 @@ class VectorIndex:
 
     @property
     def wants_training(self) -> bool:
-        """True when enough vectors exist to switch to the requested factory."""
+        """True when enough vectors exist to switch to the requested factory (for "auto": to the
+        next step of its ladder; it never steps down)."""
+        if self.factory == AUTO_FACTORY:
+            return _auto_step(auto_factory(self.ntotal)) > _auto_step(self.effective_factory)
         return self.effective_factory != self.factory and self.ntotal >= self.min_training
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -174,7 +205,8 @@ class VectorIndex:
             "applied_seq": self.applied_seq,
         }
         payload = faiss.serialize_index(self._index)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        # A name of its own: several processes (serve workers, the CLI) may save the same index at once.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as fh:
             fh.write(json.dumps(header).encode() + b"\n")
             fh.write(payload.tobytes())

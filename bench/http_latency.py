@@ -1,0 +1,236 @@
+"""End-to-end hybrid text query latency through HTTP, at 100k and 1M assets.
+
+    .venv/bin/python bench/http_latency.py                       # 100k and 1M (needs ~6 GB in /tmp)
+    .venv/bin/python bench/http_latency.py --sizes 20000 --no-write
+
+For each size, a collection is built FAST under a temporary folder: 60% texts, 40% images, their
+words drawn from the Cranfield and Flickr8k vocabularies (Zipf-distributed, so common words are
+common), their vectors a real MiniLM embedding of a Flickr caption or Cranfield sentence plus noise
+(so queries have real neighbours). They go in through `indexer.bulk.import_precomputed`: the
+catalog's own writers, one transaction per 5,000 assets, then each FAISS index rebuilt once with
+the default factory ("auto"). No encoder runs per asset; the query encoder runs for every query.
+
+Then `mediasearch serve` starts on 127.0.0.1 over that home and every query goes through HTTP
+(httpx, one at a time): `GET /v1/search?q=...&k=10`, with facets (the default) and with
+`facets=none`. The split comes from the response's Server-Timing header: query encoding, each
+channel, fusion, facets, building the page's hits, serialisation; "other" is the rest of the
+client's wall time (HTTP, parsing, validation, waiting for a core). The home is deleted afterwards.
+"""
+
+import argparse
+import csv
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from indexer.assets import Asset, MediaType
+from indexer.bulk import PrecomputedAsset, import_precomputed
+from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.config import Settings
+
+DATASETS = ROOT.parent / "shared" / "datasets"
+console = Console(width=170)
+PARTS = ("encode_text", "bm25_text", "bm25_image", "bm25_media", "dense_text", "text_to_image", "fusion", "facets", "hits",
+         "serialise")
+
+
+def sentences() -> tuple[list[str], list[str]]:
+    """Real sentences (Flickr captions, Cranfield abstracts cut at full stops) and real queries."""
+    with open(DATASETS / "flickr8k-1k" / "captions-dev.csv", newline="") as fh:
+        captions = [row[-1] for row in csv.reader(fh)][1:]
+    cran = (DATASETS / "cranfield" / "cran.all.1400").read_text(errors="replace")
+    abstracts = [part.split(".W", 1)[-1] for part in cran.split(".I ")[1:]]
+    cran_sentences = [s.strip().replace("\n", " ") for a in abstracts for s in a.split(" .") if len(s.split()) > 5]
+    queries = [q.split(".W", 1)[-1].strip().replace("\n", " ") for q in
+               (DATASETS / "cranfield" / "cran.qry").read_text(errors="replace").split(".I ")[1:]]
+    caps, cqs = captions[::7][:60], [q[:120] for q in queries[:40]]
+    mixed = [q for i in range(60) for q in ([caps[i], cqs[i]] if i < 40 else [caps[i]])]  # alternate the two kinds
+    return captions + cran_sentences, mixed
+
+
+def build(home: Path, n: int, pool: list[str], seed: int = 0) -> dict:
+    """A collection of n assets through the bulk import; returns what it took."""
+    rng = np.random.default_rng(seed)
+    settings = Settings(home=home, encoder="bundled")
+    collection = Collection.open(settings, create=True)
+    picked = pool[:: max(1, len(pool) // 1000)][:1000]
+    started = time.perf_counter()
+    base = collection.sentence.encode_texts(picked).astype(np.float32)
+    encode_s = time.perf_counter() - started
+    words = re.findall(r"[a-z]{3,}", " ".join(pool).lower())
+    vocab, counts = np.unique(words, return_counts=True)
+    order = np.argsort(-counts)
+    vocab = vocab[order]
+    zipf = 1.0 / np.arange(1, len(vocab) + 1)
+    zipf /= zipf.sum()
+    dim = collection.dim(SPACE_DENSE)
+
+    def records():
+        for start in range(0, n, 10_000):
+            m = min(10_000, n - start)
+            which = rng.integers(0, len(picked), m)
+            noise = rng.standard_normal((m, dim), dtype=np.float32) * (0.6 / np.sqrt(dim))
+            vectors = base[which] + noise
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            lengths = rng.integers(20, 60, m)
+            drawn = rng.choice(len(vocab), size=int(lengths.sum()) + 6 * m, p=zipf)
+            pos = 0
+            for j in range(m):
+                i = start + j
+                title = " ".join(vocab[drawn[pos : pos + 5]])
+                pos += 5
+                body = picked[which[j]] + " " + " ".join(vocab[drawn[pos : pos + lengths[j]]])
+                pos += lengths[j]
+                tag = str(vocab[drawn[pos]])
+                pos += 1
+                if i % 5 < 3:
+                    asset = Asset(id=f"t{i}", owner=f"user{i % 500}", media_type=MediaType.text, title=title, tags=[tag])
+                    yield PrecomputedAsset(asset=asset, text=body, content_hash=hashlib.sha256(f"t{i}".encode()).hexdigest(),
+                                           vectors={SPACE_DENSE: vectors[j], SPACE_TEXT: vectors[j]})
+                else:
+                    asset = Asset(id=f"i{i}", owner=f"user{i % 500}", media_type=MediaType.image, title=title,
+                                  description=picked[which[j]], tags=[tag])
+                    yield PrecomputedAsset(asset=asset, content_hash=hashlib.sha256(f"i{i}".encode()).hexdigest(),
+                                           vectors={SPACE_IMAGE: vectors[j]}, width=500, height=375)
+
+    started = time.perf_counter()
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"bulk import {n:,}", total=n)
+        import_precomputed(collection, records(), batch_size=5000, progress=lambda k: progress.advance(task, k))
+    import_s = time.perf_counter() - started
+    status = collection.status()
+    collection.close()
+    index_bytes = sum(p.stat().st_size for p in (home / "indexes").glob("*.faiss"))
+    return {"encode_s": encode_s, "import_s": import_s, "status": status, "index_bytes": index_bytes,
+            "disk_bytes": sum(p.stat().st_size for p in home.rglob("*") if p.is_file())}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(home: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled"}
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "mediasearch"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"mediasearch serve exited with {proc.returncode}")
+        time.sleep(0.5)
+    raise RuntimeError("mediasearch serve did not answer /health in 300 s")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def measure(url: str, queries: list[str], facets: bool) -> dict:
+    walls, parts = [], {p: [] for p in PARTS}
+    other = []
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for q in queries[:5]:  # warm-up
+            client.get("/v1/search", params={"q": q, "k": 10, **({} if facets else {"facets": "none"})})
+        for q in queries:
+            t0 = time.perf_counter()
+            r = client.get("/v1/search", params={"q": q, "k": 10, **({} if facets else {"facets": "none"})})
+            wall = (time.perf_counter() - t0) * 1000
+            r.raise_for_status()
+            timing = {k: float(v) for k, v in (p.split(";dur=") for p in r.headers["server-timing"].split(", "))}
+            walls.append(wall)
+            for p in PARTS:
+                parts[p].append(timing.get(p, 0.0))
+            other.append(wall - sum(timing.get(p, 0.0) for p in PARTS))
+    return {"wall": walls, "parts": parts, "other": other}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--queries", type=int, default=60, help="Queries timed without facets.")
+    parser.add_argument("--facet-queries", type=int, default=10, help="Queries timed with facets (slow at 1M).")
+    parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="Where the homes are built.")
+    parser.add_argument("--no-write", action="store_true", help="Do not append to docs/benchmarks.md.")
+    args = parser.parse_args()
+    pool, queries = sentences()
+    load_start = os.getloadavg()
+    rows = []
+    for n in [int(s) for s in args.sizes.split(",")]:
+        home = Path(tempfile.mkdtemp(prefix=f"mediasearch-bench-{n}-", dir=args.tmp)) / "home"
+        proc = None
+        try:
+            built = build(home, n, pool)
+            console.log(f"{n:,} assets: import {built['import_s']:.0f} s, {built['disk_bytes'] / 1e9:.2f} GB on disk, "
+                        f"indexes {built['index_bytes'] / n:.0f} bytes/asset")
+            proc, url = serve(home)
+            load = os.getloadavg()[0]
+            for facets in (False, True):
+                m = measure(url, queries[: args.facet_queries] if facets else queries[: args.queries], facets)
+                rows.append((n, facets, m, built, load))
+        finally:
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
+            shutil.rmtree(home.parent, ignore_errors=True)
+    heads = ["assets", "facets", "queries", "p50 ms", "p95 ms", "p99 ms", *[f"{p} p50" for p in PARTS], "other p50", "load"]
+    t = Table(title="GET /v1/search, hybrid text queries, k=10, one at a time")
+    for h in heads:
+        t.add_column(h, justify="right")
+    md = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for n, facets, m, built, load in rows:
+        cells = [f"{n:,}", "yes" if facets else "none", str(len(m["wall"])), f"{statistics.median(m['wall']):.1f}", f"{percentile(m['wall'], 95):.1f}",
+                 f"{percentile(m['wall'], 99):.1f}", *[f"{statistics.median(m['parts'][p]):.1f}" for p in PARTS],
+                 f"{statistics.median(m['other']):.1f}", f"{load:.2f}"]
+        t.add_row(*cells)
+        md.append("| " + " | ".join(cells) + " |")
+    console.print(t)
+    builds = sorted({(n, b["import_s"], b["encode_s"], b["disk_bytes"], b["index_bytes"],
+                      b["status"]["spaces"][SPACE_DENSE]["effective_factory"]) for n, _, _, b, _ in rows})
+    build_md = ("| assets | bulk import s | assets/s | catalog + indexes on disk | FAISS files, bytes per asset | dense index |\n"
+                "|---|---|---|---|---|---|\n" + "\n".join(
+                    f"| {n:,} | {s:.0f} | {n / s:,.0f} | {d / 1e9:.2f} GB | {i / n:.0f} | {f} |" for n, s, _, d, i, f in builds))
+    console.print(build_md)
+    load_end = os.getloadavg()
+    text = (f"60% texts, 40% images; queries alternate Flickr8k captions and Cranfield queries cut at 120 "
+            f"characters (the first {args.queries} without facets, the first {args.facet_queries} with), 5 warm-up queries; `mediasearch serve` (one uvicorn worker) on 127.0.0.1, the bundled encoder "
+            f"(MiniLM on CPU) encoding every query; the default FAISS factory (auto). Times in ms; the parts are the "
+            f"server's Server-Timing header, \"other\" the rest of the client's wall time. Load average "
+            f"{load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end.\n\n" + "\n".join(md) + "\n\n" + build_md)
+    if not args.no_write:
+        from report import append, machine
+
+        append("End-to-end hybrid search over HTTP", "python " + " ".join(["bench/http_latency.py", *sys.argv[1:]]), text,
+               machine(f"load average {load_start[0]:.2f}"))
+
+
+if __name__ == "__main__":
+    main()
