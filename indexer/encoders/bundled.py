@@ -8,6 +8,7 @@ download.
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -17,6 +18,14 @@ from indexer.encoders.imagenet import ImageNetClassifier, imagenet_class_names, 
 from indexer.encoders.minilm import MiniLMEncoder, shared_minilm
 
 CLASS_TEMPLATE = "a photo of a {}"
+
+
+@lru_cache(maxsize=2)
+def _class_vectors(text_encoder: MiniLMEncoder) -> np.ndarray:
+    """The class-name embeddings, once per text encoder and process (every collection opened reuses them)."""
+    vectors = text_encoder.encode_texts([CLASS_TEMPLATE.format(name) for name in imagenet_class_names()])
+    vectors.setflags(write=False)
+    return vectors
 
 
 class BundledEncoder:
@@ -32,8 +41,7 @@ class BundledEncoder:
         self.dim = self._text.dim
         self.id = f"bundled:{self._text.id}+{self._classifier.id}-conse-t{top_t}"
         self.text_model_id = self._text.id
-        names = [CLASS_TEMPLATE.format(name) for name in imagenet_class_names()]
-        self._class_vectors = self._text.encode_texts(names)
+        self._class_vectors = _class_vectors(self._text)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self._text.encode_texts(texts)

@@ -20,6 +20,9 @@ MODEL_VERSION = "imagenet1k-57934424"
 INPUT_SIZE = 224
 _MEAN = 0.498
 _STD = 0.502
+# The pooled 1280-d features before the classifier, stored per picture for adapters (indexer/adapters/).
+FEATURE_DIM = 1280
+FEATURE_MODEL = f"{MODEL_ID}-pooled/{MODEL_VERSION}"
 
 
 @lru_cache(maxsize=1)
@@ -65,13 +68,22 @@ class ImageNetClassifier:
     @torch.inference_mode()
     def predict(self, images: Sequence[Image.Image], batch_size: int = 32) -> np.ndarray:
         """Class probabilities, (len(images), 1000)."""
+        return self.predict_with_features(images, batch_size)[0]
+
+    @torch.inference_mode()
+    def predict_with_features(self, images: Sequence[Image.Image], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (len(images), 1000) and the pooled penultimate features
+        (len(images), FEATURE_DIM) from the same forward pass (adapters learn from the latter)."""
         if not images:
-            return np.zeros((0, 1000), dtype=np.float32)
-        out = []
+            return np.zeros((0, 1000), dtype=np.float32), np.zeros((0, FEATURE_DIM), dtype=np.float32)
+        probabilities, features = [], []
         for start in range(0, len(images), batch_size):
-            logits = self._model(self._tensor(images[start : start + batch_size]))
-            out.append(logits.softmax(dim=-1).numpy())
-        return np.concatenate(out).astype(np.float32)
+            pooled = self._model.forward_head(
+                self._model.forward_features(self._tensor(images[start : start + batch_size])), pre_logits=True
+            )
+            probabilities.append(self._model.get_classifier()(pooled).softmax(dim=-1).numpy())
+            features.append(pooled.numpy())
+        return np.concatenate(probabilities).astype(np.float32), np.concatenate(features).astype(np.float32)
 
 
 @lru_cache(maxsize=1)

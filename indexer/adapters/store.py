@@ -1,0 +1,276 @@
+"""Adapters on disk, the active one, and the switch between them.
+
+    MEDIASEARCH_HOME/adapters/v0001/adapter.npz   the arrays (float32; ~2 MB for the bundled encoder)
+    MEDIASEARCH_HOME/adapters/v0001/meta.json     encoder id, training set size and date, metrics, decision
+
+A version folder is written under a temporary name and renamed into place (os.replace), so a version
+either exists whole or not at all. Which version is active lives in the catalog (meta key
+`adapter_active`), written in the same transaction that replaces every vector of the `adapted` space
+with the new version's: a search sees the old adapter and its vectors or the new ones, never a mix,
+and the FAISS indexes of every process replay the switch from vector_log. The switch holds the
+collection's write lock, and ingest writes a new picture's adapted vector under the same lock, so no
+picture is left in the old version.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from indexer.adapters.model import AdapterArrays
+from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
+
+ACTIVE_KEY = "adapter_active"
+LATEST_KEY = "adapter_latest"   # the last version trained, active or not
+KEEP_VERSIONS = 3
+MAX_BYTES = 10 * 1024 * 1024
+
+
+class ChannelMetrics(BaseModel):
+    r1: float = Field(alias="R@1")
+    r5: float = Field(alias="R@5")
+    r10: float = Field(alias="R@10")
+    mrr: float = Field(alias="MRR")
+
+    model_config = {"populate_by_name": True}
+
+
+class AdapterMeta(BaseModel):
+    version: str = ""
+    encoder: str
+    feature_model: str | None = Field(description="Stored features it maps (None: the encoder's image vectors).")
+    kind: str
+    parameters: int
+    n_train: int = Field(description="Pictures it was trained on.")
+    n_validation: int = Field(description="Held-out pictures it was validated on.")
+    n_texts: int
+    include_private: bool
+    trained_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    max_asset_rowid: int = Field(description="Newest asset seen: later ones count as new captioned assets.")
+    epochs: int
+    best_epoch: int
+    seconds: float
+    device: str
+    without: dict[str, float] = Field(description="Validation R@K / MRR of the un-adapted channel.")
+    adapter: dict[str, float] = Field(description="The adapter channel alone.")
+    fused: dict[str, float] = Field(description="The un-adapted and adapter channels fused (RRF, `weight`).")
+    weight: float = Field(description="RRF weight of the adapter channel against the un-adapted one (1).")
+    calibration: tuple[float, float] = Field(description="Logistic (slope, intercept) of its cosine scores.")
+    threshold: float
+    activated: bool = False
+    reason: str = ""
+
+
+class StoredAdapter:
+    def __init__(self, meta: AdapterMeta, arrays: AdapterArrays):
+        self.meta = meta
+        self.arrays = arrays
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    def image_vectors(self, inputs: np.ndarray) -> np.ndarray:
+        return self.arrays.image_vectors(inputs)
+
+    def query_vector(self, text_vector: np.ndarray) -> np.ndarray:
+        return self.arrays.text_vectors(text_vector)[0]
+
+
+def adapters_dir(home: Path) -> Path:
+    return home / "adapters"
+
+
+def versions(home: Path) -> list[str]:
+    folder = adapters_dir(home)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith("v") and (p / "meta.json").is_file())
+
+
+def save(home: Path, meta: AdapterMeta, arrays: AdapterArrays) -> AdapterMeta:
+    """Write a new version (atomically) and return its meta with the version set."""
+    folder = adapters_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = [int(v[1:]) for v in versions(home) if v[1:].isdigit()]
+    meta = meta.model_copy(update={"version": f"v{(max(existing, default=0) + 1):04d}"})
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    np.savez(tmp / "adapter.npz", **arrays.to_npz())
+    (tmp / "meta.json").write_text(meta.model_dump_json(indent=2, by_alias=True) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / meta.version)
+    return meta
+
+
+def update_meta(home: Path, meta: AdapterMeta) -> None:
+    path = adapters_dir(home) / meta.version / "meta.json"
+    tmp = path.with_name(f"meta.json.{os.getpid()}.tmp")
+    tmp.write_text(meta.model_dump_json(indent=2, by_alias=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_meta(home: Path, version: str) -> AdapterMeta | None:
+    path = adapters_dir(home) / version / "meta.json"
+    try:
+        return AdapterMeta.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+_cache: dict[tuple[str, str], StoredAdapter] = {}
+_cache_lock = threading.Lock()
+
+
+def load(home: Path, version: str) -> StoredAdapter | None:
+    key = (str(home.resolve()), version)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    meta = read_meta(home, version)
+    if meta is None:
+        return None
+    with np.load(adapters_dir(home) / version / "adapter.npz") as data:
+        adapter = StoredAdapter(meta, AdapterArrays.from_npz(data))
+    with _cache_lock:
+        _cache[key] = adapter
+    return adapter
+
+
+def active_adapter(collection: Collection) -> StoredAdapter | None:
+    """The active adapter (one cheap catalog read; the arrays are cached per version), or None.
+    An adapter trained for another encoder is never used."""
+    version = collection.catalog.get_meta(ACTIVE_KEY)
+    if not version:
+        return None
+    adapter = load(collection.home, version)
+    if adapter is None or adapter.meta.encoder != collection.encoder.id:
+        return None
+    return adapter
+
+
+def with_adapted(adapter: StoredAdapter | None, vectors: dict[str, np.ndarray], features: np.ndarray | None) -> dict[str, np.ndarray]:
+    """A new picture's vectors plus its adapted one, when an adapter is active."""
+    if adapter is None or SPACE_IMAGE not in vectors:
+        return vectors
+    inputs = features if adapter.meta.feature_model is not None else vectors[SPACE_IMAGE]
+    if inputs is None:
+        return vectors
+    return {**vectors, SPACE_ADAPTED: adapter.image_vectors(np.asarray(inputs).reshape(1, -1))[0]}
+
+
+def _adapted_vectors(collection: Collection, adapter: StoredAdapter, vector_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from indexer.adapters.data import picture_inputs
+
+    found, inputs = picture_inputs(collection, vector_ids)
+    if not len(found):
+        return found, np.zeros((0, collection.dim(SPACE_ADAPTED)), np.float32)
+    out = [adapter.image_vectors(inputs[s : s + 4096]) for s in range(0, len(found), 4096)]
+    return found, np.concatenate(out)
+
+
+def _picture_ids(collection: Collection) -> np.ndarray:
+    rows = collection.catalog.db.execute("SELECT content_id FROM vectors WHERE space = ?", (SPACE_IMAGE,))
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+
+def switch(collection: Collection, version: str | None) -> int:
+    """Make `version` the active adapter (None: no adapter), replacing every adapted vector in one
+    transaction with the pointer; returns how many pictures have an adapted vector now."""
+    catalog = collection.catalog
+    adapter = load(collection.home, version) if version else None
+    if version and adapter is None:
+        raise FileNotFoundError(f"no adapter {version} under {adapters_dir(collection.home)}")
+    # Most of the work outside the lock: searches and ingests go on meanwhile.
+    ids, vectors = _adapted_vectors(collection, adapter, _picture_ids(collection)) if adapter else (np.zeros(0, np.int64), None)
+    with collection.write_lock:
+        if adapter is not None:
+            current = _picture_ids(collection)
+            late = np.setdiff1d(current, ids)  # ingested while we computed
+            if len(late):
+                late_ids, late_vectors = _adapted_vectors(collection, adapter, late)
+                ids, vectors = np.concatenate([ids, late_ids]), np.concatenate([vectors, late_vectors])
+            keep = np.isin(ids, current)  # deleted while we computed
+            ids, vectors = ids[keep], vectors[keep]
+        with catalog.transaction() as db:
+            db.execute("INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' "
+                       "FROM vectors WHERE space = ?", (SPACE_ADAPTED,))
+            db.execute("DELETE FROM vectors WHERE space = ?", (SPACE_ADAPTED,))
+            if adapter is not None:
+                db.executemany("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)",
+                               [(SPACE_ADAPTED, int(i), np.asarray(v, np.float32).tobytes()) for i, v in zip(ids, vectors, strict=True)])
+                db.executemany("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')",
+                               [(SPACE_ADAPTED, int(i)) for i in ids])
+                catalog.set_meta(ACTIVE_KEY, adapter.version, db)
+            else:
+                db.execute("DELETE FROM meta WHERE key = ?", (ACTIVE_KEY,))
+    # This process swaps its index in one step; other processes replay the log.
+    with collection._index_lock:
+        collection.indexes[SPACE_ADAPTED] = collection.rebuild_index(SPACE_ADAPTED)
+    collection.flush()
+    return len(ids)
+
+
+def prune(home: Path, keep: int = KEEP_VERSIONS, active: str | None = None) -> None:
+    """Drop old versions beyond the newest `keep` (never the active one)."""
+    for version in versions(home)[:-keep]:
+        if version != active:
+            shutil.rmtree(adapters_dir(home) / version, ignore_errors=True)
+
+
+def size_bytes(home: Path, version: str) -> int:
+    return sum(p.stat().st_size for p in (adapters_dir(home) / version).iterdir() if p.is_file())
+
+
+def adapter_status(collection: Collection) -> dict[str, object]:
+    """The active adapter, the latest training, and whether a re-train would help."""
+    from indexer.adapters.data import count_captioned
+
+    settings = collection.settings
+    active = active_adapter(collection)
+    latest_version = collection.catalog.get_meta(LATEST_KEY)
+    latest = read_meta(collection.home, latest_version) if latest_version else None
+    since = latest.max_asset_rowid if latest is not None and latest.encoder == collection.encoder.id else 0
+    new = count_captioned(collection, settings.adapter_train_private, since)
+    if latest is None:
+        advice = (f"{new} captioned pictures: `mediasearch train-adapter` would learn from them"
+                  if new >= settings.adapter_retrain_after else None)
+    else:
+        advice = (f"{new} new captioned assets since training: re-train would help (`mediasearch train-adapter`)"
+                  if new >= settings.adapter_retrain_after else None)
+    return {
+        "active": active.version if active else None,
+        "active_meta": json.loads(active.meta.model_dump_json(by_alias=True)) if active else None,
+        "latest": latest.version if latest else None,
+        "latest_activated": latest.activated if latest else None,
+        "latest_reason": latest.reason if latest else None,
+        "new_captioned": new,
+        "retrain_after": settings.adapter_retrain_after,
+        "retrain_suggested": advice is not None,
+        "advice": advice,
+        "training": training_running(collection.home),
+    }
+
+
+# --- one training at a time per home
+def lock_path(home: Path) -> Path:
+    return adapters_dir(home) / "train.lock"
+
+
+def training_running(home: Path) -> bool:
+    import fcntl
+
+    path = lock_path(home)
+    if not path.exists():
+        return False
+    with open(path, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
