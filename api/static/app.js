@@ -360,6 +360,45 @@ document.addEventListener("drop", e => {
   if (file) { setImage(file); if (location.pathname !== "/") history.pushState(null, "", "/"); runSearch(); }
 });
 
+// ---------- API keys: on a service with keys, the page signs in (the key goes into an HttpOnly cookie,
+// so that thumbnails and media load too) and the key, not the "Viewing as" box, says who you are.
+const auth = { mode: "open", me: null };
+
+async function initAuth() {
+  const health = await fetch("/health").then(r => r.json()).catch(() => ({}));
+  auth.mode = health.auth || "open";
+  if (auth.mode !== "keys") return;
+  const res = await fetch("/v1/me");
+  auth.me = res.ok ? await res.json() : null;
+  renderAuth();
+}
+
+function renderAuth() {
+  const box = $("#auth");
+  $("#who").hidden = true;
+  box.hidden = false;
+  if (auth.me && auth.me.role) {
+    $("#username").value = auth.me.username;
+    box.innerHTML = `Signed in as <b>${esc(auth.me.username)}</b> <span class="muted">(${esc(auth.me.role)})</span> <button id="sign-out" type="button" class="secondary">Sign out</button>`;
+  } else {
+    $("#username").value = "";
+    box.innerHTML = `<form id="sign-in"><input id="api-key" type="password" size="14" placeholder="API key" aria-label="API key" autocomplete="off"><button type="submit">Sign in</button></form>`;
+  }
+}
+
+document.addEventListener("submit", e => {
+  if (e.target.id !== "sign-in") return;
+  e.preventDefault();
+  api("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: $("#api-key").value }) })
+    .then(me => { auth.me = me; renderAuth(); route(); })
+    .catch(err => alert(err.message));
+});
+
+document.addEventListener("click", e => {
+  if (e.target.id !== "sign-out") return;
+  api("/v1/session", { method: "DELETE" }).then(() => { auth.me = null; renderAuth(); route(); });
+});
+
 window.addEventListener("popstate", route);
 $("#username").value = localStorage.getItem("mediasearch-user") || "";
-route();
+initAuth().finally(route);

@@ -1,0 +1,242 @@
+"""API keys, roles and owners: every path tried as another user (issue 8, access control)."""
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from conftest import skimage_png
+from indexer.access import Role
+from indexer.stores.keys import KeyStore
+
+PRIVATE_WORD = "zanzibarquokka"  # only in alice's private assets
+
+
+@pytest.fixture
+def keyed(collection):
+    """A collection with keys for alice and bob (contributors), carol (reader) and root (admin),
+    public and private assets of alice and a public one of bob."""
+    store = KeyStore(collection.catalog)
+    keys = {name: store.create(name, role)[1] for name, role in
+            [("alice", Role.contributor), ("bob", Role.contributor), ("carol", Role.reader), ("root", Role.admin)]}
+    app = create_app(collection=collection)
+    with TestClient(app) as client:
+        def as_(user: str | None) -> dict[str, str]:
+            return {"Authorization": f"Bearer {keys[user]}"} if user else {}
+
+        def post(user: str, asset_id: str, *, text: str | None = None, image: str | None = None,
+                 visibility: str = "public", title: str = "") -> None:
+            files = {"file": (f"{asset_id}.png", skimage_png(image), "image/png")} if image else None
+            data = {"id": asset_id, "visibility": visibility, "title": title, "tags": "shared"}
+            if text is not None:
+                data["text"] = text
+            r = client.post("/v1/assets", data=data, files=files, headers=as_(user))
+            assert r.status_code == 201, r.text
+
+        post("alice", "a-public", text="A public note about coffee and cups")
+        post("alice", "a-secret", text=f"A private diary: {PRIVATE_WORD} coffee", visibility="private")
+        post("alice", "a-photo", image="astronaut", visibility="private", title=f"{PRIVATE_WORD} astronaut")
+        post("bob", "b-cat", image="chelsea", title="bob's cat")
+        post("bob", "b-coffee", image="coffee", title="coffee")
+        yield client, as_, keys, store
+
+
+def ids(body: dict) -> set[str]:
+    hits = [*body["fused"], *(h for hs in body["lists"].values() for h in hs)]
+    return {h["id"] for h in hits}
+
+
+def test_keys_are_stored_hashed_and_a_revoked_key_is_refused(keyed, collection):
+    client, as_, keys, store = keyed
+    raw = Path(collection.catalog.path).read_bytes()
+    wal = Path(str(collection.catalog.path) + "-wal")
+    raw += wal.read_bytes() if wal.exists() else b""
+    for key in keys.values():
+        assert key.encode() not in raw
+        assert key.split("_")[2].encode() not in raw
+    assert client.get("/v1/me", headers=as_("carol")).json() == {"mode": "keys", "username": "carol", "role": "reader"}
+    record = store.verify(keys["carol"])
+    store.revoke(record.id)
+    r = client.get("/v1/me", headers=as_("carol"))
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+    assert client.get("/v1/me", headers={"Authorization": "Bearer msk_000000000000_" + "x" * 43}).status_code == 401
+    assert client.get("/v1/me", headers={"X-API-Key": keys["bob"]}).json()["username"] == "bob"
+
+
+def test_requests_without_a_key_are_refused_once_keys_exist(keyed):
+    client, as_, *_ = keyed
+    r = client.get("/v1/search", params={"q": "coffee"})
+    assert r.status_code == 401
+    assert "API key" in r.json()["error"]["message"] and "Bearer" in r.json()["error"]["hint"]
+    assert client.get("/health").json()["auth"] == "keys"
+    assert client.get("/").status_code == 200  # the page shell itself is public: it asks for a key
+
+
+def test_private_assets_are_invisible_to_others_on_every_read_path(keyed):
+    client, as_, *_ = keyed
+    for user in ("bob", "carol"):
+        h = as_(user)
+        # lexical and vector channels, GET and POST, and the MediaVerse endpoint
+        assert not ids(client.get("/v1/search", params={"q": PRIVATE_WORD}, headers=h).json()) & {"a-secret", "a-photo"}
+        body = client.post("/v1/search", json={"q": "diary coffee cat", "k": 50}, headers=h).json()
+        assert not ids(body) & {"a-secret", "a-photo"}
+        r = client.post("/v1/search/image", files={"image": ("q.png", skimage_png("astronaut"), "image/png")},
+                        data={"k": "50"}, headers=h)
+        assert "a-photo" not in ids(r.json())
+        retrieved = client.post("/retrieve", json={"type": "text", "text": f"{PRIVATE_WORD} diary", "k": 50}, headers=h).json()
+        assert not set(retrieved["text"]["contents"] + retrieved["image"]["contents"]) & {"a-secret", "a-photo"}
+        # facet counts: alice's private assets are not counted
+        owners = {f["value"]: f["count"] for f in client.get("/v1/facets", headers=h).json()["owner"]}
+        assert owners.get("alice") == 1
+        visibility = {f["value"] for f in client.get("/v1/facets", params={"facets": "visibility"}, headers=h).json()["visibility"]}
+        assert "private" not in visibility
+        # the asset, its files, its derived media and more-like-this
+        for path in ("", "/thumbnail", "/original", "/preview", "/strip", "/keyframes", "/keyframes/0", "/similar"):
+            r = client.get(f"/v1/assets/a-photo{path}", headers=h)
+            assert r.status_code == 404 and "no asset with id" in r.json()["error"]["message"], path
+        similar = client.get("/v1/assets/b-cat/similar", params={"k": 50}, headers=h).json()
+        assert not ids(similar) & {"a-secret", "a-photo"}
+    # alice and the admin see them, through the same paths
+    for user in ("alice", "root"):
+        h = as_(user)
+        assert {"a-secret", "a-photo"} <= ids(client.get("/v1/search", params={"q": PRIVATE_WORD, "k": 20}, headers=h).json())
+        assert client.get("/v1/assets/a-photo/thumbnail", headers=h).status_code == 200
+        assert client.get("/v1/assets/a-photo/original", headers=h).status_code == 200
+        owners = {f["value"]: f["count"] for f in client.get("/v1/facets", headers=h).json()["owner"]}
+        assert owners["alice"] == 3
+
+
+def test_a_username_parameter_cannot_borrow_another_identity(keyed):
+    client, as_, *_ = keyed
+    r = client.get("/v1/search", params={"q": PRIVATE_WORD, "username": "alice"}, headers=as_("bob"))
+    assert r.status_code == 403 and "signed in as 'bob'" in r.json()["error"]["message"]
+    r = client.post("/retrieve", json={"username": "alice", "type": "text", "text": "coffee"}, headers=as_("bob"))
+    assert r.status_code == 403
+    # an admin may look through a user's eyes
+    body = client.get("/v1/search", params={"q": PRIVATE_WORD, "username": "bob"}, headers=as_("root")).json()
+    assert not ids(body) & {"a-secret", "a-photo"}
+
+
+def test_only_the_owner_or_an_admin_changes_or_deletes_an_asset(keyed, collection):
+    client, as_, *_ = keyed
+    r = client.patch("/v1/assets/a-public", json={"title": "hijacked"}, headers=as_("bob"))
+    assert r.status_code == 403 and "belongs to another user" in r.json()["error"]["message"]
+    assert client.delete("/v1/assets/a-public", headers=as_("bob")).status_code == 403
+    r = client.post("/v1/assets/a-public/annotations", json={"annotations": [{"name": "label", "value": "spam"}]},
+                    headers=as_("bob"))
+    assert r.status_code == 403
+    assert client.delete("/v1/assets/a-secret", headers=as_("bob")).status_code == 404  # not even its existence
+    # a reader may not change even what a contributor could
+    r = client.patch("/v1/assets/a-public", json={"title": "x"}, headers=as_("carol"))
+    assert r.status_code == 403 and "reader" in r.json()["error"]["message"]
+    assert collection.catalog.asset("a-public").title == ""
+    assert client.patch("/v1/assets/a-public", json={"title": "mine"}, headers=as_("alice")).json()["title"] == "mine"
+    assert client.patch("/v1/assets/a-public", json={"title": "moderated"}, headers=as_("root")).status_code == 200
+    assert client.delete("/v1/assets/b-coffee", headers=as_("root")).status_code == 204
+    assert collection.catalog.asset("b-coffee") is None
+
+
+def test_the_key_decides_the_owner_of_a_new_asset(keyed, collection):
+    client, as_, *_ = keyed
+    r = client.post("/v1/assets", data={"id": "b-new", "text": "bob writes"}, headers=as_("bob"))
+    assert r.status_code == 201 and r.json()["owner"] == "bob"
+    r = client.post("/v1/assets", data={"id": "fake", "owner": "alice", "text": "in alice's name"}, headers=as_("bob"))
+    assert r.status_code == 403 and collection.catalog.asset("fake") is None
+    r = client.post("/v1/assets", data={"id": "c-new", "text": "carol writes"}, headers=as_("carol"))
+    assert r.status_code == 403 and "contributor" in r.json()["error"]["message"]
+    r = client.post("/add_content", json={"username": "alice", "id": "fake2", "type": "text", "text": "t"}, headers=as_("bob"))
+    assert r.status_code == 403
+    r = client.post("/add_content", json={"id": "b-mv", "type": "text", "text": "MediaVerse post"}, headers=as_("bob"))
+    assert r.status_code == 200 and collection.catalog.asset("b-mv").owner == "bob"
+    r = client.post("/v1/assets", data={"id": "for-alice", "owner": "alice", "text": "posted by an admin"}, headers=as_("root"))
+    assert r.status_code == 201 and r.json()["owner"] == "alice"
+
+
+def test_feeds_are_per_user(keyed):
+    client, as_, *_ = keyed
+    assert client.get("/v1/users/alice/feed", headers=as_("bob")).status_code == 403
+    assert client.post("/v1/users/alice/dismissed", json={"ids": ["b-cat"]}, headers=as_("bob")).status_code == 403
+    assert client.post("/recommend", json={"username": "alice"}, headers=as_("bob")).status_code == 403
+    body = client.get("/v1/users/bob/feed", params={"k": 50}, headers=as_("bob")).json()
+    items = [i["id"] for lists in (body["text"], body["image"]) if lists for i in (*lists["text"], *lists["image"])]
+    assert items and not set(items) & {"a-secret", "a-photo"}
+    seeded = client.post("/recommend", json={"k": 50}, headers=as_("bob")).json()
+    flat = [i for side in seeded.values() for lst in side.values() for i in lst]
+    assert not set(map(str, flat)) & {"a-secret", "a-photo"}
+    assert client.get("/v1/users/alice/feed", headers=as_("root")).status_code == 200
+    assert client.post("/v1/users/bob/interests", json={"ids": ["a-photo"]}, headers=as_("bob")).status_code == 404
+
+
+def test_anonymous_read_only_mode(collection, monkeypatch):
+    KeyStore(collection.catalog).create("alice", Role.contributor)
+    collection.settings.anonymous = True
+    with TestClient(create_app(collection=collection)) as client:
+        assert client.get("/health").json()["anonymous"] is True
+        assert client.get("/v1/search", params={"q": "coffee"}).status_code == 200
+        r = client.post("/v1/assets", data={"id": "anon", "owner": "x", "text": "hello"})
+        assert r.status_code == 401 and "anonymous visitors may only read" in r.json()["error"]["message"]
+        assert client.get("/v1/users/alice/feed").status_code == 401
+        assert client.get("/v1/me").json() == {"mode": "keys", "username": None, "role": None}
+
+
+def test_open_mode_until_the_first_key_and_never_again(collection):
+    store = KeyStore(collection.catalog)
+    with TestClient(create_app(collection=collection)) as client:
+        assert client.get("/health").json()["auth"] == "open"
+        assert client.post("/v1/assets", data={"id": "o1", "owner": "ana", "text": "open mode"}).status_code == 201
+        record, key = store.create("ana", Role.admin)
+        assert client.get("/v1/search").status_code == 401
+        store.revoke(record.id)
+        assert client.get("/v1/search").status_code == 401  # revoking the last key does not open the door
+
+
+def test_web_page_signs_in_with_a_cookie(keyed):
+    client, as_, keys, _ = keyed
+    assert client.post("/v1/session", json={"key": "msk_nope"}).status_code == 401
+    r = client.post("/v1/session", json={"key": keys["alice"]})
+    assert r.status_code == 200 and r.json()["username"] == "alice"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/v1/assets/a-photo/thumbnail").status_code == 200  # <img> tags send the cookie
+    client.delete("/v1/session")
+    client.cookies.clear()
+    assert client.get("/v1/assets/a-photo/thumbnail").status_code == 401
+
+
+def test_admins_manage_keys_over_the_api(keyed):
+    client, as_, *_ = keyed
+    assert client.get("/v1/keys", headers=as_("bob")).status_code == 403
+    made = client.post("/v1/keys", json={"username": "dave", "role": "contributor"}, headers=as_("root"))
+    assert made.status_code == 201
+    key, key_id = made.json()["key"], made.json()["record"]["id"]
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).json()["username"] == "dave"
+    listed = client.get("/v1/keys", headers=as_("root")).json()
+    assert {k["username"] for k in listed} >= {"alice", "bob", "carol", "root", "dave"}
+    assert all("hash" not in k and "key" not in k for k in listed)
+    assert client.delete(f"/v1/keys/{key_id}", headers=as_("root")).json()["revoked_at"]
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_keys_cli(tmp_path, collection):
+    env = {"MEDIASEARCH_HOME": str(collection.home), "PATH": "/usr/bin:/bin"}
+    cli = [sys.executable, "-m", "api.cli"]
+    made = subprocess.run([*cli, "keys", "create", "erin", "--role", "contributor", "--name", "laptop"],
+                          env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert made.returncode == 0, made.stderr
+    key = [line for line in made.stdout.splitlines() if line.startswith("msk_")][0]
+    assert "API keys are now required" in made.stderr
+    assert KeyStore(collection.catalog).verify(key).username == "erin"
+    listed = subprocess.run([*cli, "keys", "list", "--json"], env=env, capture_output=True, text=True,
+                            cwd=Path(__file__).parents[1])
+    assert '"erin"' in listed.stdout and key not in listed.stdout
+    bad = subprocess.run([*cli, "keys", "create", "x", "--role", "god"], env=env, capture_output=True, text=True,
+                         cwd=Path(__file__).parents[1])
+    assert bad.returncode == 2 and "unknown role" in bad.stderr
+    revoked = subprocess.run([*cli, "keys", "revoke", key], env=env, capture_output=True, text=True,
+                             cwd=Path(__file__).parents[1])
+    assert revoked.returncode == 0 and KeyStore(collection.catalog).verify(key) is None
+    assert sqlite3.connect(collection.catalog.path).execute("SELECT COUNT(*) FROM api_keys").fetchone()[0] == 1
