@@ -12,9 +12,10 @@ install: system-packages $(VENV)/.installed
 
 # Videos and audio need ffmpeg and ffprobe; the demo clip's voice and the speech tests use flite; OpenCV
 # (OCR, nudity detection) needs libGL; the browser tests drive Debian's chromium; the local OpenSearch
-# node is unpacked with unzip and probed with curl (Java and Maven come with this machine kind).
+# node is unpacked with unzip and probed with curl; the HTTPS URL-ingest test makes a certificate with openssl
+# (Java and Maven come with this machine kind).
 # Installed from Debian when missing, non-interactively (as root, or through passwordless sudo).
-SYSTEM_TOOLS := ffmpeg ffprobe flite chromium unzip curl
+SYSTEM_TOOLS := ffmpeg ffprobe flite chromium unzip curl openssl
 system-packages:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libGL.so.1' || missing="$$missing libGL"; \
@@ -23,7 +24,7 @@ system-packages:
 		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			ffmpeg flite libgl1 libglib2.0-0 chromium unzip curl >/dev/null; \
+			ffmpeg flite libgl1 libglib2.0-0 chromium unzip curl openssl >/dev/null; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
@@ -21,10 +21,13 @@ from pydantic import BaseModel, Field, ValidationError
 from indexer.assets import Asset, MediaType, Visibility
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.errors import InvalidInput, MediasearchError, NotFound, TooLarge
+from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
-from indexer.access import Viewer
+from api import ops
+from api.auth import COOKIE, Principal, authenticate, bearer, mode as auth_mode
+from indexer.access import Role, Viewer
+from indexer.stores.keys import ApiKey, KeyStore
 from indexer.filters import Filters
 from query import SearchRequest, SearchResponse, more_like_this, retrieve, search
 from query.fusion import FusionMethod, FusionOptions
@@ -78,10 +81,33 @@ class Health(BaseModel):
     encoder: str
     encoder_reason: str
     assets: int
+    auth: Literal["open", "keys"] = Field(description="open: no API key was ever made; keys: requests need one.")
+    anonymous: bool = Field(description="Whether requests without a key may read public assets.")
+
+
+class Me(BaseModel):
+    mode: Literal["open", "keys"]
+    username: str | None
+    role: Role | None = Field(description="None for an anonymous visitor (and in open mode).")
+
+
+class SignIn(BaseModel):
+    key: str = Field(min_length=1, max_length=200)
+
+
+class NewKey(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+    role: Role = Role.reader
+    name: str = Field(default="", max_length=200)
+
+
+class CreatedKey(BaseModel):
+    key: str = Field(description="Shown once: only its hash is stored.")
+    record: ApiKey
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 403, 404, 409, 413, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 504)
 }
 
 
@@ -93,16 +119,25 @@ def _with_urls(response: SearchResponse) -> SearchResponse:
     return response
 
 
+def _timed(response: SearchResponse) -> Response:
+    """The search response as JSON with a Server-Timing header (W3C; browsers' dev tools show it):
+    query encoding, each channel, fusion, facets, the page's hits, serialisation and the whole search."""
+    started = time.perf_counter()
+    body = response.model_dump_json()
+    parts = {**{k: v for k, v in response.timings_ms.items() if k.startswith("encode")},
+             **{name: c.took_ms for name, c in response.channels.items() if not c.skipped},
+             **{k: v for k, v in response.timings_ms.items() if not k.startswith("encode")},
+             "serialise": round((time.perf_counter() - started) * 1000, 2), "search": response.took_ms}
+    timing = ", ".join(f"{name.replace(':', '_')};dur={ms}" for name, ms in parts.items())
+    return Response(body, media_type="application/json", headers={"Server-Timing": timing})
+
+
 def _feed_urls(response: FeedResponse) -> FeedResponse:
     for lists in (response.text, response.image):
         for item in (*lists.text, *lists.image) if lists else ():
             if item.thumbnail and not item.thumbnail.startswith("/v1/"):
                 item.thumbnail = f"/v1/assets/{quote(item.id, safe='')}/thumbnail"
     return response
-
-
-def _viewer(username: str | None) -> Viewer:
-    return Viewer(username=username or None)
 
 
 async def _read_upload(upload: UploadFile, settings: Settings, limit: int | None = None) -> bytes:
@@ -172,15 +207,22 @@ def _media_type(value: Any) -> MediaType:
     return MediaType(value)
 
 
-def create_app(settings: Settings | None = None, collection: Collection | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, collection: Collection | None = None, *,
+               open_in_background: bool = False) -> FastAPI:
     settings = settings or (collection.settings if collection else Settings.from_env())
     state: dict[str, Collection] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        state["collection"] = collection or Collection.open(settings, create=True)
-        yield
-        state["collection"].close()
+        def open_stores() -> Collection:
+            state["collection"] = collection or Collection.open(settings, create=True)
+            state["keys"] = KeyStore(state["collection"].catalog)
+            return state["collection"]
+
+        # api/ops.py: /ready says when this is done (`serve` opens in the background); on shutdown the
+        # writes in flight finish before the stores close.
+        async with ops.running(app, open_stores, background=open_in_background):
+            yield
 
     app = FastAPI(
         title="mediasearch",
@@ -189,9 +231,26 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         "retrieval fused into one ranking, with the MediaVerse-compatible endpoints.",
         lifespan=lifespan,
     )
+    from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
+
+    app.add_middleware(DeadlineMiddleware, request_timeout=settings.request_timeout, ingest_timeout=settings.ingest_timeout)
+    ops.install(app)  # outermost: request ids, logs, /metrics, /ready, 503 while the collection opens
 
     def col() -> Collection:
         return state["collection"]
+
+    def who(request: Request, _: Annotated[Any, Depends(bearer)] = None) -> Principal:
+        """The caller: see api/auth.py for the open, keys and anonymous modes."""
+        return authenticate(request, settings, state["keys"])  # type: ignore[arg-type]
+
+    Who = Annotated[Principal, Depends(who)]
+
+    def acting(principal: Principal, username: str | None) -> Viewer:
+        """Who changes an asset: a contributor (its owner) or an admin."""
+        principal.require(Role.contributor)
+        if principal.mode == "open" and not username:
+            raise InvalidInput("missing 'username'", "name the asset's owner")
+        return principal.viewer(username)
 
     @app.exception_handler(MediasearchError)
     async def _error(_: Request, exc: MediasearchError) -> JSONResponse:
@@ -223,7 +282,82 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     def health() -> Health:
         c = col()
         return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
-                      assets=c.catalog.counts()["assets"])
+                      assets=c.catalog.counts()["assets"], auth=auth_mode(settings, state["keys"]),  # type: ignore[arg-type]
+                      anonymous=auth_mode(settings, state["keys"]) == "open" or bool(settings.anonymous))  # type: ignore[arg-type]
+
+    # --- identity: who am I, and the web page's sign-in (the key kept in an HttpOnly cookie)
+    @app.get("/v1/me", response_model=Me, responses=ERRORS)
+    def me(principal: Who) -> Me:
+        return Me(mode=principal.mode, username=principal.username, role=principal.role)
+
+    @app.post("/v1/session", response_model=Me, responses=ERRORS)
+    def sign_in(body: SignIn, request: Request, response: Response) -> Me:
+        """Checks a key and keeps it in an HttpOnly, SameSite=Strict cookie, so that the page's images load."""
+        record = state["keys"].verify(body.key)  # type: ignore[attr-defined]
+        if record is None:
+            from api.auth import Unauthorized
+
+            raise Unauthorized("the API key is unknown, revoked or malformed", "check the key")
+        response.set_cookie(COOKIE, body.key.strip(), httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=30 * 24 * 3600)
+        return Me(mode="keys", username=record.username, role=record.role)
+
+    @app.delete("/v1/session", status_code=204, responses=ERRORS)
+    def sign_out(response: Response) -> None:
+        response.delete_cookie(COOKIE)
+
+    @app.get("/v1/keys", response_model=list[ApiKey], responses=ERRORS)
+    def list_keys(principal: Who, revoked: bool = False) -> list[ApiKey]:
+        """Admins only: every key's public id, user, role and dates (never the key)."""
+        principal.require(Role.admin)
+        return state["keys"].list(include_revoked=revoked)  # type: ignore[attr-defined]
+
+    @app.post("/v1/keys", response_model=CreatedKey, status_code=201, responses=ERRORS)
+    def create_key(body: NewKey, principal: Who) -> CreatedKey:
+        """Admins only (the first key comes from `mediasearch keys create`)."""
+        principal.require(Role.admin)
+        if principal.mode == "open":
+            raise Forbidden("keys are made over the API by an admin's key",
+                            "make the first one with `mediasearch keys create USER --role admin`")
+        record, key = state["keys"].create(body.username, body.role, body.name)  # type: ignore[attr-defined]
+        return CreatedKey(key=key, record=record)
+
+    @app.delete("/v1/keys/{key_id}", response_model=ApiKey, responses=ERRORS)
+    def revoke_key(key_id: str, principal: Who) -> ApiKey:
+        principal.require(Role.admin)
+        if principal.mode == "open":
+            raise Forbidden("keys are revoked over the API by an admin's key", "use `mediasearch keys revoke`")
+        return state["keys"].revoke(key_id)  # type: ignore[attr-defined]
+
+    # --- adapters (indexer/adapters/): status, and re-training in a background thread while search goes on
+    @app.get("/v1/admin/adapter", response_model=dict[str, Any], responses=ERRORS)
+    def adapter_info(principal: Who) -> dict[str, Any]:
+        """Admins only: the active adapter, the latest training, and whether a re-train would help."""
+        from indexer.adapters.store import adapter_status
+
+        principal.require(Role.admin)
+        return adapter_status(col())
+
+    @app.post("/v1/admin/adapter/train", response_model=dict[str, Any], status_code=202, responses=ERRORS)
+    def adapter_train(principal: Who) -> dict[str, Any]:
+        """Admins only: train an adapter in the background; it is switched in atomically if it beats
+        search without it (see GET /v1/admin/adapter for the outcome)."""
+        import threading
+
+        from indexer.adapters.data import count_captioned
+        from indexer.adapters.store import adapter_status, training_running
+        from indexer.adapters.train import TrainOptions, train_and_activate
+
+        principal.require(Role.admin)
+        c = col()
+        if training_running(c.home):
+            raise InvalidInput("an adapter is being trained already", "GET /v1/admin/adapter shows when it is done")
+        if count_captioned(c, c.settings.adapter_train_private) < TrainOptions().min_examples:
+            raise InvalidInput(f"an adapter needs at least {TrainOptions().min_examples} pictures with a title or description",
+                               "post images with their captions as descriptions first")
+        threading.Thread(target=lambda: train_and_activate(c, report=lambda _: None), daemon=True,
+                         name="adapter-training").start()
+        return adapter_status(c)
 
     # --- the web page: one HTML shell, routed in the browser (static files, no external requests)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -255,24 +389,26 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     }
 
     @app.post("/add_content", response_model=AddContentResponse, responses=ERRORS, openapi_extra=mediaverse_body)
-    async def add_content(request: Request) -> AddContentResponse:
+    async def add_content(request: Request, principal: Who) -> AddContentResponse:
         started = time.perf_counter()
+        principal.require(Role.contributor)
         fields = await _mediaverse_fields(request, settings)
-        _require(fields, "username", "id", "type")
+        _require(fields, *(("username",) if principal.mode == "open" else ()), "id", "type")
+        owner = principal.owner(str(fields["username"]) if fields.get("username") else None)
         media_type = _media_type(fields["type"])
         if media_type == MediaType.text:
             _require(fields, "text")
-            item = AssetInput(id=str(fields["id"]), owner=str(fields["username"]), media_type=media_type,
+            item = AssetInput(id=str(fields["id"]), owner=owner, media_type=media_type,
                               text=str(fields["text"]), name=str(fields["id"]))
         else:
             _require(fields, "image")
-            item = AssetInput(id=str(fields["id"]), owner=str(fields["username"]), media_type=media_type,
+            item = AssetInput(id=str(fields["id"]), owner=owner, media_type=media_type,
                               data=fields["image"], name=str(fields["id"]))
         outcome = await run_in_threadpool(ingest_one, col(), item)
         return AddContentResponse(msg=f"content {outcome.id} {outcome.status}", time=round(time.perf_counter() - started, 4))
 
     @app.post("/retrieve", response_model=RetrieveResponse, responses=ERRORS, openapi_extra=mediaverse_body)
-    async def retrieve_content(request: Request) -> RetrieveResponse:
+    async def retrieve_content(request: Request, principal: Who) -> RetrieveResponse:
         fields = await _mediaverse_fields(request, settings)
         _require(fields, "type")
         media_type = _media_type(fields["type"])
@@ -282,7 +418,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
             raise InvalidInput("k must be an integer") from None
         if not 1 <= k <= 1000:
             raise InvalidInput(f"k must be between 1 and 1000, got {k}")
-        viewer = _viewer(fields.get("username"))
+        viewer = principal.viewer(str(fields["username"]) if fields.get("username") else None)
         if media_type == MediaType.text:
             _require(fields, "text")
             lists = await run_in_threadpool(retrieve, col(), k, viewer, str(fields["text"]), None)
@@ -298,10 +434,13 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.post("/v1/assets", response_model=Asset, status_code=201, responses=ERRORS)
     async def create_asset(
         id: Annotated[str, Form()],
-        owner: Annotated[str, Form()],
+        principal: Who,
+        owner: Annotated[str | None, Form(description="Defaults to the API key's user; only admins post for others.")] = None,
         file: Annotated[UploadFile | None, File(description="An image (jpg, png, webp, gif), video (mp4, webm, mkv, mov, ...), "
                                                             "audio (wav, mp3, ogg, flac, m4a) or text (txt, md) file.")] = None,
         text: Annotated[str | None, Form()] = None,
+        url: Annotated[str | None, Form(max_length=4096, description="An http(s) URL to download the file from; "
+                                        "private and loopback addresses are refused unless MEDIASEARCH_URL_ALLOW allows them.")] = None,
         title: Annotated[str, Form()] = "",
         description: Annotated[str, Form()] = "",
         tags: Annotated[str, Form(description="Comma-separated.")] = "",
@@ -309,8 +448,19 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         licence: Annotated[str | None, Form()] = None,
         created_at: Annotated[datetime | None, Form()] = None,
     ) -> Asset:
-        if (file is None) == (text is None):
-            raise InvalidInput("send exactly one of 'file' and 'text'")
+        owner = principal.owner(owner)
+        if sum(x is not None for x in (file, text, url)) != 1:
+            raise InvalidInput("send exactly one of 'file', 'text' and 'url'")
+        if url is not None:
+            from indexer.ingest import url_input
+
+            item = await run_in_threadpool(lambda: url_input(
+                url, owner, settings, id=id, title=title, description=description, visibility=visibility,
+                tags=[t for t in tags.split(",") if t.strip()], licence=licence, created_at=created_at))
+            outcome = await run_in_threadpool(ingest_one, col(), item)
+            asset = col().catalog.asset(outcome.id)
+            assert asset is not None
+            return asset
         item = AssetInput(
             id=id, owner=owner, title=title, description=description,
             tags=[t for t in tags.split(",") if t.strip()], visibility=visibility, licence=licence,
@@ -325,24 +475,25 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         return asset
 
     @app.get("/v1/assets/{asset_id}", response_model=Asset, responses=ERRORS)
-    def get_asset(asset_id: str, username: str | None = None) -> Asset:
-        asset = col().catalog.asset(asset_id, _viewer(username))
+    def get_asset(asset_id: str, principal: Who, username: str | None = None) -> Asset:
+        asset = col().catalog.asset(asset_id, principal.viewer(username))
         if asset is None:
             raise NotFound(f"no asset with id '{asset_id}'", "check the id")
         return asset
 
     @app.patch("/v1/assets/{asset_id}", response_model=Asset, responses=ERRORS)
-    def patch_asset(asset_id: str, changes: AssetUpdate, username: Annotated[str, Query(min_length=1)]) -> Asset:
-        return update_asset(col(), asset_id, changes.model_dump(exclude_none=True), _viewer(username))
+    def patch_asset(asset_id: str, changes: AssetUpdate, principal: Who,
+                    username: Annotated[str | None, Query(min_length=1)] = None) -> Asset:
+        return update_asset(col(), asset_id, changes.model_dump(exclude_none=True), acting(principal, username))
 
     @app.delete("/v1/assets/{asset_id}", status_code=204, responses=ERRORS)
-    def remove_asset(asset_id: str, username: Annotated[str, Query(min_length=1)]) -> None:
-        delete_asset(col(), asset_id, _viewer(username))
+    def remove_asset(asset_id: str, principal: Who, username: Annotated[str | None, Query(min_length=1)] = None) -> None:
+        delete_asset(col(), asset_id, acting(principal, username))
 
-    def _content_file(asset_id: str, username: str | None, kind: str) -> FileResponse:
+    def _content_file(asset_id: str, viewer: Viewer, kind: str) -> FileResponse:
         c = col()
         row = c.catalog.asset_row(asset_id)
-        if row is None or not c.catalog.can_see(row, _viewer(username)):
+        if row is None or not c.catalog.can_see(row, viewer):
             raise NotFound(f"no asset with id '{asset_id}'", "check the id")
         content = c.catalog.content(row["content_id"])
         path = (c.thumb_file(content) if kind == "thumbnail" else c.media_file(content)) if content else None
@@ -351,41 +502,41 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         return FileResponse(path)
 
     @app.get("/v1/assets/{asset_id}/thumbnail", response_class=FileResponse, responses=ERRORS)
-    def thumbnail(asset_id: str, username: str | None = None) -> FileResponse:
-        return _content_file(asset_id, username, "thumbnail")
+    def thumbnail(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
+        return _content_file(asset_id, principal.viewer(username), "thumbnail")
 
     @app.get("/v1/assets/{asset_id}/original", response_class=FileResponse, responses=ERRORS)
-    def original(asset_id: str, username: str | None = None) -> FileResponse:
-        return _content_file(asset_id, username, "original")
+    def original(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
+        return _content_file(asset_id, principal.viewer(username), "original")
 
     # --- videos and audio: what ingest derived from them, and annotations from elsewhere
-    def _visible_content(asset_id: str, username: str | None):  # noqa: ANN202
+    def _visible_content(asset_id: str, viewer: Viewer):  # noqa: ANN202
         c = col()
         row = c.catalog.asset_row(asset_id)
-        if row is None or not c.catalog.can_see(row, _viewer(username)):
+        if row is None or not c.catalog.can_see(row, viewer):
             raise NotFound(f"no asset with id '{asset_id}'", "check the id")
         content = c.catalog.content(row["content_id"])
         assert content is not None
         return c, content
 
-    def _derived_file(asset_id: str, username: str | None, filename: str, kind: str) -> FileResponse:
+    def _derived_file(asset_id: str, viewer: Viewer, filename: str, kind: str) -> FileResponse:
         from indexer.video import derived_folder
 
-        c, content = _visible_content(asset_id, username)
+        c, content = _visible_content(asset_id, viewer)
         path = c.home / derived_folder(content.hash) / filename
         if not path.is_file():
             raise NotFound(f"asset '{asset_id}' has no {kind}", "only videos have one")
         return FileResponse(path)
 
     @app.get("/v1/assets/{asset_id}/preview", response_class=FileResponse, responses=ERRORS)
-    def preview(asset_id: str, username: str | None = None) -> FileResponse:
+    def preview(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
         """A short animated WebP: about a second of each of up to eight shots of a video."""
-        return _derived_file(asset_id, username, "preview.webp", "animated preview")
+        return _derived_file(asset_id, principal.viewer(username), "preview.webp", "animated preview")
 
     @app.get("/v1/assets/{asset_id}/strip", response_class=FileResponse, responses=ERRORS)
-    def strip(asset_id: str, username: str | None = None) -> FileResponse:
+    def strip(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
         """The keyframes of a video side by side (up to twelve, evenly chosen), as WebP."""
-        return _derived_file(asset_id, username, "strip.webp", "keyframe strip")
+        return _derived_file(asset_id, principal.viewer(username), "strip.webp", "keyframe strip")
 
     class Keyframe(BaseModel):
         n: int
@@ -394,17 +545,17 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         url: str | None
 
     @app.get("/v1/assets/{asset_id}/keyframes", response_model=list[Keyframe], responses=ERRORS)
-    def keyframe_list(asset_id: str, username: str | None = None) -> list[Keyframe]:
+    def keyframe_list(asset_id: str, principal: Who, username: str | None = None) -> list[Keyframe]:
         """The shots of a video, in time order, each with the URL of its keyframe."""
-        c, content = _visible_content(asset_id, username)
+        c, content = _visible_content(asset_id, principal.viewer(username))
         base = f"/v1/assets/{quote(asset_id, safe='')}/keyframes"
         return [Keyframe(n=n, start=r["start_s"], end=r["end_s"], url=f"{base}/{n}" if r["keyframe_path"] else None)
                 for n, r in enumerate(c.catalog.segments(content.id))]
 
     @app.get("/v1/assets/{asset_id}/keyframes/{n}", response_class=FileResponse, responses=ERRORS)
-    def keyframe(asset_id: str, n: int, username: str | None = None) -> FileResponse:
+    def keyframe(asset_id: str, n: int, principal: Who, username: str | None = None) -> FileResponse:
         """The keyframe (JPEG) of shot n, counted from 0 in time order."""
-        c, content = _visible_content(asset_id, username)
+        c, content = _visible_content(asset_id, principal.viewer(username))
         segments = c.catalog.segments(content.id)
         if not 0 <= n < len(segments) or not segments[n]["keyframe_path"]:
             raise NotFound(f"asset '{asset_id}' has no keyframe {n}",
@@ -419,11 +570,13 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
                   "type": "object", "description": "{\"annotations\": [{name, value, confidence, model, model_version, "
                   "time}]} or a MediaVerse ImageAnnotationResponse / VideoAnnotationResponse as JSON "
                   "(image_captioning_result, video_action_recognition_result, ...)"}}}}})
-    async def post_annotations(asset_id: str, request: Request, username: Annotated[str, Query(min_length=1)],
+    async def post_annotations(asset_id: str, request: Request, principal: Who,
+                               username: Annotated[str | None, Query(min_length=1)] = None,
                                source: Annotated[str | None, Query(max_length=200, description="The service or model version, kept as provenance.")] = None) -> Asset:
         """Attach annotations made elsewhere (owner only). A model's earlier annotations are replaced."""
         from indexer.annotators.external import add_annotations, parse_external
 
+        viewer = acting(principal, username)
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -433,7 +586,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         annotations = parse_external(body, source)
         if not annotations:
             raise InvalidInput("no annotations found in the body", "see the request schema")
-        return await run_in_threadpool(add_annotations, col(), asset_id, annotations, _viewer(username))
+        return await run_in_threadpool(add_annotations, col(), asset_id, annotations, viewer)
 
     @app.get("/v1/search", response_model=SearchResponse, responses=ERRORS)
     def search_get(
@@ -446,17 +599,18 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         fusion: Annotated[FusionMethod, Query(description="Fusion of the per-modality lists.")] = "rrf",
         diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
         username: str | None = None,
+        *, principal: Who,
     ) -> SearchResponse:
         request = SearchRequest(
             q=q, k=k, offset=offset, cursor=cursor, media_types=type, diversity=diversity,
             facets=[] if facets == ["none"] else facets, fusion=FusionOptions(method=fusion),
         )
-        return _with_urls(search(col(), request, _viewer(username)))
+        return _timed(_with_urls(search(col(), request, principal.viewer(username))))
 
     @app.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
-    def search_json(request: SearchRequest, username: str | None = None) -> SearchResponse:
+    def search_json(request: SearchRequest, principal: Who, username: str | None = None) -> SearchResponse:
         """The full request as JSON, structured filters included."""
-        return _with_urls(search(col(), request, _viewer(username)))
+        return _timed(_with_urls(search(col(), request, principal.viewer(username))))
 
     @app.post("/v1/search/image", response_model=SearchResponse, responses=ERRORS)
     async def search_image(
@@ -467,11 +621,13 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         type: Annotated[list[MediaType] | None, Form()] = None,
         filters: Annotated[str | None, Form(description="Structured filters as JSON.")] = None,
         username: Annotated[str | None, Form()] = None,
+        *, principal: Who,
     ) -> SearchResponse:
+        viewer = principal.viewer(username)
         picture, _ = load_image(await _read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
         parsed_filters = Filters.model_validate_json(filters) if filters else Filters()
         request = SearchRequest(q=q, k=k, offset=offset, media_types=type, filters=parsed_filters)
-        return _with_urls(await run_in_threadpool(search, col(), request, _viewer(username), picture))
+        return _timed(_with_urls(await run_in_threadpool(search, col(), request, viewer, picture)))
 
     @app.get("/v1/facets", response_model=dict[str, list[FacetValue]], responses=ERRORS)
     def facet_counts(
@@ -479,14 +635,16 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         type: Annotated[list[MediaType] | None, Query()] = None,
         facets: Annotated[list[str] | None, Query()] = None,
         username: str | None = None,
+        *, principal: Who,
     ) -> dict[str, list[FacetValue]]:
         """Exact counts per facet value for a query and its filters, without ranking."""
-        return facet_only(col(), q, _viewer(username), type, facets)
+        return facet_only(col(), q, principal.viewer(username), type, facets)
 
     @app.get("/v1/assets/{asset_id}/similar", response_model=SearchResponse, responses=ERRORS)
-    def similar(asset_id: str, k: Annotated[int, Query(ge=1, le=100)] = 10, username: str | None = None) -> SearchResponse:
+    def similar(asset_id: str, principal: Who, k: Annotated[int, Query(ge=1, le=100)] = 10,
+                username: str | None = None) -> SearchResponse:
         """More like this: assets near this one's vectors."""
-        return _with_urls(more_like_this(col(), asset_id, _viewer(username), k))
+        return _with_urls(more_like_this(col(), asset_id, principal.viewer(username), k))
 
     # --- recommendations (D3.2 section 4)
     @app.post("/recommend", responses=ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
@@ -494,16 +652,18 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
             "username": {"type": "string"}, "k": {"type": "integer"}}, "required": ["username"]}},
         "multipart/form-data": {"schema": {"type": "object", "properties": {
             "username": {"type": "string"}, "k": {"type": "integer"}}}}}}})
-    async def recommend(request: Request) -> dict[str, dict[str, dict[str, list]]]:
+    async def recommend(request: Request, principal: Who) -> dict[str, dict[str, dict[str, list]]]:
         """MediaVerse-compatible: the seed algorithm, its four cross lists under "text" and "image"."""
         fields = await _mediaverse_fields(request, settings)
-        _require(fields, "username")
+        if principal.mode == "open":
+            _require(fields, "username")
+        user = principal.user(str(fields["username"]) if fields.get("username") else None)
         try:
             k = int(fields.get("k", 10))
         except (TypeError, ValueError):
             raise InvalidInput("k must be an integer") from None
         result = await run_in_threadpool(
-            lambda: feed(col(), str(fields["username"]), k=k, mode="seed", exclude_seen=False))
+            lambda: feed(col(), user, k=k, mode="seed", exclude_seen=False, viewer=principal.viewer(user)))
         return seed_response(result)
 
     @app.get("/v1/users/{username}/feed", response_model=FeedResponse, responses=ERRORS)
@@ -515,17 +675,21 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         seed: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Makes the feed reproducible.")] = None,
         q: Annotated[str, Query(max_length=2000, description="Filters in the query language, e.g. type:image -owner:bob.")] = "",
         mark_shown: Annotated[bool, Query(description="Remember what was shown, so the next page is new.")] = True,
+        *, principal: Who,
     ) -> FeedResponse:
-        return _feed_urls(feed(col(), username, k=k, d=d, mode=mode, seed=seed, q=q, mark_shown=mark_shown))
+        user = principal.user(username)
+        return _feed_urls(feed(col(), user, k=k, d=d, mode=mode, seed=seed, q=q, mark_shown=mark_shown,
+                               viewer=principal.viewer(user)))
 
     @app.post("/v1/users/{username}/interests", status_code=204, responses=ERRORS)
-    def interests(username: str, body: AssetIds) -> None:
+    def interests(username: str, body: AssetIds, principal: Who) -> None:
         """Items the user likes: they count as seeds (cold start)."""
-        add_interests(col(), username, body.ids, _viewer(username))
+        user = principal.user(username)
+        add_interests(col(), user, body.ids, principal.viewer(user))
 
     @app.post("/v1/users/{username}/dismissed", status_code=204, responses=ERRORS)
-    def not_interested(username: str, body: AssetIds) -> None:
+    def not_interested(username: str, body: AssetIds, principal: Who) -> None:
         """Items the user does not want to see again in the feed."""
-        dismiss(col(), username, body.ids)
+        dismiss(col(), principal.user(username), body.ids)
 
     return app

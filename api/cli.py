@@ -94,39 +94,61 @@ def _summary(outcomes: list) -> None:  # noqa: ANN001
 
 @app.command()
 def ingest(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (jpg, png, webp, gif, txt, md).")] = None,
+    sources: Annotated[Optional[list[str]], typer.Argument(
+        metavar="PATHS_OR_URLS", help="Files, folders or http(s) URLs (images, videos, audio, txt, md).")] = None,
     owner: Annotated[Optional[str], typer.Option(help="Username that owns the assets.")] = None,
-    manifest: Annotated[Optional[Path], typer.Option(help="JSON lines: id, owner, type, path or text, title, ...")] = None,
+    manifest: Annotated[Optional[Path], typer.Option(help="JSON lines: id, owner, type, path, url or text, title, ...")] = None,
     visibility: Visibility = Visibility.public,
     tags: Annotated[str, typer.Option(help="Comma-separated tags for every file.")] = "",
+    captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption: a file's captions become its description, one a line.")] = None,
 ) -> None:
-    """Add files, folders or a manifest to the collection."""
+    """Add files, folders, URLs or a manifest to the collection. Files must lie under the given folders or
+    the current directory (or MEDIASEARCH_INGEST_ROOTS); URLs to private addresses are refused unless
+    MEDIASEARCH_URL_ALLOW allows them."""
 
     def go() -> None:
         from indexer.errors import InvalidInput
-        from indexer.ingest import AssetInput, IngestOutcome, IngestStatus, file_input, iter_files, manifest_inputs
+        from indexer.ingest import (
+            AssetInput, IngestOutcome, IngestStatus, file_input, iter_files, manifest_inputs, url_input,
+        )
+        from indexer.roots import cli_roots
 
-        if not paths and manifest is None:
+        urls = [s for s in sources or [] if s.lower().startswith(("http://", "https://"))]
+        paths = [Path(s) for s in sources or [] if s not in urls]
+        if not paths and not urls and manifest is None:
             raise InvalidInput("nothing to ingest", "give files or folders, or --manifest FILE.jsonl")
-        if paths and not owner:
-            raise InvalidInput("--owner is required with files", "e.g. --owner ana")
+        if (paths or urls) and not owner:
+            raise InvalidInput("--owner is required with files and URLs", "e.g. --owner ana")
         for path in paths or []:
             if not path.exists():
                 raise InvalidInput(f"no such file or folder: {path}")
         collection = _open(create=True)
+        settings = collection.settings
+        roots = cli_roots(settings.ingest_roots, paths)
         items: list[AssetInput | IngestOutcome] = []
-        for root in paths or []:
+        tag_list = [t for t in tags.split(",") if t.strip()]
+        from indexer.adapters.data import read_captions
+
+        by_name = read_captions(captions) if captions is not None else {}
+        for root in paths:
             base = root if root.is_dir() else root.parent
             for file in iter_files([root]):
                 try:
-                    items.append(file_input(file, owner, base, visibility=visibility,
-                                            tags=[t for t in tags.split(",") if t.strip()]))
+                    items.append(file_input(file, owner, base, roots, visibility=visibility, tags=tag_list,
+                                            description="\n".join(by_name.get(file.name, []))))
                 except OSError as exc:
                     items.append(IngestOutcome(file.name, IngestStatus.rejected, f"cannot read {file}: {exc.strerror}", name=str(file)))
+                except MediasearchError as exc:
+                    items.append(IngestOutcome(file.name, IngestStatus.rejected, str(exc), name=str(file)))
+        for url in urls:
+            try:
+                items.append(url_input(url, owner, settings, visibility=visibility, tags=tag_list))
+            except MediasearchError as exc:
+                items.append(IngestOutcome(url, IngestStatus.rejected, str(exc), name=url))
         if manifest is not None:
             if not manifest.is_file():
                 raise InvalidInput(f"manifest not found: {manifest}")
-            items.extend(manifest_inputs(manifest))
+            items.extend(manifest_inputs(manifest, settings))
         outcomes = _ingest_items(collection, items, len(items))
         collection.close()
         _summary(outcomes)
@@ -284,7 +306,78 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                       f"outbox backlog {lex['backlog']}" + ("" if lex["in_agreement"] else "  [red]out of step[/red]"))
         if lex["error"]:
             console.print(f"          [red]{lex['error']}[/red]")
+        ad = info.get("adapter") or {}
+        if ad.get("active"):
+            m = ad["active_meta"]
+            console.print(f"adapter   {ad['active']} ({m['kind']}, {m['n_train']} pictures, {m['trained_at'][:10]}): "
+                          f"held-out R@10 {m['without']['R@10']:.3f} → {m['fused']['R@10']:.3f} fused")
+        else:
+            console.print("adapter   none active" + (f" (latest {ad['latest']}: {ad['latest_reason']})" if ad.get("latest") else ""))
+        if ad.get("training"):
+            console.print("          [yellow]training in the background[/yellow]")
+        if ad.get("advice"):
+            console.print(f"          [yellow]{ad['advice']}[/yellow]")
         console.print("stores agree" if info["in_agreement"] else "[red]stores disagree[/red]")
+
+    _run(go)
+
+
+@app.command("train-adapter")
+def train_adapter(
+    epochs: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many epochs (it stops early).")] = 100,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without held-out progress before stopping.")] = 10,
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="Share of captioned pictures held out.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the split and the initialisation.")] = 0,
+    no_activate: Annotated[bool, typer.Option("--no-activate", help="Train and save, but do not switch to it.")] = False,
+    background: Annotated[bool, typer.Option("--background", help="Run in a background process (log under adapters/).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the adapter's metadata as JSON.")] = False,
+) -> None:
+    """Learn an adapter from the collection's captioned pictures (image features into the text space, the
+    encoders frozen), validate it on held-out pictures, and activate it only if fused search gets better."""
+
+    if background:
+        import subprocess
+
+        settings = Settings.from_env()
+        if not (settings.home / "catalog.sqlite3").is_file():
+            err.print(f"[red]error:[/red] no mediasearch collection at {settings.home.resolve()} "
+                      "[dim](ingest captioned pictures first, or set MEDIASEARCH_HOME)[/dim]")
+            raise typer.Exit(2)
+        log = settings.home / "adapters" / "train.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "api.cli", "train-adapter", f"--epochs={epochs}", f"--patience={patience}",
+                f"--holdout={holdout}", f"--seed={seed}"] + (["--no-activate"] if no_activate else [])
+        with log.open("ab") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, env={**os.environ, "COLUMNS": "120"})
+        console.print(f"training in the background (pid {proc.pid}); log: {log}. Search goes on meanwhile; "
+                      "`mediasearch status` shows when it is done.")
+        return
+
+    def go() -> None:
+        from indexer.adapters.train import TrainOptions, train_and_activate
+
+        collection = _open()
+
+        def epoch(e) -> None:  # noqa: ANN001
+            console.print(f"epoch {e.epoch:3d}  loss {e.loss:.3f}  held-out R@10 {e.r10:.3f}  MRR {e.mrr:.3f}")
+
+        options = TrainOptions(epochs=epochs, patience=patience, holdout=holdout, seed=seed)
+        result = train_and_activate(collection, options, on_epoch=epoch, report=lambda line: console.print(f"[dim]{line}[/dim]"),
+                                    activate=not no_activate)
+        collection.close()
+        meta = result.meta
+        if as_json:
+            print(meta.model_dump_json(indent=2, by_alias=True))
+            return
+        _print_table(f"held-out text → image: {meta.n_validation} pictures, every text a query (best epoch {meta.best_epoch})",
+                     {"without adapter (text_to_image)": meta.without, "adapter alone (text_to_adapted)": meta.adapter,
+                      f"fused (RRF, adapter weight {meta.weight:g})": meta.fused})
+        if meta.activated:
+            console.print(f"[green]activated {meta.version}[/green]: {meta.reason}; {result.switched} pictures re-mapped "
+                          f"({meta.parameters:,} parameters, {meta.n_train} training pictures, {meta.seconds:.0f} s on {meta.device})")
+        else:
+            console.print(f"[yellow]{meta.version} not activated[/yellow]: {meta.reason}. Search goes on without it.")
 
     _run(go)
 
@@ -359,18 +452,92 @@ def reindex(
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the REST API and the web page."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes, each with its own copy of the models and "
+                                                            "indexes; writes from one are searchable in all.")] = 1,
+) -> None:
+    """Serve the REST API and the web page. GET /ready answers 200 once the collection is open;
+    SIGTERM finishes the requests and writes in flight, then saves the indexes (see docs/deploy.md)."""
 
     def go() -> None:
+        import shutil
+
         import uvicorn
 
-        from api.app import create_app
+        from api.ops import configure_logging, prepare_multiprocess_metrics
 
-        collection = _open(create=True)
-        console.print(f"mediasearch on [bold]http://{host}:{port}/[/bold]  (API docs: http://{host}:{port}/docs)")
-        console.print(f"encoder {collection.encoder.id} [dim]({collection.encoder_reason})[/dim]")
-        uvicorn.run(create_app(collection=collection), host=host, port=port, log_level="warning")
+        _quiet_libraries()
+        settings = Settings.from_env()
+        configure_logging(settings.log_format)
+        metrics_dir = prepare_multiprocess_metrics(workers)
+        console.print(f"mediasearch on [bold]http://{host}:{port}/[/bold]  (API docs: http://{host}:{port}/docs, "
+                      f"readiness: /ready, metrics: /metrics)  {workers} worker{'s' if workers > 1 else ''}, "
+                      f"home {settings.home.resolve()}")
+        try:
+            uvicorn.run("api.ops:serve_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+                        log_level="warning", access_log=False, timeout_worker_healthcheck=60)
+        finally:
+            if metrics_dir:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    _run(go)
+
+
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> None:
+    """Snapshot every store into DEST while the service may be running: the catalog (SQLite online
+    backup), the media files it references, the FAISS indexes, and a manifest with checksums."""
+
+    def go() -> None:
+        from indexer.backup import backup as run_backup
+
+        settings = Settings.from_env()
+        with Progress(TextColumn("[bold]backup"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("", total=None)
+            manifest = run_backup(settings, dest, lambda n, total: progress.update(task, completed=n, total=total))
+        counts = manifest["counts"]
+        console.print(f"backed up {counts['assets']} assets, {counts['contents']} contents, "  # type: ignore[index]
+                      f"{len(manifest['files'])} files to {dest} in {manifest['seconds']} s")  # type: ignore[arg-type]
+        if manifest["missing_files"]:
+            err.print(f"[yellow]{len(manifest['missing_files'])} referenced file(s) were missing from the home[/yellow] "  # type: ignore[arg-type]
+                      "(see missing_files in manifest.json; `mediasearch check` on the source)")
+
+    _run(go)
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="A folder written by `mediasearch backup`.")],
+    home: Annotated[Optional[Path], typer.Option(help="Where to restore (default: MEDIASEARCH_HOME).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the collection already in the home.")] = False,
+) -> None:
+    """Restore a backup into an empty home, verify it like `mediasearch check`, and rebuild the
+    OpenSearch index from the catalog when one is configured."""
+
+    def go() -> None:
+        from indexer.backup import restore as run_restore
+        from indexer.check import check as run_check
+        from indexer.collection import Collection
+        from indexer.reindex import reindex_lexical
+
+        _quiet_libraries()
+        settings = Settings.from_env(home=home)
+        manifest = run_restore(src, settings.home, force=force)
+        console.print(f"restored {manifest['counts']['assets']} assets from {src} (taken {manifest['created_at']})")  # type: ignore[index]
+        with console.status("Loading models and checking the stores…"):
+            collection = Collection.open(settings)
+            if collection.lexical_sync is not None:
+                done = reindex_lexical(collection)
+                console.print(f"lexical index rebuilt: {done['documents']} documents in {done['store']} {done['index']}")
+            report = run_check(collection)
+            collection.flush()
+            collection.close()
+        if not report["in_agreement"]:
+            err.print("[red]the restored stores disagree with the catalog[/red]: run `mediasearch repair`")
+            raise typer.Exit(1)
+        console.print("every store agrees with the catalog")
 
     _run(go)
 
@@ -488,8 +655,10 @@ def eval_crossmodal(
     captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the results as JSON here.")] = None,
     home: Annotated[Optional[Path], typer.Option(help="Keep the evaluation index here.")] = None,
+    adapter_folds: Annotated[int, typer.Option(min=0, max=20, help="Also with an adapter, by k-fold cross-validation (0: skip).")] = 5,
 ) -> None:
-    """Text-to-image and image-to-text R@1/5/10 and MRR, one caption per image as the query."""
+    """Text-to-image and image-to-text R@1/5/10 and MRR, one caption per image as the query; with and
+    without an adapter trained on the other folds' captioned images."""
 
     def go() -> None:
         import tempfile
@@ -510,11 +679,21 @@ def eval_crossmodal(
                     ingest_caption_set(c, cs)
             with console.status("running the queries…"):
                 result = evaluate_crossmodal(c, cs)
+            if adapter_folds >= 2:
+                from query.evaluation import evaluate_crossmodal_adapter
+
+                with console.status(f"training {adapter_folds} adapters (k-fold)…") as status:
+                    result["with_adapter"] = evaluate_crossmodal_adapter(c, cs, folds=adapter_folds,
+                                                                         report=lambda line: status.update(line))
             c.close()
         title = f"{cs.name}: {result['images']} images, {result['encoder']}"
         _print_table(f"text → image, {title}", result["text_to_image"])
         _print_table(f"image → text, {title}", result["image_to_text"])
         _print_table(f"one unified list (images and texts), {title}", result["unified"])
+        if "with_adapter" in result:
+            adapted = result["with_adapter"]
+            _print_table(f"text → image with and without an adapter ({adapted['folds']}-fold: each query's image held out of "
+                         f"its adapter's {adapted['training_images_per_fold']} training images), {title}", adapted["text_to_image"])
         _write_json(out, result)
 
     _run(go)
@@ -677,6 +856,80 @@ def propagate(
             table.add_row(str(p.id), p.target, f"{p.name}: {p.value}{when}", f"{p.confidence:.3f}", p.source, p.kind,
                           f"{p.similarity:.3f}")
         console.print(table)
+
+    _run(go)
+
+
+keys_app = typer.Typer(help="API keys: who may read, post and administer (stored hashed in the catalog).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _key_store():  # noqa: ANN202
+    """The key table, without loading any model."""
+    from indexer.collection import CATALOG_FILE
+    from indexer.errors import ConfigurationError
+    from indexer.stores.catalog import Catalog
+    from indexer.stores.keys import KeyStore
+
+    settings = Settings.from_env()
+    path = settings.home / CATALOG_FILE
+    if not path.is_file():
+        raise ConfigurationError(f"no collection at {settings.home}", "ingest something first, or set MEDIASEARCH_HOME")
+    return KeyStore(Catalog(path))
+
+
+@keys_app.command("create")
+def keys_create(
+    username: Annotated[str, typer.Argument(help="The user the key acts as (the owner of what it posts).")],
+    role: Annotated[str, typer.Option(help="reader, contributor or admin.")] = "reader",
+    name: Annotated[str, typer.Option(help="A note to tell keys apart, e.g. 'mobile app'.")] = "",
+) -> None:
+    """Make a key and print it once; only its hash is stored. The first key turns on key checking."""
+
+    def go() -> None:
+        from indexer.access import Role
+        from indexer.errors import InvalidInput
+
+        if role not in Role.__members__:
+            raise InvalidInput(f"unknown role '{role}'", "use reader, contributor or admin")
+        store = _key_store()
+        first = not store.ever_made()
+        record, key = store.create(username, Role(role), name)
+        console.print(f"key {record.id} for [bold]{record.username}[/bold] ({record.role.value}); it is shown only now:")
+        print(key)
+        if first:
+            err.print("[yellow]API keys are now required[/yellow]: requests without a key get 401 "
+                      "(set MEDIASEARCH_ANONYMOUS=true to let them read public assets)")
+
+    _run(go)
+
+
+@keys_app.command("list")
+def keys_list(revoked: Annotated[bool, typer.Option(help="Include revoked keys.")] = False,
+              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every key's id, user, role and dates (never the key itself)."""
+
+    def go() -> None:
+        records = _key_store().list(include_revoked=revoked)
+        if as_json:
+            print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+            return
+        table = Table("id", "user", "role", "name", "created", "last used", "revoked")
+        for r in records:
+            table.add_row(r.id, r.username, r.role.value, r.name, r.created_at, r.last_used_at or "", r.revoked_at or "")
+        console.print(table)
+
+    _run(go)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `keys list`), or the key itself.")]) -> None:
+    """Revoke a key at once; it can never be used again. Key checking stays on."""
+
+    def go() -> None:
+        record = _key_store().revoke(key_id)
+        console.print(f"revoked {record.id} ({record.username}, {record.role.value}) at {record.revoked_at}")
 
     _run(go)
 

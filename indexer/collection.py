@@ -4,6 +4,8 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
   image  images (and later video keyframes) through the cross-modal encoder
   text   texts through the cross-modal encoder
   dense  texts through all-MiniLM-L6-v2, for text-to-text semantic search
+  adapted  images and keyframes through the active adapter (indexer/adapters/), learnt from the
+         platform's captioned assets; empty while no adapter is active
 """
 
 import threading
@@ -17,6 +19,7 @@ from indexer.config import Settings
 from indexer.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
 from indexer.errors import ConfigurationError, EncoderMismatch
 from indexer.access import ADMIN, Viewer
+from indexer.locks import HomeLock
 from indexer.filters import Filters
 from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
 SPACE_IMAGE = "image"
 SPACE_TEXT = "text"
 SPACE_DENSE = "dense"
-SPACES = (SPACE_IMAGE, SPACE_TEXT, SPACE_DENSE)
+SPACE_ADAPTED = "adapted"
+SPACES = (SPACE_IMAGE, SPACE_TEXT, SPACE_DENSE, SPACE_ADAPTED)
 CATALOG_FILE = "catalog.sqlite3"
 
 
@@ -57,7 +61,8 @@ class Collection:
 
             store = OpenSearchLexicalStore.from_settings(settings)
             self.lexical, self.lexical_sync = store, OutboxSync(catalog, store)
-        self.write_lock = threading.RLock()
+        # Held by every write, in this process and in any other writing to the same home (indexer/locks.py).
+        self.write_lock = HomeLock(self.home / "write.lock")
         self._index_lock = threading.RLock()
         self._unsaved_changes = 0
         self.indexes: dict[str, VectorIndex] = {}
@@ -112,6 +117,7 @@ class Collection:
         if self.lexical_sync is not None:
             self.lexical_sync.close()
         self.catalog.close()
+        self.write_lock.close()
 
     def dim(self, space: str) -> int:
         return self.sentence.dim if space == SPACE_DENSE else self.encoder.dim
@@ -160,10 +166,14 @@ class Collection:
                     continue
                 last = rows[-1]["seq"]
                 final: dict[int, str] = {}
+                removed: set[int] = set()
                 for row in rows:
                     final.pop(row["content_id"], None)
                     final[row["content_id"]] = row["op"]
-                removes = np.array([c for c, op in final.items() if op == "remove"], dtype=np.int64)
+                    if row["op"] == "remove":
+                        removed.add(row["content_id"])
+                # A vector removed then added again (a reindex, an adapter switch) is replaced, not doubled.
+                removes = np.array(sorted(removed), dtype=np.int64)
                 add_ids = np.array([c for c, op in final.items() if op == "add"], dtype=np.int64)
                 if not index.remove(removes):
                     self.indexes[space] = self.rebuild_index(space)
@@ -197,16 +207,22 @@ class Collection:
         self.catch_up()
         with self._index_lock:
             index = self.indexes[space]
-            results = index.search_many(queries, k, allowed)
-        if allowed is not None and not index.is_exact:
+            # An approximate index (IVF, SQ8, HNSW) returns more candidates than asked; they are
+            # rescored exactly from the catalog's float vectors, so quantisation never reorders the top.
+            wide = k if index.is_exact else max(2 * k, k + 30)
+            results = index.search_many(queries, wide, allowed)
+        if not index.is_exact:
             results = [
-                self._exact_search(space, q, k, allowed) if len(hits.ids) < min(k, len(allowed)) else hits
+                self._exact_search(space, q, k, allowed)
+                if allowed is not None and len(hits.ids) < min(k, len(allowed))
+                else self._exact_search(space, q, k, np.asarray(hits.ids, dtype=np.int64))
                 for q, hits in zip(queries, results, strict=True)
             ]
         return results
 
     def _exact_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray) -> VectorHits:
-        """Exact cosine over an allowed candidate set (narrow filters on approximate indexes)."""
+        """Exact cosine over a candidate set: narrow filters on approximate indexes, and the rescoring
+        of an approximate index's candidates."""
         ids, vectors = self.catalog.vectors(space, allowed)
         if not len(ids):
             return VectorHits([], [])
@@ -275,9 +291,15 @@ class Collection:
             "assets_by_type": {k.removeprefix("assets_"): v for k, v in counts.items() if k.startswith("assets_")},
             "spaces": spaces,
             "lexical": lexical,
+            "adapter": self._adapter_status(),
             "in_agreement": all(s["vectors_in_catalog"] == s["vectors_in_index"] for s in spaces.values())
             and bool(lexical["in_agreement"]),
         }
 
+    def _adapter_status(self) -> dict[str, object]:
+        from indexer.adapters.store import adapter_status
 
-__all__ = ["ADMIN", "Collection", "SPACES", "SPACE_DENSE", "SPACE_IMAGE", "SPACE_TEXT", "Viewer"]
+        return adapter_status(self)
+
+
+__all__ = ["ADMIN", "Collection", "SPACES", "SPACE_ADAPTED", "SPACE_DENSE", "SPACE_IMAGE", "SPACE_TEXT", "Viewer"]

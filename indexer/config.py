@@ -16,8 +16,9 @@ class Settings(BaseModel):
     clip_model: str = "ViT-B-32"
     # An open_clip pretrained tag, or the path of a local checkpoint file.
     clip_pretrained: str = "laion2b_s34b_b79k"
-    # faiss.index_factory string for the vector indexes (metric: inner product).
-    faiss_factory: str = "Flat"
+    # faiss.index_factory string for the vector indexes (metric: inner product), or "auto": exact Flat
+    # under 20,000 vectors, then IVF...,SQ8 sized to the collection (indexer/stores/vectors.py).
+    faiss_factory: str = "auto"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 60_000_000
     max_text_chars: int = 1_000_000
@@ -45,6 +46,28 @@ class Settings(BaseModel):
     max_media_bytes: int = 1024 * 1024 * 1024  # videos and audio files
     max_video_seconds: float = Field(default=3600.0, gt=0)  # videos and audio
     speech_window_seconds: float = Field(default=6.0, gt=0)
+    # Adapters (indexer/adapters/, `mediasearch train-adapter`): learn from private assets' text too
+    # only when this is true; `status` suggests a re-train after this many new captioned assets.
+    adapter_train_private: bool = False
+    adapter_retrain_after: int = Field(default=200, ge=1)
+    # Hostile input (indexer/fetch.py, indexer/roots.py, api/deadline.py). URL ingest refuses loopback,
+    # private, link-local and metadata addresses unless a host or CIDR here allows them (comma-separated).
+    url_allow: str = ""
+    url_timeout: float = Field(default=10.0, gt=0)  # seconds to connect, and between two reads
+    url_deadline: float = Field(default=60.0, gt=0)  # seconds for the whole download, redirects included
+    url_max_redirects: int = Field(default=5, ge=0, le=20)
+    # Folders that ingest by server-side path may read (colon- or comma-separated). Unset: the CLI reads
+    # under the folders and manifests it is given and the current directory; the API reads no paths.
+    ingest_roots: str | None = None
+    # Per-request deadlines of the API, in seconds: creating assets, and everything else.
+    ingest_timeout: float = Field(default=300.0, gt=0)
+    request_timeout: float = Field(default=30.0, gt=0)
+    # Requests without an API key: None (unset) lets them in only while no key was ever made (a local,
+    # single-user install); True serves them as read-only, public-only visitors (a public demo); False
+    # refuses them.
+    anonymous: bool | None = None
+    # `mediasearch serve` logs: one JSON object a line (json) or plain text (api/ops.py).
+    log_format: Literal["json", "text"] = "text"
 
     @property
     def opensearch_hosts(self) -> list[str]:
@@ -77,6 +100,17 @@ class Settings(BaseModel):
             "max_media_bytes": "MEDIASEARCH_MAX_MEDIA_BYTES",
             "max_video_seconds": "MEDIASEARCH_MAX_VIDEO_SECONDS",
             "speech_window_seconds": "MEDIASEARCH_SPEECH_WINDOW_SECONDS",
+            "adapter_train_private": "MEDIASEARCH_ADAPTER_TRAIN_PRIVATE",
+            "adapter_retrain_after": "MEDIASEARCH_ADAPTER_RETRAIN_AFTER",
+            "url_allow": "MEDIASEARCH_URL_ALLOW",
+            "url_timeout": "MEDIASEARCH_URL_TIMEOUT",
+            "url_deadline": "MEDIASEARCH_URL_DEADLINE",
+            "url_max_redirects": "MEDIASEARCH_URL_MAX_REDIRECTS",
+            "ingest_roots": "MEDIASEARCH_INGEST_ROOTS",
+            "ingest_timeout": "MEDIASEARCH_INGEST_TIMEOUT",
+            "request_timeout": "MEDIASEARCH_REQUEST_TIMEOUT",
+            "anonymous": "MEDIASEARCH_ANONYMOUS",
+            "log_format": "MEDIASEARCH_LOG_FORMAT",
         }
         for field_name, var in mapping.items():
             if env.get(var):

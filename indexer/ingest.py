@@ -7,13 +7,15 @@ from the catalog's change log.
 """
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -23,14 +25,18 @@ from indexer.annotators import ImageItem, load_annotators, run_annotators
 from indexer.annotators.labels import LABEL_MIN_CONFIDENCE, LABELS_PER_IMAGE  # noqa: F401 - kept importable here
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
-from indexer.encoders.imagenet import shared_classifier
+from indexer.adapters.store import active_adapter, with_adapted
+from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.media import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
 from indexer.access import ADMIN, Viewer
-from indexer.stores.catalog import ContentRow
+from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
 from indexer.video import PreparedMedia
+
+if TYPE_CHECKING:
+    from indexer.config import Settings
 
 BATCH_SIZE = 32
 KEYFRAMES_PER_BATCH = 128  # a batch of videos is encoded once this many keyframes wait (memory)
@@ -101,6 +107,8 @@ class _Prepared:
     labels: list[Annotation] = field(default_factory=list)  # every machine annotation of new content
     media: "PreparedMedia | None" = None  # videos and audio
     timings: dict[str, float] = field(default_factory=dict)
+    # Frozen image features for adapters: None for the image itself, else the shot's index.
+    features: dict[int | None, np.ndarray] = field(default_factory=dict)
 
     @property
     def pictures(self) -> int:
@@ -220,9 +228,12 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
         embed = getattr(collection.encoder, "embed_probabilities", None)
         started = time.perf_counter()
         if embed is not None or any(a.name == "labels" for a in annotators):
-            probabilities = shared_classifier().predict(images)
-            for (_, _, item), probs in zip(pictures, probabilities, strict=True):
+            # The same forward pass gives the pooled features that adapters learn from (indexer/adapters/).
+            probabilities, features = shared_classifier().predict_with_features(images)
+            for (p, n, item), probs, feats in zip(pictures, probabilities, features, strict=True):
                 item.probabilities = probs
+                if embed is not None:
+                    p.features[n] = feats
         stage_seconds["classify"] = time.perf_counter() - started
         started = time.perf_counter()
         vectors = embed(probabilities) if embed is not None else collection.encoder.encode_images(images)
@@ -258,7 +269,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
     for p in batch:  # a duplicate inside the same batch shares the first one's work
         if p.existing_content is None and p.content_hash in fresh and fresh[p.content_hash] is not p:
             first = fresh[p.content_hash]
-            p.vectors, p.labels, p.media = first.vectors, first.labels, first.media
+            p.vectors, p.labels, p.media, p.features = first.vectors, first.labels, first.media, first.features
 
 
 def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None]:
@@ -276,7 +287,7 @@ def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str 
         path = collection.home / rel
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # several processes may write one content
             tmp.write_bytes(payload())
             tmp.replace(path)
     return media_rel, thumb_rel
@@ -318,13 +329,22 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
                 media = p.media
                 width = p.image.width if p.image else (media.info.width if media else None)
                 height = p.image.height if p.image else (media.info.height if media else None)
+                # The active adapter's image vectors go in with the rest (read in this transaction, so an
+                # adapter switch, which holds the write lock, never leaves a picture in the old version).
+                adapter = active_adapter(collection)
                 content_id = catalog.insert_content(
                     db, p.content_hash, p.media_type, media_path=media_rel, thumb_path=thumb_rel, text=p.text,
-                    width=width, height=height, vectors=p.vectors, duration=media.duration if media else None,
+                    width=width, height=height, vectors=with_adapted(adapter, p.vectors, p.features.get(None)),
+                    duration=media.duration if media else None,
                 )
-                for shot in media.shots if media else []:  # the video and all its shots: one transaction
-                    catalog.insert_segment(db, content_id, shot.start, shot.end, shot.keyframe_path,
-                                           vectors={SPACE_IMAGE: shot.vector} if shot.vector is not None else {})
+                if None in p.features:
+                    catalog.insert_features(db, content_id, FEATURE_MODEL, p.features[None])
+                for n, shot in enumerate(media.shots if media else []):  # the video and its shots: one transaction
+                    segment_id = catalog.insert_segment(
+                        db, content_id, shot.start, shot.end, shot.keyframe_path,
+                        vectors=with_adapted(adapter, {SPACE_IMAGE: shot.vector}, p.features.get(n)) if shot.vector is not None else {})
+                    if n in p.features:
+                        catalog.insert_features(db, SEGMENT_ID_BASE + segment_id, FEATURE_MODEL, p.features[n])
             else:
                 content_id = content.id
             catalog.upsert_asset(db, asset, content_id)
@@ -372,7 +392,8 @@ def ingest(
     """Ingest items; a bad item is rejected with its reason and the rest go on."""
     outcomes: list[IngestOutcome] = []
 
-    def finish(outcome: IngestOutcome) -> None:
+    def finish(outcome: IngestOutcome, media_type: MediaType | None = None) -> None:
+        _observe(media_type, outcome)
         outcomes.append(outcome)
         if on_done:
             on_done(outcome)
@@ -393,10 +414,11 @@ def ingest(
                 outcome = _write(collection, p)
                 p.timings["write"] = round(time.perf_counter() - started, 4)
                 outcome.timings = dict(p.timings)
-                finish(outcome)
+                finish(outcome, p.media_type)
             except MediasearchError as exc:
                 failed.append(p)
-                finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name, timings=dict(p.timings)))
+                finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name, timings=dict(p.timings)),
+                       p.media_type)
         for p in failed:  # after the batch: a duplicate in it may have stored the same files
             _discard(collection, p)
         batch.clear()
@@ -408,7 +430,7 @@ def ingest(
             prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
             batch.append(prepared)
         except MediasearchError as exc:
-            finish(IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
+            finish(IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name), _guess_type(item))
         if len(batch) >= batch_size or sum(p.pictures for p in batch) >= KEYFRAMES_PER_BATCH:
             run_batch()
     if batch:
@@ -419,13 +441,40 @@ def ingest(
 
 def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
     """Ingest a single item, raising its error instead of reporting it (for the API)."""
-    prepared = _prepare(collection, item)
+    try:
+        prepared = _prepare(collection, item)
+    except MediasearchError as exc:
+        _observe(_guess_type(item), IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
+        raise
     try:
         _encode(collection, [prepared])
-        return _write(collection, prepared)
-    except BaseException:
+        outcome = _write(collection, prepared)
+    except BaseException as exc:
         _discard(collection, prepared)
+        if isinstance(exc, MediasearchError):
+            _observe(prepared.media_type, IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
         raise
+    _observe(prepared.media_type, outcome)
+    return outcome
+
+
+# Called with (media type or None when unknown, outcome) after each item; the API counts them for /metrics.
+INGEST_OBSERVERS: list[Callable[[MediaType | None, IngestOutcome], None]] = []
+
+
+def _observe(media_type: MediaType | None, outcome: IngestOutcome) -> None:
+    for observe in INGEST_OBSERVERS:
+        observe(media_type, outcome)
+
+
+def _guess_type(item: AssetInput) -> MediaType | None:
+    """The media type of an item rejected before it was read (for counting only)."""
+    if item.media_type is not None or item.text is not None:
+        return item.media_type or MediaType.text
+    try:
+        return media_type_for_path(Path(item.name)) if item.name else None
+    except MediasearchError:
+        return None
 
 
 def _owned_row(collection: Collection, asset_id: str, viewer: Viewer):  # noqa: ANN202
@@ -482,8 +531,14 @@ def iter_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def file_input(path: Path, owner: str, root: Path | None = None, **metadata: object) -> AssetInput:
-    """An asset from a file: its id is the path relative to the folder it was found in."""
+def file_input(path: Path, owner: str, root: Path | None = None, roots: Sequence[Path] | None = None,
+               **metadata: object) -> AssetInput:
+    """An asset from a file: its id is the path relative to the folder it was found in. With `roots`, a
+    path (or the target of a symlink) outside them is refused (indexer/roots.py)."""
+    if roots is not None:
+        from indexer.roots import inside_roots
+
+        inside_roots(path, roots)
     rel = path.relative_to(root) if root and path.is_relative_to(root) else Path(path.name)
     data = path.read_bytes()
     title = metadata.pop("title", None) or path.stem.replace("_", " ").replace("-", " ")
@@ -493,15 +548,73 @@ def file_input(path: Path, owner: str, root: Path | None = None, **metadata: obj
     )
 
 
-def manifest_inputs(manifest: Path) -> Iterable[AssetInput | IngestOutcome]:
-    """One asset per JSON line: id, owner, type, path or text, title, description, tags, visibility, ...
+def url_id(url: str) -> str:
+    """An asset id for a URL: host and path, '/' written ':' as for files (long ones shortened by hash)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    ident = ":".join(p for p in f"{parts.netloc}{parts.path}".split("/") if p) + (f"?{parts.query}" if parts.query else "")
+    ident = "".join(c for c in ident if ord(c) >= 32) or "url"
+    return ident if len(ident) <= 200 else f"{ident[:180]}~{sha256_bytes(url.encode())[:16]}"
+
+
+# Content-Type -> media type; octet-stream and a missing type leave it to the URL's file name.
+_CONTENT_TYPES = {"image": MediaType.image, "video": MediaType.video, "audio": MediaType.audio}
+_TEXT_TYPES = {"text/plain", "text/markdown", "text/x-markdown"}
+_UNTYPED = {None, "application/octet-stream", "binary/octet-stream", "application/binary"}
+
+
+def download(url: str, settings: "Settings") -> tuple[bytes, MediaType, str, str]:
+    """A URL's bytes, media type, final URL and file name, downloaded with the guards of indexer/fetch.py
+    (no private addresses, bounded size and time). The ingest pipeline then decodes the bytes fully, so a
+    file that is not what its Content-Type says is refused there."""
+    from indexer.fetch import fetch
+
+    fetched = fetch(
+        url, allow=settings.url_allow, limit=settings.max_upload_bytes, media_limit=settings.max_media_bytes,
+        timeout=settings.url_timeout, deadline=settings.url_deadline, max_redirects=settings.url_max_redirects,
+    )
+    kind = fetched.content_type
+    name = fetched.filename or (url_id(fetched.url) or "download")
+    if kind in _UNTYPED:
+        media_type = media_type_for_path(Path(name))
+    elif kind in _TEXT_TYPES:
+        media_type = MediaType.text
+    elif kind.split("/")[0] in _CONTENT_TYPES:  # type: ignore[union-attr]
+        media_type = _CONTENT_TYPES[kind.split("/")[0]]  # type: ignore[union-attr]
+    else:
+        raise InvalidInput(f"{url[:200]} serves {kind}, not an image, video, audio or text file",
+                           "link to the file itself, not a web page")
+    return fetched.data, media_type, fetched.url, name
+
+
+def url_input(url: str, owner: str, settings: "Settings", **metadata: object) -> AssetInput:
+    """An asset from a URL (see `download`); its id defaults to `url_id(url)`."""
+    data, media_type, source, name = download(url, settings)
+    metadata.setdefault("id", url_id(url))
+    metadata.setdefault("title", PurePosixPath(name).stem.replace("_", " ").replace("-", " "))
+    return AssetInput(owner=owner, media_type=media_type, data=data, source=source, name=name,
+                      **metadata)  # type: ignore[arg-type]
+
+
+def manifest_inputs(manifest: Path, settings: "Settings | None" = None,
+                    roots: Sequence[Path] | None = None) -> Iterable[AssetInput | IngestOutcome]:
+    """One asset per JSON line: id, owner, type, path, url or text, title, description, tags, visibility, ...
     and `annotations`: a list of {name, value, confidence, model, time}, or MediaVerse annotation-service
     responses (indexer/annotators/external.py), with `annotations_source` naming the service.
 
-    Relative paths are read relative to the manifest's folder. A bad line yields
-    a rejected outcome instead of an input, so the batch goes on.
+    Relative paths are read relative to the manifest's folder, and every path must lie inside `roots`
+    (default: MEDIASEARCH_INGEST_ROOTS from `settings`, else the manifest's folder and the current
+    directory). A `url` is downloaded with the guards of indexer/fetch.py. A bad line yields a rejected
+    outcome instead of an input, so the batch goes on.
     """
+    from indexer.config import Settings
+    from indexer.roots import cli_roots, inside_roots
+
+    settings = settings or Settings()
     base = manifest.parent
+    if roots is None:
+        roots = cli_roots(settings.ingest_roots, [manifest])
     with manifest.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -515,13 +628,30 @@ def manifest_inputs(manifest: Path) -> Iterable[AssetInput | IngestOutcome]:
                 if "type" in record:
                     record["media_type"] = record.pop("type")
                 path = record.pop("path", None)
+                url = record.pop("url", None)
+                if path is not None and url is not None:
+                    raise InvalidInput(f"{name}: give 'path' or 'url', not both")
                 if path is not None:
                     file_path = Path(path) if Path(path).is_absolute() else base / path
                     if not file_path.is_file():
                         raise InvalidInput(f"{name}: file not found: {path}", "fix the path in the manifest")
+                    try:
+                        inside_roots(file_path, roots)
+                    except MediasearchError as exc:
+                        raise type(exc)(f"{name}: {exc.message}", exc.hint) from None
                     record["data"] = file_path.read_bytes()
                     record.setdefault("source", str(file_path.resolve()))
                     record.setdefault("media_type", str(media_type_for_path(file_path)))
+                if url is not None:
+                    if not isinstance(url, str):
+                        raise InvalidInput(f"{name}: 'url' must be a string")
+                    try:
+                        data, media_type, source, _ = download(url, settings)
+                    except MediasearchError as exc:
+                        raise type(exc)(f"{name}: {exc.message}", exc.hint) from None
+                    record["data"] = data
+                    record.setdefault("source", source)
+                    record.setdefault("media_type", str(media_type))
                 record.setdefault("name", name)
                 if record.get("annotations"):  # ours, or MediaVerse annotation-service responses (D3.2 2.5)
                     from indexer.annotators.external import parse_external

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput
 from indexer.media import load_image
 
@@ -72,8 +72,11 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
     from indexer.video import reencode_keyframes
 
     new += reencode_keyframes(collection)  # video keyframes live in the image space too
+    # An adapter learnt for another encoder is of no use: its vectors go, and it is no longer active.
+    changed = catalog.get_meta("encoder_id") != encoder.id
+    spaces = (SPACE_IMAGE, SPACE_TEXT, SPACE_ADAPTED) if changed else (SPACE_IMAGE, SPACE_TEXT)
     with collection.write_lock, catalog.transaction() as db:
-        for space in (SPACE_IMAGE, SPACE_TEXT):
+        for space in spaces:
             db.execute(
                 "INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' FROM vectors WHERE space = ?",
                 (space,),
@@ -84,7 +87,9 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
                        (space, content_id, np.asarray(vector, np.float32).tobytes()))
             db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, content_id))
         catalog.set_meta("encoder_id", encoder.id, db)
-    for space in (SPACE_IMAGE, SPACE_TEXT):
+        if changed:
+            db.execute("DELETE FROM meta WHERE key = 'adapter_active'")
+    for space in spaces:
         collection.indexes[space] = collection.rebuild_index(space)
     collection.flush()
     return len(rows)

@@ -17,9 +17,11 @@ raises anything but `InvalidInput`/`TooLarge` (the asset is rejected) or `MediaT
 import io
 import json
 import math
+import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -617,7 +619,7 @@ _FORMAT_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "webm", "avi":
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # several writers
     tmp.write_bytes(data)
     tmp.replace(path)
 

@@ -49,14 +49,15 @@ class ChannelRuns:
 
 
 def channel_runs(collection: Collection, queries: dict[str, str], media_types: set[MediaType], depth: int = 100,
-                 images: dict[str, object] | None = None) -> ChannelRuns:
+                 images: dict[str, object] | None = None, adapter: object | None = None) -> ChannelRuns:
     """Run each query (text, or an image when `images` maps the query id to one) through the channels."""
     out = ChannelRuns()
     started = time.perf_counter()
     for qid, text in queries.items():
         image = images.get(qid) if images else None
         plan = ChannelPlan(parsed=ParsedQuery(words=_words(text)) if image is None else ParsedQuery(),
-                           filters=Filters(), viewer=ADMIN, depth=depth, media_types=media_types, image=image)
+                           filters=Filters(), viewer=ADMIN, depth=depth, media_types=media_types, image=image,
+                           adapter=adapter)  # type: ignore[arg-type]
         if image is None and not plan.parsed.words:
             continue
         results, _ = run_channels(collection, plan)
@@ -268,3 +269,127 @@ def bm25_relative_scores(runs: ChannelRuns, channel: str, relevant: dict[str, se
             scores.append(score / best)
             labels.append(1 if item in relevant[qid] else 0)
     return scores, labels
+
+
+# --- cross-modal retrieval with and without an adapter (k-fold: no query's image was trained on)
+def caption_examples(collection: Collection, cs: CaptionSet, names: list[str]) -> list:
+    """Adapter training examples from a captioned set already ingested with `ingest_caption_set`."""
+    from indexer.adapters.data import Example
+
+    out = []
+    for name in names:
+        row = collection.catalog.asset_row(f"img:{name}")
+        if row is not None:
+            out.append(Example(row["content_id"], list(cs.captions[name]), [row["content_id"]], [row["id"]], row["rowid"]))
+    return out
+
+
+def evaluate_crossmodal_adapter(collection: Collection, cs: CaptionSet, folds: int = 5, query_caption: int = 0,
+                                profile: RankingProfile | None = None, options: object | None = None,
+                                train_sizes: list[int] | None = None, report=print, seed: int = 0) -> dict:
+    """Text-to-image with and without an adapter, by k-fold cross-validation over the captioned images: each
+    fold's adapter learns from the other folds' images and captions, and answers the held-out images'
+    query captions over the whole collection through the real channels (switched in like
+    `train-adapter` does). Every image is a query once, as in `evaluate_crossmodal`.
+
+    With `train_sizes`, each fold also trains on random subsets of that many images: a learning curve,
+    scored in memory from the stored vectors (the text_to_image and adapter channels and their RRF, over
+    the same images) to keep it quick."""
+    from indexer.adapters.data import picture_inputs
+    from indexer.adapters.store import load, save, switch
+    from indexer.adapters.train import TrainOptions, rrf_scores, train
+    from query.profile import with_adapter
+
+    options = options or TrainOptions(seed=seed)
+    if profile is None:
+        profile, _ = load_profile(collection.catalog, collection.encoder.id)
+    names = list(cs.images)
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    parts = [order[i::folds] for i in range(folds)]
+    cache: dict[str, np.ndarray] = {}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in cache]
+        if todo:
+            cache.update(zip(todo, collection.encoder.encode_texts(todo), strict=True))
+        return np.stack([cache[t] for t in texts])
+
+    queries = {n: cs.captions[n][query_caption] for n in names}
+    baseline = channel_runs(collection, queries, {MediaType.image}, depth=100)
+    # For the in-memory curve: every image's stored vector and adapter inputs, every query's text vector.
+    content = np.array([collection.catalog.asset_row(f"img:{n}")["content_id"] for n in names], dtype=np.int64)
+    _, image_vectors = collection.catalog.vectors(SPACE_IMAGE, content)
+    _, inputs = picture_inputs(collection, content)
+    position = {n: i for i, n in enumerate(names)}
+    rankings: dict[str, list[list[str]]] = {}
+    curve_ranks: dict[int, dict[str, list[int]]] = {}
+    activated: dict[int, list[bool]] = {}
+    targets: list[set[str]] = []
+    fold_meta: list[dict] = []
+    started = time.perf_counter()
+    def curve_point(size: int, fitted, query_vectors: np.ndarray, query_targets: np.ndarray) -> None:
+        arrays = fitted.arrays
+        without = query_vectors @ image_vectors.T
+        adapted = arrays.text_vectors(query_vectors) @ arrays.image_vectors(inputs).T
+        fused = rrf_scores([(without, 1.0), (adapted, fitted.meta.weight)])
+        # What search gives: the adapter only where the never-worse rule would have activated it.
+        ruled = fused if fitted.meta.activated else without
+        activated.setdefault(size, []).append(fitted.meta.activated)
+        for label, scores in (("text_to_image channel", without), ("adapter channel", adapted),
+                              ("text_to_image + adapter (RRF)", fused), ("with the never-worse rule", ruled)):
+            target_scores = scores[np.arange(len(query_targets)), query_targets]
+            curve_ranks.setdefault(size, {}).setdefault(label, []).extend((scores > target_scores[:, None]).sum(axis=1).tolist())
+
+    for k, held_out in enumerate(parts):
+        held = set(held_out)
+        training = [n for n in order if n not in held]
+        query_vectors = encode([queries[n] for n in held_out])
+        query_targets = np.array([position[n] for n in held_out])
+        for size in sorted(s for s in set(train_sizes or []) if s < len(training)):
+            report(f"fold {k + 1}/{folds}: learning curve, {size} training images")
+            chosen = list(np.random.default_rng(seed + k).choice(training, size=size, replace=False))
+            fitted = train(collection, options, report=lambda _: None, examples=caption_examples(collection, cs, chosen),
+                           encode_texts=encode)
+            curve_point(size, fitted, query_vectors, query_targets)
+        report(f"fold {k + 1}/{folds}: training on {len(training)} images, {len(held_out)} held out")
+        result = train(collection, options, report=lambda _: None, examples=caption_examples(collection, cs, training),
+                       encode_texts=encode)
+        if train_sizes:
+            curve_point(len(training), result, query_vectors, query_targets)
+        meta = save(collection.home, result.meta, result.arrays)
+        switch(collection, meta.version)
+        adapter = load(collection.home, meta.version)
+        adapted_profile = with_adapter(profile, adapter)
+        runs = channel_runs(collection, {n: queries[n] for n in held_out}, {MediaType.image}, depth=100, adapter=adapter)
+        for name in held_out:
+            per = runs.runs.get(name, {})
+            without_runs = baseline.runs.get(name, {})
+            images_only = {c: h for c, h in per.items() if c in ("text_to_image", "bm25_image", "text_to_adapted")}
+            plain = {c: h for c, h in without_runs.items() if c in ("text_to_image", "bm25_image")}
+            rows = {
+                "text_to_image channel (no adapter)": [i for i, _ in without_runs.get("text_to_image", [])],
+                "fused image list, no adapter (rrf, profile weights)": fused_ranking(plain, FusionOptions(), profile, "rrf"),
+                "text_to_adapted channel (held-out images)": [i for i, _ in per.get("text_to_adapted", [])],
+                "fused image list with adapter (rrf, profile weights)": fused_ranking(images_only, FusionOptions(), adapted_profile, "rrf"),
+            }
+            if adapted_profile is not None and all(c in adapted_profile.calibrations for c in images_only):
+                rows["fused image list with adapter (calibrated)"] = fused_ranking(images_only, FusionOptions(), adapted_profile, "calibrated")
+            for label, ranking in rows.items():
+                rankings.setdefault(label, []).append(ranking)
+            targets.append({f"img:{name}"})
+        fold_meta.append({"fold": k + 1, "n_train": meta.n_train, "n_validation": meta.n_validation, "epochs": meta.epochs,
+                          "best_epoch": meta.best_epoch, "weight": meta.weight, "would_activate": meta.activated,
+                          "seconds": meta.seconds})
+    switch(collection, None)
+
+    def from_ranks(ranks: list[int]) -> dict[str, float]:
+        r = np.array(ranks)
+        return {"R@1": float((r < 1).mean()), "R@5": float((r < 5).mean()), "R@10": float((r < 10).mean()),
+                "MRR": float((1.0 / (r + 1)).mean())}
+
+    return {"dataset": cs.name, "images": len(names), "folds": folds, "encoder": collection.encoder.id,
+            "training_images_per_fold": len(names) - len(parts[0]),
+            "text_to_image": {label: _crossmodal_metrics(r, targets) for label, r in rankings.items()},
+            "learning_curve": {size: {label: from_ranks(r) for label, r in per.items()} for size, per in sorted(curve_ranks.items())},
+            "learning_curve_activated": {size: sum(flags) for size, flags in sorted(activated.items())},
+            "fold_adapters": fold_meta, "seconds": round(time.perf_counter() - started, 1)}

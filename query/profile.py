@@ -10,11 +10,15 @@ import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from indexer.stores.catalog import Catalog
 from ranking import Calibration
+
+if TYPE_CHECKING:
+    from indexer.adapters.store import StoredAdapter
 
 META_KEY = "ranking_profile"
 DEFAULTS = Path(__file__).with_name("profiles.json")
@@ -62,3 +66,21 @@ def load_profile(catalog: Catalog, encoder_id: str) -> tuple[RankingProfile | No
 
 def save_profile(catalog: Catalog, profile: RankingProfile) -> None:
     catalog.set_meta(META_KEY, profile.model_dump_json())
+
+
+ADAPTER_CHANNEL = "text_to_adapted"
+
+
+def with_adapter(profile: RankingProfile | None, adapter: "StoredAdapter | None") -> RankingProfile | None:
+    """The profile plus the active adapter's channel: the calibration, threshold and RRF weight (relative to
+    text_to_image's) measured on its held-out pictures, unless the profile sets them itself."""
+    if adapter is None:
+        return profile
+    meta = adapter.meta
+    base = profile or RankingProfile(encoder=meta.encoder, source="adapter only")
+    slope, intercept = meta.calibration
+    return base.model_copy(update={
+        "calibrations": {ADAPTER_CHANNEL: ChannelCalibration(slope=slope, intercept=intercept), **base.calibrations},
+        "thresholds": {ADAPTER_CHANNEL: meta.threshold, **base.thresholds},
+        "weights": {ADAPTER_CHANNEL: meta.weight * base.weights.get("text_to_image", 1.0), **base.weights},
+    })

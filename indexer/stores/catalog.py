@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS assets (
 );
 CREATE INDEX IF NOT EXISTS assets_content ON assets(content_id);
 CREATE INDEX IF NOT EXISTS assets_owner ON assets(owner);
+-- Partial: only private rows; answers has_private_assets() without a scan on every search.
+CREATE INDEX IF NOT EXISTS assets_private ON assets(visibility) WHERE visibility = 'private';
 CREATE TABLE IF NOT EXISTS annotations (
     asset_rowid INTEGER NOT NULL REFERENCES assets(rowid) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -95,6 +97,11 @@ CREATE TABLE IF NOT EXISTS lexical_log (  -- outbox for lexical stores outside t
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     asset_id TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+);
+CREATE TABLE IF NOT EXISTS image_features (  -- frozen image features for adapters (indexer/adapters/)
+    vector_id INTEGER PRIMARY KEY,     -- a content id, or SEGMENT_ID_BASE + a segment id (a keyframe)
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL               -- float16
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5(
     title, description, tags, body, annotations, tokenize = 'porter unicode61'
@@ -377,6 +384,25 @@ class Catalog:
             db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, SEGMENT_ID_BASE + segment_id))
         return segment_id
 
+    def insert_features(self, db: sqlite3.Connection, vector_id: int, model: str, vector: np.ndarray) -> None:
+        """Frozen image features of a picture (an image content or a keyframe), kept for adapters."""
+        db.execute("INSERT OR REPLACE INTO image_features(vector_id, model, vector) VALUES (?, ?, ?)",
+                   (vector_id, model, np.asarray(vector, dtype=np.float16).tobytes()))
+
+    def features(self, model: str, vector_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(found vector ids, float32 features) of one feature model."""
+        ids = [int(i) for i in vector_ids]
+        found, rows = [], []
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            for r in self.db.execute(
+                f"SELECT vector_id, vector FROM image_features WHERE model = ? AND vector_id IN ({','.join('?' * len(chunk))})",
+                (model, *chunk),
+            ):
+                found.append(r["vector_id"])
+                rows.append(np.frombuffer(r["vector"], dtype=np.float16))
+        return np.array(found, dtype=np.int64), (np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32))
+
     def segments(self, content_id: int) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM segments WHERE content_id = ? ORDER BY start_s", (content_id,)).fetchall()
 
@@ -434,6 +460,7 @@ class Catalog:
             for r in db.execute("SELECT space FROM vectors WHERE content_id = ?", (vid,)).fetchall():
                 db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'remove')", (r["space"], vid))
             db.execute("DELETE FROM vectors WHERE content_id = ?", (vid,))
+            db.execute("DELETE FROM image_features WHERE vector_id = ?", (vid,))
         db.execute("DELETE FROM segments WHERE content_id = ?", (content_id,))
         db.execute("DELETE FROM contents WHERE id = ?", (content_id,))
         return _content(row)
@@ -524,6 +551,19 @@ class Catalog:
 
     def last_lexical_seq(self) -> int:
         return self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
+
+    def media_types_present(self) -> frozenset[str]:
+        """The media types that have at least one asset. Cached per write sequence: every asset
+        write or delete adds a lexical_log entry, so an unchanged max(seq) means unchanged assets
+        (also across processes). Lets a search skip the channels of a type the collection lacks."""
+        seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
+        cached = getattr(self, "_types_present", None)
+        if cached is not None and cached[0] == seq:
+            return cached[1]
+        present = frozenset(t for t in ("image", "text", "video", "audio")
+                            if self.db.execute("SELECT 1 FROM assets WHERE media_type = ? LIMIT 1", (t,)).fetchone())
+        self._types_present = (seq, present)
+        return present
 
 
 def write_fts_row(
