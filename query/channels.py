@@ -9,6 +9,9 @@ within what the viewer may see and the filters allow.
     clip_text       text   texts    text (cross-modal encoder); skipped when its text tower is MiniLM
     text_to_image   text   images   image (cross-modal encoder): images and video keyframes, a
                                     video standing for its best keyframe, with its time range
+    text_to_adapted text   images   adapted (the active adapter, indexer/adapters/): the query through the
+                                    encoder's text tower (and the adapter's text side), against
+                                    pictures mapped by the adapter; only while an adapter is active
     image_to_image  image  images   image
     image_to_text   image  texts    text
     browse          none   any      lexical store, filters only, newest first
@@ -23,7 +26,8 @@ from PIL import Image
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
-from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.adapters.store import StoredAdapter
+from indexer.collection import SPACE_ADAPTED, SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import StoreUnavailable
 from indexer.filters import Filters
 from indexer.stores.catalog import SEGMENT_ID_BASE
@@ -32,17 +36,24 @@ from query.language import ParsedQuery
 
 CHANNEL_RESULTS: dict[str, MediaType | None] = {
     "bm25_text": MediaType.text, "bm25_image": MediaType.image, "bm25_media": MediaType.video, "dense_text": MediaType.text,
-    "clip_text": MediaType.text, "text_to_image": MediaType.image, "image_to_image": MediaType.image,
+    "clip_text": MediaType.text, "text_to_image": MediaType.image, "text_to_adapted": MediaType.image, "image_to_image": MediaType.image,
     "image_to_text": MediaType.text, "browse": None,
 }
 # Every media type a channel can return (the image index holds images and video keyframes).
 RESULT_TYPES: dict[str, set[MediaType]] = {
     "bm25_text": {MediaType.text}, "bm25_image": {MediaType.image}, "bm25_media": {MediaType.video, MediaType.audio},
     "dense_text": {MediaType.text}, "clip_text": {MediaType.text}, "image_to_text": {MediaType.text},
-    "text_to_image": {MediaType.image, MediaType.video}, "image_to_image": {MediaType.image, MediaType.video},
+    "text_to_image": {MediaType.image, MediaType.video}, "text_to_adapted": {MediaType.image, MediaType.video},
+    "image_to_image": {MediaType.image, MediaType.video},
     "browse": set(MediaType),
 }
-VECTOR_CHANNELS = {"dense_text", "clip_text", "text_to_image", "image_to_image", "image_to_text"}
+# The BM25 channels of a text query: the media types each searches.
+LEXICAL_GROUPS: dict[str, list[MediaType]] = {
+    "bm25_text": [MediaType.text], "bm25_image": [MediaType.image], "bm25_media": [MediaType.video, MediaType.audio],
+}
+VECTOR_CHANNELS = {"dense_text", "clip_text", "text_to_image", "text_to_adapted", "image_to_image", "image_to_text"}
+# Called with (channel, seconds) after each channel runs; the API registers its metrics here.
+CHANNEL_OBSERVERS: list[Callable[[str, float], None]] = []
 
 
 @dataclass
@@ -68,6 +79,7 @@ class ChannelPlan:
     image: Image.Image | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     as_of_rowid: int | None = None
+    adapter: StoredAdapter | None = None  # the active adapter: runs text_to_adapted
 
 
 def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, ChannelResult], dict[str, float]]:
@@ -78,10 +90,18 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     if candidates is not None and plan.as_of_rowid is not None:
         candidates = _as_of(collection, candidates, plan.as_of_rowid)
 
+    present = collection.catalog.media_types_present()
+
+    def runs(name: str) -> bool:
+        """Whether the channel fits the wanted types and the collection has assets of its types."""
+        return CHANNEL_RESULTS[name] is None or bool(plan.media_types & RESULT_TYPES[name] & {MediaType(t) for t in present})
+
     def run(name: str, fn: Callable[[], list[tuple[int, float]]], skipped: str | None = None) -> None:
         result_type = CHANNEL_RESULTS[name]
         if result_type is not None and not (plan.media_types & RESULT_TYPES[name]):
             return
+        if not runs(name):
+            skipped = skipped or f"the collection has no {' or '.join(sorted(RESULT_TYPES[name]))}"
         if skipped:
             results[name] = ChannelResult(name, skipped=skipped)
             return
@@ -100,6 +120,8 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         result.hits = hits
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         results[name] = result
+        for observe in CHANNEL_OBSERVERS:
+            observe(name, result.took_ms / 1000)
 
     image_candidates = candidates
     if candidates is not None and len(candidates):
@@ -108,7 +130,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
 
     def vector(space: str, query: np.ndarray, name: str) -> Callable[[], list[tuple[int, float]]]:
         def go() -> list[tuple[int, float]]:
-            allowed = image_candidates if space == SPACE_IMAGE else candidates
+            allowed = image_candidates if space in (SPACE_IMAGE, SPACE_ADAPTED) else candidates
             found = collection.vector_search(space, query, plan.depth, allowed)
             segment_ids = [v for v in found.ids if v >= SEGMENT_ID_BASE]
             resolved = collection.catalog.resolve_vector_ids(segment_ids) if segment_ids else {}
@@ -136,6 +158,25 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
             return list(best.items())
         return go
 
+    def bm25(name: str) -> Callable[[], list[tuple[int, float]]]:
+        """One BM25 channel; the first to run evaluates the query once for every BM25 channel that
+        runs (FTS5 scores every match per evaluation), so its took_ms holds the shared evaluation."""
+        def go() -> list[tuple[int, float]]:
+            if name not in shared:
+                names = [n for n in LEXICAL_GROUPS if n not in shared and runs(n) and plan.media_types & RESULT_TYPES[n]]
+                query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=plan.filters)
+                found = collection.lexical.search_groups(query, plan.viewer, plan.depth, [LEXICAL_GROUPS[n] for n in names])
+                shared.update(zip(names, found, strict=True))
+            best: dict[int, float] = {}
+            for hit in shared.pop(name):
+                if hit.content_id not in best:  # duplicates collapse to their content
+                    best[hit.content_id] = hit.score
+                    if hit.highlights:
+                        results_highlights.setdefault(hit.content_id, hit.highlights)
+            return list(best.items())
+        return go
+
+    shared: dict[str, list] = {}
     results_highlights: dict[int, dict[str, str]] = {}
     segments: dict[str, dict[int, tuple[float, float]]] = {}
     if text:
@@ -144,13 +185,14 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         same_tower = collection.encoder.text_model_id == collection.sentence.id
         dense = cross if same_tower else collection.sentence.encode_texts([text])[0]
         timings["encode_text"] = round((time.perf_counter() - started) * 1000, 2)
-        run("bm25_text", lexical(MediaType.text))
-        run("bm25_image", lexical(MediaType.image))
-        run("bm25_media", lexical(MediaType.video, MediaType.audio))
+        for name in LEXICAL_GROUPS:
+            run(name, bm25(name))
         run("dense_text", vector(SPACE_DENSE, dense, "dense_text"))
         run("clip_text", vector(SPACE_TEXT, cross, "clip_text"),
             skipped=f"the encoder's text tower is {collection.sentence.id}, the same as dense_text" if same_tower else None)
         run("text_to_image", vector(SPACE_IMAGE, cross, "text_to_image"))
+        if plan.adapter is not None:
+            run("text_to_adapted", vector(SPACE_ADAPTED, plan.adapter.query_vector(cross), "text_to_adapted"))
     if plan.image is not None:
         started = time.perf_counter()
         picture = collection.encoder.encode_images([plan.image])[0]

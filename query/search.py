@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
+from indexer.adapters.store import active_adapter
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound, StoreUnavailable
 from indexer.filters import FACET_FIELDS, Filters, TermFilter
@@ -26,7 +27,7 @@ from indexer.stores.lexical import LexicalQuery, marked_html
 from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
-from query.profile import load_profile
+from query.profile import load_profile, with_adapter
 from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
@@ -44,6 +45,7 @@ class SearchRequest(BaseModel):
     thresholds: bool = Field(default=True, description="Drop vector matches below the per-pair similarity threshold.")
     diversity: float | None = Field(default=None, ge=0, le=1, description="MMR trade-off; 0 = pure relevance.")
     collapse_duplicates: bool = True
+    adapter: bool = Field(default=True, description="Add the active adapter's channel (text_to_adapted), if any.")
     facets: list[str] | None = Field(default=None, description=f"Facets to count; default {', '.join(FACET_FIELDS)}.")
 
 
@@ -146,11 +148,13 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         as_of = collection.catalog.db.execute("SELECT coalesce(max(rowid), 0) FROM assets").fetchone()[0]
     wanted = set(request.media_types or [MediaType.image, MediaType.text, MediaType.video, MediaType.audio])
     profile, profile_source = load_profile(collection.catalog, collection.encoder.id)
+    adapter = active_adapter(collection) if request.adapter else None
+    profile = with_adapter(profile, adapter)
     depth = min(MAX_K * 2, max(50, 3 * (request.k + offset)))
     plan = ChannelPlan(
         parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=wanted, image=image,
         thresholds=(profile.thresholds if profile and request.thresholds else {}),
-        as_of_rowid=as_of if request.cursor else None,
+        as_of_rowid=as_of if request.cursor else None, adapter=adapter,
     )
     results, timings = run_channels(collection, plan)
 
@@ -177,8 +181,10 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
 
     near: dict[int, list[int]] = {}
     if request.collapse_duplicates:
-        unified, near = _collapse_near_duplicates(collection, unified)
-        per_modality = {m: _collapse_near_duplicates(collection, items)[0] for m, items in per_modality.items()}
+        # One read of the image vectors for every list (each list is a subset of the unified one).
+        pictures = _image_vectors(collection, list(all_ids))
+        unified, near = _collapse_near_duplicates(unified, pictures)
+        per_modality = {m: _collapse_near_duplicates(items, pictures)[0] for m, items in per_modality.items()}
     if request.diversity:
         unified = _diversify(collection, unified, request.diversity, offset + request.k)
     timings["fusion"] = round((time.perf_counter() - t_fuse) * 1000, 2)
@@ -225,14 +231,18 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
 
     end = offset + request.k
     next_cursor = _encode_cursor(end, as_of, fingerprint) if end < len(unified) else None
+    t_hits = time.perf_counter()
+    lists = {m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()}
+    fused = [hit(i) for i in page]
+    timings["hits"] = round((time.perf_counter() - t_hits) * 1000, 2)  # the page's rows, snippets, moments
     return SearchResponse(
         query=request.q,
         parsed=ParsedView(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=filters),
         image_query=image is not None,
         encoder=collection.encoder.id,
         fusion=fusion_note,
-        lists={m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()},
-        fused=[hit(i) for i in page],
+        lists=lists,
+        fused=fused,
         candidates=len(unified),
         facets=facets,
         channels={n: ChannelReport(hits=len(r.hits), took_ms=r.took_ms, skipped=r.skipped, degraded=r.degraded,
@@ -275,23 +285,31 @@ def _cross_modal_vectors(collection: Collection, content_ids: list[int]) -> dict
     return out
 
 
-def _collapse_near_duplicates(collection: Collection, items: list[Fused]) -> tuple[list[Fused], dict[int, list[int]]]:
-    """Fold an image into a better-ranked image whose vector is nearly identical (resized,
-    re-encoded copies); the kept hit counts what it absorbed."""
-    images = [f.content_id for f in items]
-    vectors = collection.catalog.vectors(SPACE_IMAGE, np.array(images, dtype=np.int64))
-    by_id = dict(zip(vectors[0].tolist(), vectors[1], strict=True)) if len(vectors[0]) else {}
+def _image_vectors(collection: Collection, content_ids: list[int]) -> dict[int, np.ndarray]:
+    found, vectors = collection.catalog.vectors(SPACE_IMAGE, np.array(content_ids, dtype=np.int64))
+    return dict(zip(found.tolist(), vectors, strict=True)) if len(found) else {}
+
+
+def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray]) -> tuple[list[Fused], dict[int, list[int]]]:
+    """Fold an image into a better-ranked image whose vector (`by_id`: content id -> image vector) is
+    nearly identical (resized, re-encoded copies); the kept hit counts what it absorbed."""
     kept: list[Fused] = []
-    kept_vectors: list[tuple[int, np.ndarray]] = []
     absorbed: dict[int, list[int]] = {}
+    pictured = [f.content_id for f in items if f.content_id in by_id]
+    if not pictured:
+        return list(items), absorbed
+    row = {cid: i for i, cid in enumerate(pictured)}
+    matrix = np.stack([by_id[c] for c in pictured])
+    similar = (matrix @ matrix.T) >= NEAR_DUPLICATE_COSINE  # every pair at once, instead of one dot product per pair
+    kept_rows: list[int] = []
     for item in items:
-        v = by_id.get(item.content_id)
-        if v is not None:
-            twin = next((cid for cid, kv in kept_vectors if float(kv @ v) >= NEAR_DUPLICATE_COSINE), None)
-            if twin is not None:
-                absorbed.setdefault(twin, []).append(item.content_id)
+        i = row.get(item.content_id)
+        if i is not None:
+            twins = np.flatnonzero(similar[i, kept_rows]) if kept_rows else ()
+            if len(twins):  # the best-ranked kept image it nearly equals
+                absorbed.setdefault(pictured[kept_rows[twins[0]]], []).append(item.content_id)
                 continue
-            kept_vectors.append((item.content_id, v))
+            kept_rows.append(i)
         kept.append(item)
     return kept, absorbed
 

@@ -202,6 +202,25 @@ def test_media_types_narrow_search_and_count(store):
     assert found(store, LexicalQuery(media_types=["text"])) == TEXTS
 
 
+@pytest.mark.parametrize("query", [
+    LexicalQuery(words=["space", "glacier", "cat", "morning"]),
+    LexicalQuery(words=["space"], excluded=["rocket"], filters=Filters(terms=[TermFilter(field="owner", values=["carol", "ana"])])),
+    LexicalQuery(phrases=["launch pad"]),
+    LexicalQuery(),
+], ids=["words", "filtered", "phrase", "browse"])
+def test_search_groups_equals_one_search_per_group(store, query):
+    """The BM25 channels' single evaluation: per group, exactly what `search` returns for that group."""
+    groups = [["text"], ["image"], ["video", "audio"]]
+    for viewer in (ADMIN, ANON):
+        for k in (1, 3, 100):
+            grouped = store.search_groups(query, viewer, k, groups)
+            for group, hits in zip(groups, grouped, strict=True):
+                alone = store.search(query.model_copy(update={"media_types": group}), viewer, k)
+                assert [(h.asset_id, round(h.score, 4), h.highlights) for h in hits] == [
+                    (h.asset_id, round(h.score, 4), h.highlights) for h in alone]
+    assert store.search_groups(query, ADMIN, 5, []) == []
+
+
 # --- filters: every field, negation, ranges
 
 TERM_CASES = [

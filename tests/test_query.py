@@ -124,6 +124,21 @@ def test_explanations_snippets_and_thresholds(mixed):
             == no_thresholds.channels["text_to_image"].hits)
 
 
+def test_channels_of_absent_media_types_are_skipped(collection):
+    ingest(collection, [AssetInput(id="t1", owner="bob", text="a tabby cat asleep in the sun")])
+    response = search(collection, SearchRequest(q="tabby cat", k=5, facets=[]), ADMIN)
+    assert response.channels["bm25_media"].skipped == "the collection has no audio or video"
+    assert response.channels["text_to_image"].skipped == "the collection has no image or video"
+    assert response.channels["bm25_image"].skipped and response.channels["bm25_image"].hits == 0
+    assert response.channels["bm25_text"].hits == 1 and ids(response.fused) == ["t1"]
+    # The presence of a type follows every write, with no restart.
+    ingest(collection, [AssetInput(id="img-chelsea", owner="bob", data=skimage_png("chelsea"), name="chelsea.png",
+                                   title="tabby cat")])
+    again = search(collection, SearchRequest(q="tabby cat", k=5, facets=[]), ADMIN)
+    assert again.channels["bm25_image"].skipped is None and again.channels["bm25_image"].hits == 1
+    assert again.channels["text_to_image"].skipped is None
+
+
 def test_cursor_pages_are_stable_and_disjoint(mixed):
     first = search(mixed, SearchRequest(q="a photo", k=4, facets=[]), ADMIN)
     assert first.next_cursor

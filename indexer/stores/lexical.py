@@ -84,6 +84,12 @@ class LexicalStore(Protocol):
         """Best first. Without words or phrases: every match of the filters, newest first."""
         ...
 
+    def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
+                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+        """For each group of media types, what `search` would return with `media_types` set to that
+        group (offset 0), from one evaluation or one round trip: the BM25 channels of a search."""
+        ...
+
     def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
         """Exact number of matches (all documents when no query is given)."""
         ...

@@ -33,7 +33,7 @@ from opensearchpy import exceptions as os_errors
 from pydantic import SecretStr
 
 from indexer.access import Viewer
-from indexer.assets import Annotation, TimeRange
+from indexer.assets import Annotation, MediaType, TimeRange
 from indexer.errors import (
     ConfigurationError,
     InvalidInput,
@@ -612,22 +612,26 @@ class OpenSearchLexicalStore:
             raise InvalidInput(f"results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged to",
                                "narrow the query with words or filters")
         self.ensure_index()
-        body: dict[str, Any] = {
-            "query": bool_query(query, viewer), "from": offset, "size": k, "track_total_hits": False,
-            "_source": ["asset_id", "content_id"],
-        }
-        if query.has_text:
-            body["sort"] = ["_score", {"asset_id": "asc"}]
-            body["highlight"] = HIGHLIGHT
-        else:
-            body["sort"] = [{"created_iso": "desc"}, {"asset_id": "desc"}]
-        hits = []
-        for hit in self._search(body, "searching")["hits"]["hits"]:
-            marked = {TEXT_FIELDS[f][1]: fragments[0] for f, fragments in hit.get("highlight", {}).items() if fragments}
-            score = float(hit["_score"]) if query.has_text and hit.get("_score") is not None else 0.0
-            hits.append(LexicalHit(asset_id=hit["_source"]["asset_id"], content_id=hit["_source"]["content_id"],
-                                   score=score, highlights=marked))
-        return hits
+        return _hits(self._search(_search_body(query, viewer, k, offset), "searching"), query)
+
+    def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
+                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+        """The best k of each group of media types in one round trip (an msearch, one search per
+        group, each with its own top-k pruning). `query.media_types` is ignored."""
+        if k <= 0 or not groups:
+            return [[] for _ in groups]
+        self.ensure_index()
+        queries = [query.model_copy(update={"media_types": list(g)}) for g in groups]
+        lines: list[dict[str, Any]] = []
+        for q in queries:
+            lines += [{}, _search_body(q, viewer, k, 0)]
+        out = []
+        for q, response in zip(queries, self._msearch(lines, "searching"), strict=True):
+            if "error" in response:
+                raise StoreUnavailable(f"OpenSearch could not search: {response['error'].get('reason', response['error'])}",
+                                       "see `mediasearch status` for the cluster's health")
+            out.append(_hits(response, q))
+        return out
 
     def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
         self.ensure_index()
@@ -721,6 +725,29 @@ class OpenSearchLexicalStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _search_body(query: LexicalQuery, viewer: Viewer, k: int, offset: int) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "query": bool_query(query, viewer), "from": offset, "size": k, "track_total_hits": False,
+        "_source": ["asset_id", "content_id"],
+    }
+    if query.has_text:
+        body["sort"] = ["_score", {"asset_id": "asc"}]
+        body["highlight"] = HIGHLIGHT
+    else:
+        body["sort"] = [{"created_iso": "desc"}, {"asset_id": "desc"}]
+    return body
+
+
+def _hits(response: Mapping[str, Any], query: LexicalQuery) -> list[LexicalHit]:
+    hits = []
+    for hit in response["hits"]["hits"]:
+        marked = {TEXT_FIELDS[f][1]: fragments[0] for f, fragments in hit.get("highlight", {}).items() if fragments}
+        score = float(hit["_score"]) if query.has_text and hit.get("_score") is not None else 0.0
+        hits.append(LexicalHit(asset_id=hit["_source"]["asset_id"], content_id=hit["_source"]["content_id"],
+                               score=score, highlights=marked))
+    return hits
 
 
 def _reason(exc: Exception) -> str:

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from indexer.access import Viewer
+from indexer.assets import MediaType
 from indexer.filters import FACE_ANNOTATION, LABEL_ANNOTATION, COLOUR_ANNOTATION, Filters
 from indexer.stores.catalog import Catalog, write_fts_row
 from indexer.stores.lexical import MARK_END, MARK_START, FacetCount, LexicalDoc, LexicalHit, LexicalQuery
@@ -118,16 +119,49 @@ class SqliteLexicalStore:
                 (*params, k, offset),
             )
             return [LexicalHit(asset_id=r["id"], content_id=r["content_id"], score=0.0) for r in rows]
-        snippets = ", ".join(
-            f"snippet(assets_fts, {i}, '{MARK_START}', '{MARK_END}', '…', 24) AS h_{name}"
-            for i, name in enumerate(_COLUMNS)
-        )
         rows = self.db.execute(
             f"SELECT a.rowid AS rid, a.id, a.content_id, -bm25(assets_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS score "
             "FROM assets_fts JOIN assets a ON a.rowid = assets_fts.rowid JOIN contents c ON c.id = a.content_id "
             f"WHERE assets_fts MATCH ? AND {clause} ORDER BY score DESC, a.rowid LIMIT ? OFFSET ?",
             (expression, *params, k, offset),
         ).fetchall()
+        return self._with_snippets(rows, expression)
+
+    def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
+                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+        """The best k of each group of media types from ONE evaluation of the match (FTS5 has no
+        top-k pruning, so each `search` scores every match): ROW_NUMBER() per group over the ranked
+        matches. `query.media_types` is ignored; each group is a list of media types."""
+        if k <= 0 or not groups:
+            return [[] for _ in groups]
+        clause, params, expression = self._where(query, viewer, use_types=False)
+        if expression is None:
+            if query.has_text:
+                return [[] for _ in groups]
+            return [self.search(query.model_copy(update={"media_types": list(g)}), viewer, k) for g in groups]
+        of_type = {str(t): i for i, g in enumerate(groups) for t in g}
+        case = " ".join(f"WHEN '{t}' THEN {i}" for t, i in of_type.items())  # media types are enum values
+        rows = self.db.execute(
+            "SELECT rid, id, content_id, score, g FROM ("
+            " SELECT *, ROW_NUMBER() OVER (PARTITION BY g ORDER BY score DESC, rid) AS n FROM ("
+            f"  SELECT a.rowid AS rid, a.id, a.content_id, CASE a.media_type {case} END AS g,"
+            f"   -bm25(assets_fts, {', '.join(map(str, BM25_WEIGHTS))}) AS score"
+            "   FROM assets_fts JOIN assets a ON a.rowid = assets_fts.rowid JOIN contents c ON c.id = a.content_id"
+            f"  WHERE assets_fts MATCH ? AND {clause} AND a.media_type IN ({','.join('?' * len(of_type))})))"
+            " WHERE n <= ? ORDER BY g, score DESC, rid",
+            (expression, *params, *of_type, k),
+        ).fetchall()
+        hits = self._with_snippets(rows, expression)
+        out: list[list[LexicalHit]] = [[] for _ in groups]
+        for r, hit in zip(rows, hits, strict=True):
+            out[r["g"]].append(hit)
+        return out
+
+    def _with_snippets(self, rows: Sequence[sqlite3.Row], expression: str) -> list[LexicalHit]:
+        snippets = ", ".join(
+            f"snippet(assets_fts, {i}, '{MARK_START}', '{MARK_END}', '…', 24) AS h_{name}"
+            for i, name in enumerate(_COLUMNS)
+        )
         hits = []
         for r in rows:
             # Snippets for the returned rows only: in the ranking query SQLite would make one for every
