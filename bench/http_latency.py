@@ -15,11 +15,21 @@ Then `mediasearch serve` starts on 127.0.0.1 over that home and every query goes
 `facets=none`. The split comes from the response's Server-Timing header: query encoding, each
 channel, fusion, facets, building the page's hits, serialisation; "other" is the rest of the
 client's wall time (HTTP, parsing, validation, waiting for a core). The home is deleted afterwards.
+
+    .venv/bin/python bench/http_latency.py --sizes 1000000 --lexical opensearch   # BM25 in OpenSearch
+
+With `--lexical opensearch` (the node: `--opensearch-url` or MEDIASEARCH_OPENSEARCH_URL, e.g. from
+`docker/opensearch-local.sh start`), the same catalog is then indexed into OpenSearch through the
+outbox's rebuild (what `mediasearch reindex --lexical-only` runs; timed), and the server runs with
+MEDIASEARCH_OPENSEARCH_URL. `--home` reuses a home built before (kept, not deleted), `--keep` keeps
+the one built. The BM25 channels share one lexical evaluation (`search_groups`): the first BM25 channel
+that runs carries its time, the others show ~0.
 """
 
 import argparse
 import csv
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -130,9 +140,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(home: Path) -> tuple[subprocess.Popen, str]:
+def index_opensearch(home: Path, url: str, prefix: str) -> dict:
+    """Index the catalog into OpenSearch with the outbox's rebuild (bulk, no refresh until the end)."""
+    from indexer.stores.opensearch import OpenSearchLexicalStore, OutboxSync
+
+    settings = Settings(home=home, encoder="bundled")
+    collection = Collection.open(settings)
+    store = OpenSearchLexicalStore.from_settings(settings.model_copy(update={"opensearch_url": url, "opensearch_prefix": prefix}))
+    total = collection.catalog.counts()["assets"]
+    started = time.perf_counter()
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"OpenSearch index {total:,}", total=total)
+        report = OutboxSync(collection.catalog, store).rebuild(progress=lambda done: progress.update(task, completed=done))
+    seconds = time.perf_counter() - started
+    store.close()
+    collection.close()
+    return {"documents": report.documents, "seconds": seconds}
+
+
+def serve(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled"}
+    env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled", **(extra_env or {})}
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "mediasearch"), "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -180,18 +208,43 @@ def main() -> None:
     parser.add_argument("--facet-queries", type=int, default=10, help="Queries timed with facets (slow at 1M).")
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="Where the homes are built.")
     parser.add_argument("--no-write", action="store_true", help="Do not append to docs/benchmarks.md.")
+    parser.add_argument("--lexical", choices=["sqlite", "opensearch"], default="sqlite", help="Where BM25 runs.")
+    parser.add_argument("--opensearch-url", default=os.environ.get("MEDIASEARCH_OPENSEARCH_URL"))
+    parser.add_argument("--home", type=Path, help="A home built before by this benchmark (one size): reused and kept.")
+    parser.add_argument("--keep", action="store_true", help="Keep the homes built (printed).")
+    parser.add_argument("--opensearch-prefix", help="Reuse an index kept by an earlier run with --home/--keep (no indexing).")
     args = parser.parse_args()
+    if args.lexical == "opensearch" and not args.opensearch_url:
+        parser.error("--lexical opensearch needs --opensearch-url or MEDIASEARCH_OPENSEARCH_URL "
+                     "(start a node with docker/opensearch-local.sh start)")
     pool, queries = sentences()
     load_start = os.getloadavg()
-    rows = []
+    rows, indexed = [], {}
     for n in [int(s) for s in args.sizes.split(",")]:
-        home = Path(tempfile.mkdtemp(prefix=f"mediasearch-bench-{n}-", dir=args.tmp)) / "home"
-        proc = None
+        home = args.home or Path(tempfile.mkdtemp(prefix=f"mediasearch-bench-{n}-", dir=args.tmp)) / "home"
+        proc, extra_env, prefix = None, {}, None
         try:
-            built = build(home, n, pool)
+            if args.home:
+                built = json.loads((home.parent / "built.json").read_text()) if (home.parent / "built.json").is_file() else {}
+                built.setdefault("import_s", float("nan"))
+                built["status"] = {"spaces": {SPACE_DENSE: {"effective_factory": built.get("dense_index", "?")}}}
+            else:
+                built = build(home, n, pool)
+                (home.parent / "built.json").write_text(json.dumps(
+                    {**{k: v for k, v in built.items() if k != "status"},
+                     "dense_index": built["status"]["spaces"][SPACE_DENSE]["effective_factory"]}))
+            built.setdefault("encode_s", 0.0)
+            built.setdefault("disk_bytes", 0)
+            built.setdefault("index_bytes", 0)
             console.log(f"{n:,} assets: import {built['import_s']:.0f} s, {built['disk_bytes'] / 1e9:.2f} GB on disk, "
                         f"indexes {built['index_bytes'] / n:.0f} bytes/asset")
-            proc, url = serve(home)
+            if args.lexical == "opensearch":
+                prefix = args.opensearch_prefix or f"bench-{n}-{os.getpid()}"
+                if args.opensearch_prefix is None:
+                    indexed[n] = index_opensearch(home, args.opensearch_url, prefix)
+                    console.log(f"OpenSearch: {indexed[n]['documents']:,} documents in {indexed[n]['seconds']:.0f} s")
+                extra_env = {"MEDIASEARCH_OPENSEARCH_URL": args.opensearch_url, "MEDIASEARCH_OPENSEARCH_PREFIX": prefix}
+            proc, url = serve(home, extra_env)
             load = os.getloadavg()[0]
             for facets in (False, True):
                 m = measure(url, queries[: args.facet_queries] if facets else queries[: args.queries], facets)
@@ -200,7 +253,14 @@ def main() -> None:
             if proc is not None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=60)
-            shutil.rmtree(home.parent, ignore_errors=True)
+            if args.home or args.keep:
+                console.log(f"kept {home}" + (f" and the OpenSearch index behind prefix {prefix}" if extra_env else ""))
+            elif args.lexical == "opensearch" and n in indexed:
+                from indexer.stores.opensearch import OpenSearchLexicalStore
+
+                OpenSearchLexicalStore([args.opensearch_url], prefix=prefix).drop()
+            else:
+                shutil.rmtree(home.parent, ignore_errors=True)
     heads = ["assets", "facets", "queries", "p50 ms", "p95 ms", "p99 ms", *[f"{p} p50" for p in PARTS], "other p50", "load"]
     t = Table(title="GET /v1/search, hybrid text queries, k=10, one at a time")
     for h in heads:
@@ -220,7 +280,12 @@ def main() -> None:
                     f"| {n:,} | {s:.0f} | {n / s:,.0f} | {d / 1e9:.2f} GB | {i / n:.0f} | {f} |" for n, s, _, d, i, f in builds))
     console.print(build_md)
     load_end = os.getloadavg()
-    text = (f"60% texts, 40% images; queries alternate Flickr8k captions and Cranfield queries cut at 120 "
+    if indexed:
+        build_md += ("\n\n| assets | OpenSearch indexing s (outbox rebuild: bulk, refresh off) | documents/s |\n|---|---|---|\n" +
+                     "\n".join(f"| {n:,} | {r['seconds']:.0f} | {r['documents'] / r['seconds']:,.0f} |" for n, r in indexed.items()))
+    lexical = ("BM25 in OpenSearch (one local node, " + (os.environ.get("OPENSEARCH_HEAP") or "its") + " heap)"
+               if args.lexical == "opensearch" else "BM25 in the embedded SQLite FTS5 store")
+    text = (f"{lexical}; 60% texts, 40% images; queries alternate Flickr8k captions and Cranfield queries cut at 120 "
             f"characters (the first {args.queries} without facets, the first {args.facet_queries} with), 5 warm-up queries; `mediasearch serve` (one uvicorn worker) on 127.0.0.1, the bundled encoder "
             f"(MiniLM on CPU) encoding every query; the default FAISS factory (auto). Times in ms; the parts are the "
             f"server's Server-Timing header, \"other\" the rest of the client's wall time. Load average "
