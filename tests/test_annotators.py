@@ -159,15 +159,16 @@ def test_ingest_runs_the_chosen_annotators_and_the_filters_find_them(annotated, 
 
     calls = []
     classifier = shared_classifier()
-    real = classifier.predict
-    monkeypatch.setattr(classifier, "predict", lambda images, **kw: calls.append(len(images)) or real(images, **kw))
+    real = classifier.predict_with_features
+    monkeypatch.setattr(classifier, "predict_with_features",
+                        lambda images, *a, **kw: calls.append(len(images)) or real(images, *a, **kw))
     out = io.BytesIO()
     meme().save(out, format="PNG")
     items = [AssetInput(id=n, owner="ana", data=skimage_png(n), name=f"{n}.png") for n in ("astronaut", "coffee")]
     items.append(AssetInput(id="meme", owner="ana", data=out.getvalue(), name="meme.png"))
     outcomes = ingest(annotated, items)
     assert [o.status for o in outcomes] == [IngestStatus.added] * 3
-    assert calls == [3]  # one EfficientNet-Lite0 pass serves the ConSE vectors and the labels
+    assert calls == [3]  # one EfficientNet-Lite0 pass serves the ConSE vectors, the labels and the adapter features
     assert {"annotate:ocr", "annotate:faces", "classify"} <= set(outcomes[0].timings)
 
     def found(**filters) -> set[str]:

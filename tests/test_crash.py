@@ -1,8 +1,9 @@
 """Crash safety under SIGKILL at random moments of a long ingest.
 
 A driver process ingests a few hundred generated pictures and texts and prints "ack <id>" once each
-asset's ingest has returned. The test kills it with SIGKILL after a random delay (fixed seed), starts
-it again so that it goes on, and kills it again; then it opens the collection as the service does at
+asset's ingest has returned. The test kills it with SIGKILL after a random number of new acknowledgements
+and a random fraction of a second (fixed seed; counting acks keeps the kill mid-ingest on a fast machine
+too), starts it again so that it goes on, and kills it again; then it opens the collection as the service does at
 start-up (which replays what the vector indexes and the lexical store miss) and checks that:
 
 - every acknowledged asset is in the catalog, in every vector space it belongs to (a search with its
@@ -91,28 +92,34 @@ def write_corpus(folder: Path, images: int, texts: int, seed: int = 5) -> tuple[
     return manifest, words
 
 
-def run_and_kill(manifest: Path, env: dict[str, str], delay: float) -> tuple[list[str], bool]:
-    """Start the driver, SIGKILL it `delay` seconds after its first ack; the ids it acknowledged, and
-    whether it finished before the kill."""
+def run_and_kill(manifest: Path, env: dict[str, str], new_acks: int, delay: float,
+                 known: set[str] = frozenset()) -> tuple[list[str], bool]:  # type: ignore[assignment]
+    """Start the driver and SIGKILL it `delay` seconds after its `new_acks`-th acknowledgement of an id not in
+    `known` (so the kill lands mid-ingest however fast the machine is, at a random point of the pipeline);
+    returns the ids it acknowledged, and whether it finished before the kill."""
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(manifest)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     acked: list[str] = []
-    first = threading.Event()
+    reached = threading.Event()
     finished = threading.Event()
 
     def read() -> None:
         assert proc.stdout is not None
+        fresh = 0
         for line in proc.stdout:
             if line.startswith("ack "):
-                acked.append(line.split(" ", 1)[1].strip())
-                first.set()
+                asset_id = line.split(" ", 1)[1].strip()
+                acked.append(asset_id)
+                fresh += asset_id not in known
+                if fresh >= new_acks:
+                    reached.set()
             elif line.startswith("finished"):
                 finished.set()
-                first.set()
+                reached.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    assert first.wait(120), "the ingest driver acknowledged nothing within 120 s"
+    assert reached.wait(180), f"the ingest driver acknowledged fewer than {new_acks} new assets within 180 s"
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -156,8 +163,8 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_asset(tmp_path, bundled
     rng = random.Random(20240607)
     acked: set[str] = set()
     kills = 0
-    for _ in range(3):
-        got, finished = run_and_kill(manifest, env, rng.uniform(0.0, 2.5))
+    for _ in range(3):  # at most 3 x 60 of the 240 assets: every kill lands mid-ingest
+        got, finished = run_and_kill(manifest, env, rng.randint(5, 60), rng.uniform(0.0, 0.3), acked)
         acked |= set(got)
         kills += not finished
     assert kills >= 2, "the kills should land mid-ingest"
@@ -182,12 +189,13 @@ def test_sigkill_with_opensearch_replays_the_outbox_on_start_up(tmp_path, bundle
     store = OpenSearchLexicalStore([opensearch_node.url], prefix=prefix)
     try:
         # The cluster is unreachable: writes are acknowledged from the catalog, the outbox fills.
-        down, _ = run_and_kill(manifest, {**env, "MEDIASEARCH_OPENSEARCH_URL": "http://127.0.0.1:9"}, rng.uniform(0.5, 1.5))
+        down, _ = run_and_kill(manifest, {**env, "MEDIASEARCH_OPENSEARCH_URL": "http://127.0.0.1:9"},
+                               rng.randint(5, 40), rng.uniform(0.0, 0.3))
         assert down
         assert not any(store.get(asset_id) for asset_id in down[:5])
         # Back up: the next start replays the outbox, and is killed in its turn.
         env["MEDIASEARCH_OPENSEARCH_URL"] = opensearch_node.url
-        up, _ = run_and_kill(manifest, env, rng.uniform(0.5, 1.5))
+        up, _ = run_and_kill(manifest, env, rng.randint(5, 40), rng.uniform(0.0, 0.3), set(down))
         collection = Collection.open(Settings(home=home, encoder="bundled", opensearch_url=opensearch_node.url,
                                               opensearch_prefix=prefix), encoder=bundled_encoder)
         try:
