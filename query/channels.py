@@ -145,18 +145,21 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
             return list(best.items())
         return go
 
-    def lexical(*media_types: MediaType) -> Callable[[], list[tuple[int, float]]]:
-        def go() -> list[tuple[int, float]]:
-            query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded,
-                                 filters=plan.filters, media_types=list(media_types) or sorted(plan.media_types))
-            best: dict[int, float] = {}
-            for hit in collection.lexical.search(query, plan.viewer, plan.depth):
-                if hit.content_id not in best:  # duplicates collapse to their content
-                    best[hit.content_id] = hit.score
-                    if hit.highlights:
-                        results_highlights.setdefault(hit.content_id, hit.highlights)
-            return list(best.items())
-        return go
+    def by_content(hits: list) -> list[tuple[int, float]]:
+        """Lexical hits as (content id, score): duplicates collapse to their content, highlights kept."""
+        best: dict[int, float] = {}
+        for hit in hits:
+            if hit.content_id not in best:
+                best[hit.content_id] = hit.score
+                if hit.highlights:
+                    results_highlights.setdefault(hit.content_id, hit.highlights)
+        return list(best.items())
+
+    def browse() -> list[tuple[int, float]]:
+        """No words and no picture: the filters alone (the landing page, facet browsing)."""
+        query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded,
+                             filters=plan.filters, media_types=sorted(plan.media_types))
+        return by_content(collection.lexical.search(query, plan.viewer, plan.depth))
 
     def bm25(name: str) -> Callable[[], list[tuple[int, float]]]:
         """One BM25 channel; the first to run evaluates the query once for every BM25 channel that
@@ -167,13 +170,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
                 query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=plan.filters)
                 found = collection.lexical.search_groups(query, plan.viewer, plan.depth, [LEXICAL_GROUPS[n] for n in names])
                 shared.update(zip(names, found, strict=True))
-            best: dict[int, float] = {}
-            for hit in shared.pop(name):
-                if hit.content_id not in best:  # duplicates collapse to their content
-                    best[hit.content_id] = hit.score
-                    if hit.highlights:
-                        results_highlights.setdefault(hit.content_id, hit.highlights)
-            return list(best.items())
+            return by_content(shared.pop(name))
         return go
 
     shared: dict[str, list] = {}
@@ -200,7 +197,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         run("image_to_image", vector(SPACE_IMAGE, picture, "image_to_image"))
         run("image_to_text", vector(SPACE_TEXT, picture, "image_to_text"))
     if not text and plan.image is None:
-        run("browse", lexical())
+        run("browse", browse)
     for name, result in results.items():
         if name.startswith(("bm25", "browse")):
             result.highlights = {c: results_highlights[c] for c, _ in result.hits if c in results_highlights}

@@ -4,17 +4,16 @@ that chooses them, and annotations from the MediaVerse annotation service (D3.2 
 import io
 import json
 
-import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import png, skimage_png
-from indexer.access import ADMIN, Viewer
+from indexer.access import ADMIN
 from indexer.annotators import ImageAnnotator, ImageItem, load_annotators, parse_names, run_annotators
 from indexer.assets import Annotation
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.errors import ConfigurationError, Forbidden, InvalidInput
+from indexer.errors import ConfigurationError, InvalidInput
 from indexer.filters import Filters, TermFilter
 from indexer.ingest import AssetInput, IngestStatus, ingest, manifest_inputs
 from indexer.stores.lexical import LexicalQuery

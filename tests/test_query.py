@@ -1,16 +1,13 @@
 """The query layer end to end: filters inside every channel, facets, the unified list, paging."""
 
 import io
-import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TABLE22, png, skimage_png
+from conftest import TABLE22, skimage_png
 from indexer.access import ADMIN, Viewer
-from indexer.collection import SPACE_DENSE
-from indexer.filters import Filters, RangeFilter, TermFilter
+from indexer.filters import Filters, TermFilter
 from indexer.ingest import AssetInput, ingest
 from query import SearchRequest, more_like_this, search
 from query.search import facet_only

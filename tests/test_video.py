@@ -3,8 +3,6 @@
 resuming, deletion, and the API that serves what was derived."""
 
 import io
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -312,18 +312,24 @@ class Catalog:
         return {r["content_id"]: r["n"] for r in rows if r["n"] > 0}
 
     # --- vectors
-    def vectors(self, space: str, content_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = [int(i) for i in content_ids]
-        found_ids, rows = [], []
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
+    def _arrays(self, table: str, key: str, kind: str, value: str, ids: Iterable[int],
+                dtype: type) -> tuple[np.ndarray, np.ndarray]:
+        """(found ids, stacked float32 rows) of a blob table, read in chunks under SQLite's variable limit."""
+        wanted = [int(i) for i in ids]
+        found, rows = [], []
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
             for r in self.db.execute(
-                f"SELECT content_id, vector FROM vectors WHERE space = ? AND content_id IN ({','.join('?' * len(chunk))})",
-                (space, *chunk),
+                f"SELECT {key}, vector FROM {table} WHERE {kind} = ? AND {key} IN ({','.join('?' * len(chunk))})",
+                (value, *chunk),
             ):
-                found_ids.append(r["content_id"])
-                rows.append(np.frombuffer(r["vector"], dtype=np.float32))
-        return np.array(found_ids, dtype=np.int64), (np.stack(rows) if rows else np.zeros((0, 0), np.float32))
+                found.append(r[key])
+                rows.append(np.frombuffer(r["vector"], dtype=dtype))
+        return np.array(found, dtype=np.int64), (np.stack(rows).astype(np.float32, copy=False) if rows
+                                                 else np.zeros((0, 0), np.float32))
+
+    def vectors(self, space: str, content_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._arrays("vectors", "content_id", "space", space, content_ids, np.float32)
 
     def all_vectors(self, space: str) -> tuple[np.ndarray, np.ndarray]:
         ids, rows = [], []
@@ -391,17 +397,7 @@ class Catalog:
 
     def features(self, model: str, vector_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(found vector ids, float32 features) of one feature model."""
-        ids = [int(i) for i in vector_ids]
-        found, rows = [], []
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            for r in self.db.execute(
-                f"SELECT vector_id, vector FROM image_features WHERE model = ? AND vector_id IN ({','.join('?' * len(chunk))})",
-                (model, *chunk),
-            ):
-                found.append(r["vector_id"])
-                rows.append(np.frombuffer(r["vector"], dtype=np.float16))
-        return np.array(found, dtype=np.int64), (np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32))
+        return self._arrays("image_features", "vector_id", "model", model, vector_ids, np.float16)
 
     def segments(self, content_id: int) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM segments WHERE content_id = ? ORDER BY start_s", (content_id,)).fetchall()
