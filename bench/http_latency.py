@@ -50,7 +50,6 @@ import httpx
 import numpy as np
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from indexer.assets import Asset, MediaType
 from indexer.bulk import PrecomputedAsset, import_precomputed
@@ -262,17 +261,13 @@ def main() -> None:
             else:
                 shutil.rmtree(home.parent, ignore_errors=True)
     heads = ["assets", "facets", "queries", "p50 ms", "p95 ms", "p99 ms", *[f"{p} p50" for p in PARTS], "other p50", "load"]
-    t = Table(title="GET /v1/search, hybrid text queries, k=10, one at a time")
-    for h in heads:
-        t.add_column(h, justify="right")
-    md = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for n, facets, m, built, load in rows:
-        cells = [f"{n:,}", "yes" if facets else "none", str(len(m["wall"])), f"{statistics.median(m['wall']):.1f}", f"{percentile(m['wall'], 95):.1f}",
-                 f"{percentile(m['wall'], 99):.1f}", *[f"{statistics.median(m['parts'][p]):.1f}" for p in PARTS],
-                 f"{statistics.median(m['other']):.1f}", f"{load:.2f}"]
-        t.add_row(*cells)
-        md.append("| " + " | ".join(cells) + " |")
-    console.print(t)
+    from report import table
+
+    md = table("GET /v1/search, hybrid text queries, k=10, one at a time", heads, [
+        [f"{n:,}", "yes" if facets else "none", str(len(m["wall"])), f"{statistics.median(m['wall']):.1f}",
+         f"{percentile(m['wall'], 95):.1f}", f"{percentile(m['wall'], 99):.1f}",
+         *[f"{statistics.median(m['parts'][p]):.1f}" for p in PARTS], f"{statistics.median(m['other']):.1f}", f"{load:.2f}"]
+        for n, facets, m, built, load in rows])
     builds = sorted({(n, b["import_s"], b["encode_s"], b["disk_bytes"], b["index_bytes"],
                       b["status"]["spaces"][SPACE_DENSE]["effective_factory"]) for n, _, _, b, _ in rows})
     build_md = ("| assets | bulk import s | assets/s | catalog + indexes on disk | FAISS files, bytes per asset | dense index |\n"
@@ -289,7 +284,7 @@ def main() -> None:
             f"characters (the first {args.queries} without facets, the first {args.facet_queries} with), 5 warm-up queries; `mediasearch serve` (one uvicorn worker) on 127.0.0.1, the bundled encoder "
             f"(MiniLM on CPU) encoding every query; the default FAISS factory (auto). Times in ms; the parts are the "
             f"server's Server-Timing header, \"other\" the rest of the client's wall time. Load average "
-            f"{load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end.\n\n" + "\n".join(md) + "\n\n" + build_md)
+            f"{load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end.\n\n" + md + "\n\n" + build_md)
     if not args.no_write:
         from report import append, machine
 

@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rich.console import Console
-from rich.table import Table
 
 from indexer.collection import Collection
 from indexer.config import Settings
@@ -85,20 +84,17 @@ def main() -> None:
             rows.append((name, f"{load_s:.1f}", kind, str(r["added"]) + (f" ({r['media_seconds']:.0f} s)" if kind == "videos" else ""),
                          f"{r['seconds']:.1f}", rate, stages))
     heads = ["encoder", "model load s", "media", "assets", "wall s", "throughput", "main stages, s per asset"]
-    t = Table(title="Ingest throughput per encoder (CPU, 2 annotator threads, labels annotator)")
-    for h in heads:
-        t.add_column(h)
-    for r in rows:
-        t.add_row(*r)
-    console.print(t)
+    from report import table
+
+    md = table("Ingest throughput per encoder (CPU, 2 annotator threads, labels annotator)", heads, rows,
+               left=tuple(heads))
     load_end = os.getloadavg()
     text = (f"Flickr8k images, Cranfield abstracts, the {len(videos)} shared video clips; a fresh collection per run, "
             f"models loaded before; default annotators (labels), 2 annotator threads; CPU only (no GPU is lent to this "
             f"machine: CLIP and faiss-gpu figures on a GPU are still to be taken). CLIP is the tiny random configuration "
             f"of the tests: real ViT-B-32 weights cannot be downloaded here, so its rows measure the pipeline, not "
             f"ViT-B-32. Load average {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end.\n\n"
-            "| " + " | ".join(heads) + " |\n|" + "---|" * len(heads) + "\n"
-            + "\n".join("| " + " | ".join(r) + " |" for r in rows))
+            + md)
     if not args.no_write:
         from report import append, machine
 

@@ -16,3 +16,19 @@ def machine(extra: str = "") -> str:
 def append(title: str, command: str, body: str, machine_text: str | None = None) -> None:
     with BENCHMARKS.open("a", encoding="utf-8") as fh:
         fh.write(f"\n## {title} ({time.strftime('%Y-%m-%d')})\n\n`{command}` on {machine_text or machine()}\n\n{body.rstrip()}\n")
+
+
+def table(title: str, heads: list[str], rows: list[list[str]], left: tuple[str, ...] = ()) -> str:
+    """Print `rows` as a rich table and return the same rows as a markdown table (columns right-aligned,
+    except those named in `left`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    shown = Table(title=title)
+    for head in heads:
+        shown.add_column(head, justify="left" if head in left else "right")
+    for row in rows:
+        shown.add_row(*row)
+    Console(width=max(Console().width, 170)).print(shown)  # wide tables stay readable in logs
+    return "\n".join(["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads),
+                      *("| " + " | ".join(row) + " |" for row in rows)])

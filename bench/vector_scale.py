@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 import faiss
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from indexer.stores.vectors import VectorIndex
 
@@ -222,19 +221,15 @@ def real_rows(factories: list[str]) -> tuple[list[dict], str]:
     return rows, f"{encoder.id}, {len(vectors)} images x {vectors.shape[1]}, {len(queries)} caption queries"
 
 
-def table(title: str, rows: list[dict]) -> tuple[Table, str]:
+def table(title: str, rows: list[dict]) -> str:
+    """Prints the rows and returns them as markdown."""
+    from report import table as report_table
+
     heads = ["vectors", "index", "nprobe / efSearch", "recall@10", "p50 ms", "p95 ms", "bytes/vector (file)",
              "bytes/vector (RSS, loaded)", "build s"]
-    t = Table(title=title)
-    for h in heads:
-        t.add_column(h, justify="right" if h not in ("index",) else "left")
-    md = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for r in rows:
-        cells = [f"{r['n']:,}", r["index"], r["nprobe"], f"{r['recall']:.4f}", f"{r['p50']:.2f}", f"{r['p95']:.2f}",
-                 f"{r['bytes']:.0f}", f"{r['rss']:.0f}", f"{r['build']:.1f}"]
-        t.add_row(*cells)
-        md.append("| " + " | ".join(cells) + " |")
-    return t, "\n".join(md)
+    cells = [[f"{r['n']:,}", r["index"], r["nprobe"], f"{r['recall']:.4f}", f"{r['p50']:.2f}", f"{r['p95']:.2f}",
+              f"{r['bytes']:.0f}", f"{r['rss']:.0f}", f"{r['build']:.1f}"] for r in rows]
+    return report_table(title, heads, cells, left=("index",))
 
 
 no_limits = False
@@ -263,8 +258,7 @@ def main() -> None:
     for n in [int(s) for s in args.sizes.split(",")]:
         for r in scale_rows(n, args.dim, args.queries, factories, args.numpy_queries):
             rows.append({**r, "n": n})
-    t, md = table(f"{args.dim}-d clustered unit vectors, {args.queries} queries, {args.threads} FAISS threads", rows)
-    console.print(t)
+    md = table(f"{args.dim}-d clustered unit vectors, {args.queries} queries, {args.threads} FAISS threads", rows)
     sweeps = [f"- {r['n']:,} {r['index']}: {r['sweep']}" for r in rows if r.get("sweep")]
     real_md = ""
     if not args.no_real:
