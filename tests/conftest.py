@@ -1,5 +1,10 @@
 import io
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +29,28 @@ TABLE22 = {
     "camera": "A person looking at a camera on a tripod",
     "motorcycle": "A red motorcycle standing in a garage",
 }
+
+
+@contextmanager
+def serve_in_thread(app, log_level: str = "warning") -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
+    """A real uvicorn server for `app` on a free loopback port, in a thread; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def skimage_png(name: str) -> bytes:
@@ -71,7 +98,6 @@ def collection(settings: Settings, bundled_encoder) -> Collection:
 # (with the script's output and the node's log): they are never skipped.
 import subprocess
 import tempfile
-import time
 import uuid
 
 OPENSEARCH_SCRIPT = Path(__file__).resolve().parents[1] / "docker" / "opensearch-local.sh"

@@ -4,13 +4,11 @@ Each test saves a screenshot under test-results/screenshots/.
 """
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import serve_in_thread
 from indexer.collection import Collection
 from indexer.config import Settings
 
@@ -20,16 +18,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 SHOTS = Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, bundled_encoder):
-    import uvicorn
-
     from api.app import create_app
     from api.sample import write_sample
     from indexer.ingest import ingest, manifest_inputs
@@ -39,18 +29,8 @@ def server(tmp_path_factory, bundled_encoder):
     manifest = write_sample(home / "sample")
     outcomes = ingest(collection, [i for i in manifest_inputs(manifest) if not hasattr(i, "status")])
     assert not [o for o in outcomes if o.status == "rejected"], outcomes
-    port = _free_port()
-    config = uvicorn.Config(create_app(collection=collection), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the server did not start"
-    yield {"url": f"http://127.0.0.1:{port}", "home": home}
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(collection=collection)) as url:
+        yield {"url": url, "home": home}
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,18 @@
 """Signing in with an API key on the web page, in a real browser (Chromium through Playwright)."""
 
-import threading
-import time
-
 import pytest
 
-from conftest import skimage_png
+from conftest import serve_in_thread, skimage_png
 from indexer.access import Role
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.ingest import AssetInput, ingest_one
 from indexer.stores.keys import KeyStore
-from test_browser import _free_port, browser, page  # noqa: F401  (fixtures)
+from test_browser import browser, page  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory, bundled_encoder):
-    import uvicorn
-
     from api.app import create_app
 
     home = tmp_path_factory.mktemp("ui-keys") / "home"
@@ -27,16 +22,8 @@ def keyed_server(tmp_path_factory, bundled_encoder):
                                       title="Quokkaberry the cat", visibility="private"))
     ingest_one(collection, AssetInput(id="public-note", owner="bob", text="A public note about cats", name="note"))
     key = KeyStore(collection.catalog).create("alice", Role.contributor)[1]
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(collection=collection), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "key": key}
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(collection=collection)) as url:
+        yield {"url": url, "key": key}
 
 
 def test_sign_in_see_private_assets_and_sign_out(page, keyed_server):  # noqa: F811
