@@ -25,7 +25,7 @@ from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, 
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
 from api import ops
-from api.auth import COOKIE, Principal, authenticate, bearer, mode as auth_mode
+from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, mode as auth_mode
 from indexer.access import Role, Viewer
 from indexer.stores.keys import ApiKey, KeyStore
 from indexer.filters import Filters
@@ -281,9 +281,9 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.get("/health", response_model=Health)
     def health() -> Health:
         c = col()
+        auth = auth_mode(settings, state["keys"])  # type: ignore[arg-type]
         return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
-                      assets=c.catalog.counts()["assets"], auth=auth_mode(settings, state["keys"]),  # type: ignore[arg-type]
-                      anonymous=auth_mode(settings, state["keys"]) == "open" or bool(settings.anonymous))  # type: ignore[arg-type]
+                      assets=c.catalog.counts()["assets"], auth=auth, anonymous=auth == "open" or bool(settings.anonymous))
 
     # --- identity: who am I, and the web page's sign-in (the key kept in an HttpOnly cookie)
     @app.get("/v1/me", response_model=Me, responses=ERRORS)
@@ -295,8 +295,6 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         """Checks a key and keeps it in an HttpOnly, SameSite=Strict cookie, so that the page's images load."""
         record = state["keys"].verify(body.key)  # type: ignore[attr-defined]
         if record is None:
-            from api.auth import Unauthorized
-
             raise Unauthorized("the API key is unknown, revoked or malformed", "check the key")
         response.set_cookie(COOKIE, body.key.strip(), httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", max_age=30 * 24 * 3600)

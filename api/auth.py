@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from indexer.access import Role, Viewer
 from indexer.config import Settings
@@ -112,15 +112,14 @@ def key_from(request: Request) -> str | None:
 
 def authenticate(request: Request, settings: Settings, keys: KeyStore) -> Principal:
     key = key_from(request)
-    current = mode(settings, keys)
     if key:
         record = keys.verify(key)
         if record is None:
             raise Unauthorized("the API key is unknown, revoked or malformed",
                                "check the key, or ask an admin for a new one (`mediasearch keys create`)")
-        keys.touch(record.id)
+        keys.touch(record)
         return Principal(mode="keys", username=record.username, role=record.role, key_id=record.id)
-    if current == "open":
+    if mode(settings, keys) == "open":
         return Principal(mode="open")
     if settings.anonymous:
         return Principal(mode="keys")
@@ -128,5 +127,4 @@ def authenticate(request: Request, settings: Settings, keys: KeyStore) -> Princi
                        "send `Authorization: Bearer <key>`, or sign in on the web page with your key")
 
 
-__all__ = ["COOKIE", "Principal", "Unauthorized", "authenticate", "bearer", "key_from", "mode",
-           "HTTPAuthorizationCredentials"]
+__all__ = ["COOKIE", "Principal", "Unauthorized", "authenticate", "bearer", "key_from", "mode"]

@@ -90,13 +90,13 @@ class KeyStore:
             return None
         return _row(row)
 
-    def touch(self, key_id: str) -> None:
-        """Records the last use, at most once a minute per key (keeps reads from writing every time)."""
+    def touch(self, record: ApiKey) -> None:
+        """Records the last use, at most once a minute per key: a request that reads takes no write lock."""
         now = datetime.now(UTC)
-        self.catalog.db.execute(
-            "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-            (now.isoformat(timespec="seconds"), key_id, (now - timedelta(minutes=1)).isoformat(timespec="seconds")),
-        )
+        if record.last_used_at and record.last_used_at >= (now - timedelta(minutes=1)).isoformat(timespec="seconds"):
+            return
+        self.catalog.db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                                (now.isoformat(timespec="seconds"), record.id))
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self.catalog.db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
