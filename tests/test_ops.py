@@ -26,7 +26,8 @@ def test_metrics_ready_request_ids_and_json_logs(collection, caplog):
         # Counters live in the process-wide registry: earlier tests in this process count too.
         def asset_reads(text: str) -> float:
             try:
-                return _metric(text, "mediasearch_http_request_duration_seconds_count", route="/v1/assets/{asset_id}", status="200")
+                return _metric(text, "mediasearch_http_request_duration_seconds_count", method="GET",
+                               route="/v1/assets/{asset_id}", status="200")
             except AssertionError:
                 return 0.0
 
