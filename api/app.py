@@ -80,7 +80,8 @@ class Health(BaseModel):
     status: Literal["ok"]
     encoder: str
     encoder_reason: str
-    assets: int
+    assets: int = Field(description="Public assets (private ones are counted for admins only: `mediasearch status`, "
+                        "/metrics with an admin key).")
     auth: Literal["open", "keys"] = Field(description="open: no API key was ever made; keys: requests need one.")
     anonymous: bool = Field(description="Whether requests without a key may read public assets.")
 
@@ -234,7 +235,17 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 
     app.add_middleware(DeadlineMiddleware, request_timeout=settings.request_timeout, ingest_timeout=settings.ingest_timeout)
-    ops.install(app)  # outermost: request ids, logs, /metrics, /ready, 503 while the collection opens
+    ops_state = ops.install(app)  # outermost: request ids, logs, /metrics, /ready, 503 while the collection opens
+
+    def metrics_guard(request: Request) -> None:
+        """/metrics counts private assets: admins only once keys are in use (open installs: anyone)."""
+        if "keys" not in state:
+            return  # not open yet: nothing counted to hide
+        principal = authenticate(request, settings, state["keys"])  # type: ignore[arg-type]
+        if principal.mode != "open":
+            principal.require(Role.admin)
+
+    ops_state.metrics_guard = metrics_guard
 
     def col() -> Collection:
         return state["collection"]
@@ -283,7 +294,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         c = col()
         auth = auth_mode(settings, state["keys"])  # type: ignore[arg-type]
         return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
-                      assets=c.catalog.counts()["assets"], auth=auth, anonymous=auth == "open" or bool(settings.anonymous))
+                      assets=c.catalog.public_asset_count(), auth=auth, anonymous=auth == "open" or bool(settings.anonymous))
 
     # --- identity: who am I, and the web page's sign-in (the key kept in an HttpOnly cookie)
     @app.get("/v1/me", response_model=Me, responses=ERRORS)
@@ -447,6 +458,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         created_at: Annotated[datetime | None, Form()] = None,
     ) -> Asset:
         owner = principal.owner(owner)
+        poster = principal.viewer(owner if principal.mode == "open" else None)  # the response is as they see it
         if sum(x is not None for x in (file, text, url)) != 1:
             raise InvalidInput("send exactly one of 'file', 'text' and 'url'")
         if url is not None:
@@ -456,7 +468,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
                 url, owner, settings, id=id, title=title, description=description, visibility=visibility,
                 tags=[t for t in tags.split(",") if t.strip()], licence=licence, created_at=created_at))
             outcome = await run_in_threadpool(ingest_one, col(), item)
-            asset = col().catalog.asset(outcome.id)
+            asset = col().catalog.asset(outcome.id, poster)
             assert asset is not None
             return asset
         item = AssetInput(
@@ -468,7 +480,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
             media_type=MediaType.text if text is not None else None,
         )
         outcome = await run_in_threadpool(ingest_one, col(), item)
-        asset = col().catalog.asset(outcome.id)
+        asset = col().catalog.asset(outcome.id, poster)
         assert asset is not None
         return asset
 
@@ -688,6 +700,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.post("/v1/users/{username}/dismissed", status_code=204, responses=ERRORS)
     def not_interested(username: str, body: AssetIds, principal: Who) -> None:
         """Items the user does not want to see again in the feed."""
-        dismiss(col(), principal.user(username), body.ids)
+        user = principal.user(username)
+        dismiss(col(), user, body.ids, principal.viewer(user))
 
     return app

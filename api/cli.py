@@ -269,10 +269,11 @@ def delete(asset_id: str) -> None:
     """Delete an asset from every store."""
 
     def go() -> None:
+        from indexer.access import ADMIN
         from indexer.ingest import delete_asset
 
         collection = _open()
-        delete_asset(collection, asset_id)
+        delete_asset(collection, asset_id, ADMIN)  # the operator on the command line
         collection.close()
         console.print(f"deleted {asset_id}")
 
@@ -828,6 +829,7 @@ def propagate(
     (near-duplicates first); accept or reject them by id."""
 
     def go() -> None:
+        from indexer.access import ADMIN
         from indexer.errors import InvalidInput
         from indexer.propagate import decide, propose
 
@@ -837,7 +839,7 @@ def propagate(
             raise InvalidInput("proposal ids go with --accept or --reject", "e.g. mediasearch propagate --accept 3 4")
         collection = _open()
         if accept or reject:
-            done = decide(collection, ids or [], accept=accept)
+            done = decide(collection, ids or [], accept=accept, viewer=ADMIN)
             collection.close()
             for p in done:
                 console.print(f"{p.status} #{p.id}: {p.target} {p.name}={p.value!r} (from {p.source})")

@@ -76,6 +76,8 @@ class OpsState:
         self.draining = False
         self.inflight = 0
         self.started = time.time()
+        # Who may read /metrics (it counts private assets too): set by the app; raises to refuse.
+        self.metrics_guard: Callable[[Any], None] | None = None
 
 
 def ops_state(app: "FastAPI") -> OpsState:
@@ -356,8 +358,14 @@ def install(app: "FastAPI") -> OpsState:
         answer = await run_in_threadpool(readiness, state)
         return JSONResponse(answer.model_dump(), status_code=200 if answer.ready else 503)
 
+    from fastapi import Request
+
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        """Prometheus text. It counts every asset, private ones included, so once keys are in use it
+        answers admin keys only (Prometheus sends one with `authorization: {credentials: ...}`)."""
+        if state.metrics_guard is not None:
+            state.metrics_guard(request)
         return Response(_metrics_text(state), media_type=CONTENT_TYPE_LATEST)
 
     return state

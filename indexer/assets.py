@@ -3,7 +3,7 @@
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
 
 class MediaType(StrEnum):
@@ -36,6 +36,21 @@ class Annotation(BaseModel):
     model: str | None = Field(default=None, description="Model that produced it; None for people.")
     model_version: str | None = None
     time: TimeRange | None = Field(default=None, description="For video and audio: where it holds.")
+    # True only for what the ingest pipeline derived from the bytes alone (model labels, OCR, faces,
+    # speech, colours, technical metadata): those belong to the content and a copy of the same bytes
+    # inherits them. Everything else belongs to its one asset. Never read from input (a private
+    # attribute): only the pipeline and the catalog set it.
+    _derived: bool = PrivateAttr(default=False)
+
+    @property
+    def derived(self) -> bool:
+        return self._derived
+
+    def as_derived(self) -> "Annotation":
+        """A copy marked as derived from the bytes (the ingest pipeline's own annotators only)."""
+        copy = self.model_copy()
+        copy._derived = True
+        return copy
 
 
 def clean_identifier(value: str) -> str:

@@ -31,7 +31,7 @@ from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, 
 from indexer.media import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
-from indexer.access import ADMIN, Viewer
+from indexer.access import Viewer
 from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
 from indexer.video import PreparedMedia
 
@@ -128,10 +128,7 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
             raise InvalidInput(f"{label}: media type unknown", "give type 'text', 'image', 'video' or 'audio'")
     existing = collection.catalog.asset_row(item.id)
     if existing is not None and existing["owner"] != item.owner:
-        raise Conflict(
-            f"id '{item.id}' already belongs to user '{existing['owner']}'",
-            "ids are unique across users: choose another id",
-        )
+        raise _taken(item.id)
     if media_type == MediaType.text:
         if item.text is not None:
             text = decode_text(item.text.encode("utf-8"), label, settings.max_text_chars)
@@ -293,12 +290,9 @@ def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str 
     return media_rel, thumb_rel
 
 
-def _machine_annotations(collection: Collection, content_id: int) -> list[Annotation]:
-    """Model annotations are properties of the bytes: a duplicate inherits its sibling's."""
-    row = collection.catalog.db.execute("SELECT rowid FROM assets WHERE content_id = ? LIMIT 1", (content_id,)).fetchone()
-    if row is None:
-        return []
-    return [a for a in collection.catalog.annotations(row["rowid"]) if a.model is not None]
+def _taken(asset_id: str) -> Conflict:
+    """An id that another user's asset has: said without naming that user or anything of the asset."""
+    return Conflict(f"the id '{asset_id}' is taken", "ids are unique across users: choose another id")
 
 
 def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
@@ -306,12 +300,14 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
     with collection.write_lock:
         existing_row = catalog.asset_row(item.id)
         if existing_row is not None and existing_row["owner"] != item.owner:
-            raise Conflict(f"id '{item.id}' already belongs to user '{existing_row['owner']}'", "choose another id")
+            raise _taken(item.id)
         content = catalog.content_by_hash(p.content_hash)
+        # What the pipeline derived from the bytes belongs to the content: a copy of stored bytes inherits
+        # it. Nothing a person attached to another copy comes along (catalog.derived_annotations).
         if content is not None:
-            labels = _machine_annotations(collection, content.id) or p.labels
+            labels = catalog.derived_annotations(content.id) or [a.as_derived() for a in p.labels]
         else:
-            labels = p.labels
+            labels = [a.as_derived() for a in p.labels]
         created_at = item.created_at or (existing_row["created_at"] if existing_row else None)
         asset = Asset(
             id=item.id, owner=item.owner, media_type=p.media_type, title=item.title, description=item.description,
@@ -319,7 +315,7 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
             annotations=[*item.annotations, *labels], **({"created_at": created_at} if created_at else {}),
         )
         if existing_row is not None and content is not None and existing_row["content_id"] == content.id:
-            stored = catalog.asset_from_row(existing_row)
+            stored = catalog.asset_from_row(existing_row, Viewer(username=item.owner))
             fields = ("media_type", "title", "description", "tags", "visibility", "licence", "source", "annotations", "created_at")
             if all(getattr(stored, f) == getattr(asset, f) for f in fields):
                 return IngestOutcome(item.id, IngestStatus.unchanged, name=item.name)
@@ -352,11 +348,8 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
                 orphan = catalog.delete_content_if_orphan(db, existing_row["content_id"])
             else:
                 orphan = None
-            duplicates = [
-                r["id"] for r in db.execute(
-                    "SELECT id FROM assets WHERE content_id = ? AND id != ? ORDER BY created_at, rowid", (content_id, item.id)
-                )
-            ]
+            # Other copies the owner may see (their own and public ones): never another user's private asset.
+            duplicates = catalog.copies(content_id, item.id, Viewer(username=item.owner))
         if orphan is not None:
             _remove_files(collection, orphan)
     collection.catch_up()
@@ -487,7 +480,7 @@ def _owned_row(collection: Collection, asset_id: str, viewer: Viewer):  # noqa: 
     return row
 
 
-def delete_asset(collection: Collection, asset_id: str, viewer: Viewer = ADMIN) -> None:
+def delete_asset(collection: Collection, asset_id: str, viewer: Viewer) -> None:
     """Remove an asset from every store; its content goes too when no other asset uses it."""
     with collection.write_lock:
         _owned_row(collection, asset_id, viewer)
@@ -499,7 +492,7 @@ def delete_asset(collection: Collection, asset_id: str, viewer: Viewer = ADMIN) 
     collection.sync_lexical()
 
 
-def update_asset(collection: Collection, asset_id: str, changes: dict[str, object], viewer: Viewer = ADMIN) -> Asset:
+def update_asset(collection: Collection, asset_id: str, changes: dict[str, object], viewer: Viewer) -> Asset:
     """Change an asset's metadata (title, description, tags, visibility, licence)."""
     allowed = {"title", "description", "tags", "visibility", "licence"}
     unknown = set(changes) - allowed
@@ -507,15 +500,16 @@ def update_asset(collection: Collection, asset_id: str, changes: dict[str, objec
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", f"changeable fields: {', '.join(sorted(allowed))}")
     with collection.write_lock:
         row = _owned_row(collection, asset_id, viewer)
-        current = collection.catalog.asset_from_row(row)
+        current = collection.catalog.asset_from_row(row, viewer)
         try:
             updated = Asset.model_validate({**current.model_dump(), **changes})
         except ValidationError as exc:
             raise InvalidInput(f"invalid change: {exc.errors()[0]['msg']}", "check the field values") from None
+        updated.annotations = current.annotations  # unchanged, with their origin (derived or the asset's own)
         with collection.catalog.transaction() as db:
             collection.catalog.upsert_asset(db, updated, row["content_id"])
     collection.sync_lexical()
-    result = collection.catalog.asset(asset_id)
+    result = collection.catalog.asset(asset_id, viewer)
     assert result is not None
     return result
 

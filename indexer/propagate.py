@@ -143,7 +143,7 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
 
     def asset(asset_id: str) -> Asset:
         if asset_id not in assets:
-            assets[asset_id] = catalog.asset_from_row(rows[asset_id])
+            assets[asset_id] = catalog.asset_from_row(rows[asset_id], ADMIN)  # the editor's batch job reads all
         return assets[asset_id]
 
     by_content: dict[int, list[str]] = {}
@@ -195,7 +195,14 @@ def proposals(collection: Collection, status: str | None = "open", targets: Iter
     return [_proposal(r) for r in rows if wanted is None or r["target"] in wanted]
 
 
-def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Viewer = ADMIN) -> list[Proposal]:
+def _source_still_shared(collection: Collection, proposal: Proposal, target_owner: str) -> bool:
+    """A proposal made while its source was public carries nothing once the source went private
+    (or away): checked again when it is accepted."""
+    source = collection.catalog.asset_row(proposal.source)
+    return source is not None and (source["visibility"] == "public" or source["owner"] == target_owner)
+
+
+def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Viewer) -> list[Proposal]:
     """Accept (store on the asset, with its provenance) or reject open proposals."""
     from indexer.ingest import _owned_row
 
@@ -220,9 +227,12 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
         for target, items in by_target.items():
             with collection.write_lock:
                 row = _owned_row(collection, target, viewer)
-                current = catalog.asset_from_row(row)
+                current = catalog.asset_from_row(row, viewer)
                 merged = list(current.annotations)
                 for p in items:
+                    if not _source_still_shared(collection, p, row["owner"]):
+                        raise InvalidInput(f"proposal {p.id}: its source '{p.source}' is gone or private now",
+                                           "reject it, or run `mediasearch propagate` again")
                     if p.annotation() not in merged:
                         merged.append(p.annotation())
                 with catalog.transaction() as tx:

@@ -65,6 +65,8 @@ class ChannelResult:
     degraded: str | None = None
     dropped_below_threshold: int = 0
     highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+    # content id -> the asset whose own words matched (lexical channels): it stands for the content
+    matched: dict[int, str] = field(default_factory=dict)
     # content id -> (start, end) of the best moment, for video and audio hits
     segments: dict[int, tuple[float, float]] = field(default_factory=dict)
 
@@ -90,7 +92,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     if candidates is not None and plan.as_of_rowid is not None:
         candidates = _as_of(collection, candidates, plan.as_of_rowid)
 
-    present = collection.catalog.media_types_present()
+    present = collection.catalog.media_types_present(plan.viewer)
 
     def runs(name: str) -> bool:
         """Whether the channel fits the wanted types and the collection has assets of its types."""
@@ -151,6 +153,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         for hit in hits:
             if hit.content_id not in best:
                 best[hit.content_id] = hit.score
+                results_matched.setdefault(hit.content_id, hit.asset_id)
                 if hit.highlights:
                     results_highlights.setdefault(hit.content_id, hit.highlights)
         return list(best.items())
@@ -175,6 +178,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
 
     shared: dict[str, list] = {}
     results_highlights: dict[int, dict[str, str]] = {}
+    results_matched: dict[int, str] = {}
     segments: dict[str, dict[int, tuple[float, float]]] = {}
     if text:
         started = time.perf_counter()
@@ -201,12 +205,13 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     for name, result in results.items():
         if name.startswith(("bm25", "browse")):
             result.highlights = {c: results_highlights[c] for c, _ in result.hits if c in results_highlights}
+            result.matched = {c: results_matched[c] for c, _ in result.hits if c in results_matched}
         result.segments = segments.get(name, {})
     if "bm25_media" in results and parsed.words:
         # A spoken or on-screen word: the moment of the first timed annotation that has it.
         media = results["bm25_media"]
         for content_id, _ in media.hits:
-            moment = collection.catalog.first_moment(content_id, [*parsed.phrases, *parsed.words])
+            moment = collection.catalog.first_moment(media.matched[content_id], [*parsed.phrases, *parsed.words])
             if moment is not None:
                 media.segments[content_id] = moment
     if plan.as_of_rowid is not None:

@@ -10,7 +10,9 @@ Results come back three ways:
 
 import base64
 import hashlib
+import hmac
 import json
+import secrets
 import time
 
 import numpy as np
@@ -119,20 +121,47 @@ def _fingerprint(request: SearchRequest, image: Image.Image | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _decode_cursor(cursor: str, fingerprint: str) -> tuple[int, int]:
+def _mask(key: bytes, nonce: bytes) -> int:
+    return int.from_bytes(hmac.new(key, b"mask" + nonce, hashlib.sha256).digest()[:8], "big")
+
+
+def _decode_cursor(cursor: str, fingerprint: str, key: bytes) -> tuple[int, int]:
+    """(offset, as_of) from a cursor made by `_encode_cursor` for the same query and collection."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
-        offset, as_of, fp = int(data["o"]), int(data["a"]), str(data["f"])
+        offset, sealed, nonce, tag = int(data["o"]), int(data["a"]), bytes.fromhex(data["n"]), str(data["t"])
+        fp = str(data["f"])
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         raise InvalidInput("the cursor is not valid", "pass next_cursor from the previous page unchanged") from None
     if fp != fingerprint:
         raise InvalidInput("the cursor belongs to another query", "start again without a cursor")
-    return offset, as_of
+    expected = hmac.new(key, f"{offset}:{sealed}:{fp}".encode() + nonce, hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(expected, tag):
+        raise InvalidInput("the cursor is not valid", "pass next_cursor from the previous page unchanged")
+    return offset, sealed ^ _mask(key, nonce)
 
 
-def _encode_cursor(offset: int, as_of: int, fingerprint: str) -> str:
-    raw = json.dumps({"o": offset, "a": as_of, "f": fingerprint}, separators=(",", ":")).encode()
+def _encode_cursor(offset: int, as_of: int, fingerprint: str, key: bytes) -> str:
+    """The next page's cursor. The catalog position it pins (`as_of`, the newest asset row when the first
+    page was served) is sealed with the collection's own key, so a cursor says nothing about how many
+    assets, private ones included, the collection holds; the tag stops anyone from editing it."""
+    nonce = secrets.token_bytes(8)
+    sealed = as_of ^ _mask(key, nonce)
+    tag = hmac.new(key, f"{offset}:{sealed}:{fingerprint}".encode() + nonce, hashlib.sha256).hexdigest()[:32]
+    raw = json.dumps({"o": offset, "a": sealed, "n": nonce.hex(), "t": tag, "f": fingerprint},
+                     separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _shown_score(channel: str, score) -> ChannelScore:  # noqa: ANN001 - a fusion ChannelScore
+    """A channel's score as shown. BM25 depends on statistics over every document, private ones
+    included (the limit Elasticsearch's document-level security has too): lexical scores are shown
+    rounded (1 decimal, normalised to 2), so one document more or less rarely moves a shown figure.
+    Cosines come from the two contents alone and keep their precision."""
+    lexical = channel.startswith(("bm25", "browse"))
+    places = (1, 2) if lexical else (6, 6)
+    return ChannelScore(rank=score.rank, score=round(score.score, places[0]),
+                        normalised=None if score.normalised is None else round(score.normalised, places[1]))
 
 
 def search(collection: Collection, request: SearchRequest, viewer: Viewer, image: Image.Image | None = None) -> SearchResponse:
@@ -141,11 +170,12 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     filters = parsed.filters.merged(request.filters)
     parsed.filters = filters
     fingerprint = _fingerprint(request, image)
+    cursor_key = collection.catalog.secret("cursor_key")
     if request.cursor:
-        offset, as_of = _decode_cursor(request.cursor, fingerprint)
+        offset, as_of = _decode_cursor(request.cursor, fingerprint, cursor_key)
     else:
         offset = request.offset
-        as_of = collection.catalog.db.execute("SELECT coalesce(max(rowid), 0) FROM assets").fetchone()[0]
+        as_of = collection.catalog.last_asset_rowid()
     wanted = set(request.media_types or [MediaType.image, MediaType.text, MediaType.video, MediaType.audio])
     profile, profile_source = load_profile(collection.catalog, collection.encoder.id)
     adapter = active_adapter(collection) if request.adapter else None
@@ -161,7 +191,11 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     t_fuse = time.perf_counter()
     ranked = {name: r.hits for name, r in results.items() if not r.skipped}
     all_ids = {cid for hits in ranked.values() for cid, _ in hits}
-    representatives = collection.catalog.representatives(all_ids, viewer, filters)
+    matched: dict[int, str] = {}
+    for r in results.values():
+        for cid, asset_id in r.matched.items():
+            matched.setdefault(cid, asset_id)
+    representatives = collection.catalog.representatives(all_ids, viewer, filters, prefer=matched)
     ranked = {name: [(c, s) for c, s in hits if c in representatives] for name, hits in ranked.items()}
 
     unified, method_used = fuse(ranked, request.fusion, profile, method="calibrated")
@@ -193,7 +227,8 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     highlights: dict[int, dict[str, str]] = {}
     for r in results.values():
         for cid, h in r.highlights.items():
-            highlights.setdefault(cid, h)
+            if r.matched.get(cid) == representatives.get(cid, {"id": None})["id"]:  # only the asset's own words
+                highlights.setdefault(cid, h)
 
     def moment(item: Fused) -> Segment | None:
         """The best segment of a video or audio hit: from its best-ranked channel that has one."""
@@ -211,9 +246,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
             id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
             score=round(item.score, 6), thumbnail=content.thumb_path if content else None,
             snippet=_snippet(highlights.get(item.content_id), row, content.text if content else None),
-            channels={n: ChannelScore(rank=c.rank, score=round(c.score, 6),
-                                      normalised=None if c.normalised is None else round(c.normalised, 6))
-                      for n, c in item.channels.items()},
+            channels={n: _shown_score(n, c) for n, c in item.channels.items()},
             duplicates=duplicates.get(item.content_id, 0) + len(near_ids),
             duplicate_ids=near_ids,
             segment=moment(item),
@@ -230,7 +263,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         timings["facets"] = round((time.perf_counter() - t_facets) * 1000, 2)
 
     end = offset + request.k
-    next_cursor = _encode_cursor(end, as_of, fingerprint) if end < len(unified) else None
+    next_cursor = _encode_cursor(end, as_of, fingerprint, cursor_key) if end < len(unified) else None
     t_hits = time.perf_counter()
     lists = {m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()}
     fused = [hit(i) for i in page]

@@ -103,7 +103,13 @@ class _ClusterCache:
 CACHE = _ClusterCache()
 
 
-def _user_posts(collection: Collection, state: FeedState, user: str, modality: str) -> _Posts:
+def _visible_interests(collection: Collection, state: FeedState, user: str, viewer: Viewer) -> list:
+    """The rows of the items the user liked that they may still see (one may have gone private since)."""
+    rows = [collection.catalog.asset_row(asset_id) for asset_id in state.interests(user)]
+    return [r for r in rows if r is not None and collection.catalog.can_see(r, viewer)]
+
+
+def _user_posts(collection: Collection, state: FeedState, user: str, modality: str, viewer: Viewer) -> _Posts:
     db = collection.catalog.db
     types = ("image", "video") if modality == "image" else ("text",)
     rows = db.execute(
@@ -114,10 +120,9 @@ def _user_posts(collection: Collection, state: FeedState, user: str, modality: s
         pairs.append((r["content_id"], r["id"], "post"))
         if r["media_type"] == "video":
             pairs += [(int(v), r["id"], "post") for v in collection.catalog.segment_vector_ids(np.array([r["content_id"]]))]
-    for asset_id in state.interests(user):
-        row = collection.catalog.asset_row(asset_id)
-        if row is not None and row["media_type"] in types:
-            pairs.append((row["content_id"], asset_id, "interest"))
+    for row in _visible_interests(collection, state, user, viewer):
+        if row["media_type"] in types:
+            pairs.append((row["content_id"], row["id"], "interest"))
     seen: dict[int, tuple[str, str]] = {}
     for vid, aid, kind in pairs:
         seen.setdefault(vid, (aid, kind))
@@ -165,14 +170,14 @@ def feed(
     all_filters = parsed.filters.merged(filters or Filters())
     allowed = collection.candidates(viewer, all_filters)  # None: nothing hidden, search unfiltered
     own = {r[0] for r in collection.catalog.db.execute("SELECT content_id FROM assets WHERE owner = ?", (user,))}
-    liked = {row["content_id"] for row in map(collection.catalog.asset_row, state.interests(user)) if row is not None}
+    liked = {row["content_id"] for row in _visible_interests(collection, state, user, viewer)}
     excluded = own | liked | (state.seen(user) if exclude_seen else set())
     response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=seed, took_ms=0)
     any_posts = False
     temperature = softmax_temperature if softmax_temperature is not None else (1.0 if mode == "seed" else 0.1)
     plans: dict[str, tuple[_Posts, list[Seed]]] = {}
     for modality in ("text", "image"):
-        posts = _user_posts(collection, state, user, modality)
+        posts = _user_posts(collection, state, user, modality, viewer)
         if not len(posts.vector_ids):
             continue
         any_posts = True
@@ -194,11 +199,12 @@ def feed(
                                counts, allowed, excluded)
         for modality, (posts, seeds) in plans.items():
             mine = [f for (m, _), f in zip(queries, found, strict=True) if m == modality]
-            setattr(getattr(response, modality), target, _pick(collection, seeds, posts, mine, k, rng, temperature))
+            setattr(getattr(response, modality), target,
+                    _pick(collection, seeds, posts, mine, k, rng, temperature, viewer, all_filters))
     if not any_posts:
         response.cold_start = True
-        response.image = CrossLists(image=_cold_start(collection, "image", k, allowed, excluded, rng))
-        response.text = CrossLists(text=_cold_start(collection, "text", k, allowed, excluded, rng))
+        response.image = CrossLists(image=_cold_start(collection, "image", k, allowed, excluded, rng, viewer, all_filters))
+        response.text = CrossLists(text=_cold_start(collection, "text", k, allowed, excluded, rng, viewer, all_filters))
     _explain(collection, response)
     if mark_shown:
         shown = [collection.catalog.asset_row(i.id)["content_id"] for lists in (response.text, response.image) if lists
@@ -258,7 +264,7 @@ def _search_target(collection: Collection, target: str, vectors: np.ndarray, cou
 
 
 def _pick(collection: Collection, seeds: list[Seed], posts: _Posts, found: list[list[tuple[int, float]]], k: int,
-          rng: np.random.Generator, temperature: float) -> list[FeedItem]:
+          rng: np.random.Generator, temperature: float, viewer: Viewer, filters: Filters) -> list[FeedItem]:
     """Each seed's share, best first; with no clusters, a softmax draw of k over all seeds' hits."""
     picked: list[tuple[int, float, Seed]] = []
     if seeds and all(s.kind == "post" for s in seeds):
@@ -282,7 +288,8 @@ def _pick(collection: Collection, seeds: list[Seed], posts: _Posts, found: list[
                 picked.append((cid, score, seed))
                 got += 1
     picked.sort(key=lambda t: -t[1])
-    representatives = collection.catalog.representatives([c for c, _, _ in picked], Viewer(admin=True))
+    # Each content stands as the newest asset the viewer may see (never as an admin would).
+    representatives = collection.catalog.representatives([c for c, _, _ in picked], viewer, filters)
     items = []
     for cid, score, seed in picked[:k]:
         row = representatives.get(cid)
@@ -299,8 +306,8 @@ def _pick(collection: Collection, seeds: list[Seed], posts: _Posts, found: list[
     return items
 
 
-def _cold_start(collection: Collection, modality: str, k: int, allowed: np.ndarray, excluded: set[int],
-                rng: np.random.Generator) -> list[FeedItem]:
+def _cold_start(collection: Collection, modality: str, k: int, allowed: np.ndarray | None, excluded: set[int],
+                rng: np.random.Generator, viewer: Viewer, filters: Filters) -> list[FeedItem]:
     """A user with no posts: one item from each of the largest clusters of the collection."""
     candidates = _target_candidates(collection, allowed, modality, excluded)
     candidates = candidates[candidates < SEGMENT_ID_BASE]
@@ -318,7 +325,7 @@ def _cold_start(collection: Collection, modality: str, k: int, allowed: np.ndarr
         picks.append(medoid(vectors, np.flatnonzero(clustering.labels == c)))
     rest = [i for i in rng.permutation(len(ids)).tolist() if i not in picks]
     picks += rest[: max(0, k - len(picks))]
-    representatives = collection.catalog.representatives([int(ids[i]) for i in picks], Viewer(admin=True))
+    representatives = collection.catalog.representatives([int(ids[i]) for i in picks], viewer, filters)
     items = []
     for i in picks:
         cid = int(ids[i])
@@ -354,13 +361,15 @@ def _explain(collection: Collection, response: FeedResponse) -> None:
             f"; both show {', '.join(shared[:4])}" if shared else "")
 
 
-def dismiss(collection: Collection, user: str, asset_ids: list[str]) -> None:
+def dismiss(collection: Collection, user: str, asset_ids: list[str], viewer: Viewer) -> None:
+    """Items the user does not want again: only items they may see (an unknown id and another user's
+    private one get the same 404)."""
     state = FeedState(collection.catalog)
     contents = []
     for asset_id in asset_ids:
         row = collection.catalog.asset_row(asset_id)
-        if row is None:
-            raise NotFound(f"no asset with id '{asset_id}'")
+        if row is None or not collection.catalog.can_see(row, viewer):
+            raise NotFound(f"no asset with id '{asset_id}'", "pick items the user can see")
         contents.append(row["content_id"])
     state.mark(user, contents, "dismissed")
 

@@ -105,7 +105,7 @@ def test_new_pictures_get_adapted_vectors_and_status_suggests_a_retrain(trained)
     assert status["new_captioned"] == 3 and status["retrain_suggested"]
     assert "re-train would help" in status["advice"]
     for name in names[N_IMAGES : N_IMAGES + 3]:
-        delete_asset(collection, name)
+        delete_asset(collection, name, ADMIN)
 
 
 def test_shuffled_captions_never_activate(trained):
@@ -125,18 +125,18 @@ def test_private_and_deleted_assets_are_not_read(trained, tmp_path, bundled_enco
     collection, _, cs, names = trained
     everyone = {e.asset_ids[0] for e in collect_examples(collection, include_private=False)}
     assert names[0] in everyone
-    update_asset(collection, names[0], {"visibility": Visibility.private})
+    update_asset(collection, names[0], {"visibility": Visibility.private}, ADMIN)
     try:
         assert names[0] not in {a for e in collect_examples(collection, include_private=False) for a in e.asset_ids}
         assert names[0] in {a for e in collect_examples(collection, include_private=True) for a in e.asset_ids}
     finally:
-        update_asset(collection, names[0], {"visibility": Visibility.public})
+        update_asset(collection, names[0], {"visibility": Visibility.public}, ADMIN)
     # A deleted asset: gone from the examples, its stored features gone with its content.
     extra = names[N_IMAGES + 5]
     ingest(collection, [_item(cs, extra)])
     content_id = collection.catalog.asset_row(extra)["content_id"]
     assert collection.catalog.features("efficientnet-lite0-pooled/imagenet1k-57934424", [content_id])[0].tolist() == [content_id]
-    delete_asset(collection, extra)
+    delete_asset(collection, extra, ADMIN)
     assert extra not in {a for e in collect_examples(collection, include_private=True) for a in e.asset_ids}
     assert not collection.catalog.db.execute("SELECT 1 FROM image_features WHERE vector_id = ?", (content_id,)).fetchone()
 

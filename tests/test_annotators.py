@@ -236,9 +236,9 @@ def test_external_annotations_through_the_manifest_and_the_api(tmp_path, bundled
     rejected = [o for o in manifest_inputs(tmp_path / "m.jsonl") if not isinstance(o, AssetInput)]
     assert outcomes["a1"].status == IngestStatus.added and outcomes["t1"].status == IngestStatus.added
     assert len(rejected) == 1 and "unknown annotation result" in rejected[0].reason
-    assert {(a.name, a.model_version) for a in collection.catalog.asset("a1").annotations if a.name == "face"} == {
+    assert {(a.name, a.model_version) for a in collection.catalog.asset("a1", ADMIN).annotations if a.name == "face"} == {
         ("face", "mv-1")}
-    assert {a.value for a in collection.catalog.asset("t1").annotations} >= {"a kettle", "making tea"}
+    assert {a.value for a in collection.catalog.asset("t1", ADMIN).annotations} >= {"a kettle", "making tea"}
 
     with TestClient(create_app(collection=collection)) as client:
         r = client.post("/v1/assets/a1/annotations?username=ana&source=mv-2",

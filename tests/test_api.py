@@ -55,7 +55,7 @@ def test_add_content_errors_are_clear_4xx(client, payload, status, words):
 def test_conflicting_id_and_wrong_body(client):
     client.post("/add_content", json={"username": "ana", "id": "X", "type": "text", "text": "hello"})
     r = client.post("/add_content", json={"username": "bob", "id": "X", "type": "text", "text": "mine"})
-    assert r.status_code == 409 and "already belongs" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "is taken" in r.json()["error"]["message"] and "ana" not in r.text
     assert client.post("/add_content", content=b"{", headers={"content-type": "application/json"}).status_code == 400
     assert client.post("/retrieve", content=b"hi", headers={"content-type": "text/plain"}).status_code == 400
     assert client.post("/retrieve", json={"type": "text", "text": "x", "k": 0}).status_code == 400

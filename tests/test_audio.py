@@ -91,9 +91,9 @@ def test_a_spoken_word_is_found_with_bm25_and_the_hit_knows_when(audio_collectio
     assert [h.asset_id for h in hits] == ["speech.wav"]
     hits = collection.lexical.search(LexicalQuery(words=["demonstration"]), ADMIN, 10)
     assert {h.asset_id for h in hits} == {"speech.wav", "speech.mp3", "speech.ogg", "speech.flac", "speech.m4a"}
-    speech = [a for a in collection.catalog.asset("speech.wav").annotations if a.name == "speech"]
+    speech = [a for a in collection.catalog.asset("speech.wav", ADMIN).annotations if a.name == "speech"]
     assert speech and all(a.model == "pocketsphinx-en-us" and a.model_version.startswith("pocketsphinx-") for a in speech)
     sofa = [a for a in speech if "sofa" in a.value]
     assert len(sofa) == 1 and 3.9 <= sofa[0].time.start and sofa[0].time.end <= 8.0
-    technical = {a.name: a.value for a in collection.catalog.asset("speech.mp3").annotations if a.model == "ffprobe"}
+    technical = {a.name: a.value for a in collection.catalog.asset("speech.mp3", ADMIN).annotations if a.model == "ffprobe"}
     assert technical["audio_codec"] == "mp3" and float(technical["duration"]) == pytest.approx(3.4, abs=0.15)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from conftest import skimage_png
+from indexer.access import ADMIN
 from indexer.access import Role
 from indexer.stores.keys import KeyStore
 
@@ -133,11 +134,11 @@ def test_only_the_owner_or_an_admin_changes_or_deletes_an_asset(keyed, collectio
     # a reader may not change even what a contributor could
     r = client.patch("/v1/assets/a-public", json={"title": "x"}, headers=as_("carol"))
     assert r.status_code == 403 and "reader" in r.json()["error"]["message"]
-    assert collection.catalog.asset("a-public").title == ""
+    assert collection.catalog.asset("a-public", ADMIN).title == ""
     assert client.patch("/v1/assets/a-public", json={"title": "mine"}, headers=as_("alice")).json()["title"] == "mine"
     assert client.patch("/v1/assets/a-public", json={"title": "moderated"}, headers=as_("root")).status_code == 200
     assert client.delete("/v1/assets/b-coffee", headers=as_("root")).status_code == 204
-    assert collection.catalog.asset("b-coffee") is None
+    assert collection.catalog.asset("b-coffee", ADMIN) is None
 
 
 def test_the_key_decides_the_owner_of_a_new_asset(keyed, collection):
@@ -145,13 +146,13 @@ def test_the_key_decides_the_owner_of_a_new_asset(keyed, collection):
     r = client.post("/v1/assets", data={"id": "b-new", "text": "bob writes"}, headers=as_("bob"))
     assert r.status_code == 201 and r.json()["owner"] == "bob"
     r = client.post("/v1/assets", data={"id": "fake", "owner": "alice", "text": "in alice's name"}, headers=as_("bob"))
-    assert r.status_code == 403 and collection.catalog.asset("fake") is None
+    assert r.status_code == 403 and collection.catalog.asset("fake", ADMIN) is None
     r = client.post("/v1/assets", data={"id": "c-new", "text": "carol writes"}, headers=as_("carol"))
     assert r.status_code == 403 and "contributor" in r.json()["error"]["message"]
     r = client.post("/add_content", json={"username": "alice", "id": "fake2", "type": "text", "text": "t"}, headers=as_("bob"))
     assert r.status_code == 403
     r = client.post("/add_content", json={"id": "b-mv", "type": "text", "text": "MediaVerse post"}, headers=as_("bob"))
-    assert r.status_code == 200 and collection.catalog.asset("b-mv").owner == "bob"
+    assert r.status_code == 200 and collection.catalog.asset("b-mv", ADMIN).owner == "bob"
     r = client.post("/v1/assets", data={"id": "for-alice", "owner": "alice", "text": "posted by an admin"}, headers=as_("root"))
     assert r.status_code == 201 and r.json()["owner"] == "alice"
 

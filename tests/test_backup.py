@@ -40,7 +40,7 @@ def test_backup_during_ingest_restores_a_consistent_searchable_copy(collection, 
                                                   name=f"live{n}.png"))
                 written.append(f"live{n}")
                 if n % 3 == 2:
-                    delete_asset(collection, f"live{n - 1}")
+                    delete_asset(collection, f"live{n - 1}", ADMIN)
                 n += 1
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)

@@ -386,7 +386,7 @@ def writable(request, collection) -> tuple[Collection, LexicalStore]:
 def test_upsert_replaces_a_document(writable):
     collection, store = writable
     assert found(store, LexicalQuery(words=["heron"])) == {"w1"}
-    update_asset(collection, "w1", {"title": "Zebra crossing", "tags": ["street"]})
+    update_asset(collection, "w1", {"title": "Zebra crossing", "tags": ["street"]}, ADMIN)
     store.upsert([collection.catalog.lexical_doc("w1")])
     assert found(store, LexicalQuery(words=["zebra"])) == {"w1"}
     assert found(store, terms("tag", "street")) == {"w1"}
@@ -404,7 +404,7 @@ def test_delete_removes_a_document(writable):
     assert counts(store.facets(LexicalQuery(), ADMIN, ["owner"]), "owner") == [("bob", 1)]
     store.delete(["w1", "never-existed"])  # deleting what is not there is not an error
     assert store.count() == 1
-    delete_asset(collection, "w2")
+    delete_asset(collection, "w2", ADMIN)
     store.delete(["w2"])
     assert store.count() == 0 and store.search(LexicalQuery(), ADMIN, k=5) == []
 

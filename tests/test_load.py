@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from conftest import SHARED, png
+from indexer.access import ADMIN
 from indexer.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
@@ -66,7 +67,7 @@ def test_two_workers_short_load_loses_nothing_and_sigterm_finishes_the_ingest(tm
 
     reopened = Collection.open(Settings(home=home, encoder="bundled"), encoder=bundled_encoder)
     try:
-        assert reopened.catalog.asset("slow-video") is not None
+        assert reopened.catalog.asset("slow-video", ADMIN) is not None
         assert check(reopened)["in_agreement"]
     finally:
         reopened.close()

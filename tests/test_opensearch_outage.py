@@ -52,9 +52,9 @@ def test_a_collection_with_an_opensearch_url_uses_it(os_collection):
     ingest(os_collection, [note(0), AssetInput(id="pic", owner="bob", data=skimage_png("coffee"), name="c.png")])
     assert searchable(os_collection, "amber") == ["n0"]
     assert searchable(os_collection, "espresso") == ["pic"]  # the image's labels are indexed
-    update_asset(os_collection, "n0", {"title": "Quartz"})
+    update_asset(os_collection, "n0", {"title": "Quartz"}, ADMIN)
     assert searchable(os_collection, "quartz") == ["n0"]
-    delete_asset(os_collection, "pic")
+    delete_asset(os_collection, "pic", ADMIN)
     assert searchable(os_collection, "espresso") == []
     lexical = os_collection.status()["lexical"]
     assert lexical["store"] == "opensearch" and lexical["health"] in ("green", "yellow")
@@ -76,8 +76,8 @@ def test_writes_during_an_outage_are_kept_and_replayed(opensearch_node, os_setti
     try:
         outcomes = ingest(collection, [note(i) for i in range(2, 8)], on_done=stop_after_third)
         assert [o.status for o in outcomes] == [IngestStatus.added] * 6  # every write was acknowledged
-        update_asset(collection, "n0", {"title": "Obsidian"})
-        delete_asset(collection, "n1")
+        update_asset(collection, "n0", {"title": "Obsidian"}, ADMIN)
+        delete_asset(collection, "n1", ADMIN)
         assert collection.catalog.counts()["assets"] == 7
 
         lexical = collection.status()["lexical"]
@@ -122,7 +122,7 @@ def test_a_backlog_is_replayed_when_the_collection_opens(os_settings, bundled_en
     # in the catalog and its outbox.
     unsynced = Collection.open(os_settings.model_copy(update={"opensearch_url": None}), encoder=bundled_encoder)
     ingest(unsynced, [note(1), note(2)])
-    delete_asset(unsynced, "n0")
+    delete_asset(unsynced, "n0", ADMIN)
     unsynced.close()
     reopened = Collection.open(os_settings, encoder=bundled_encoder)
     try:
@@ -167,7 +167,7 @@ def test_reindex_swaps_the_alias_while_searches_go_on(os_collection):
         # Runs after the new index is loaded and before the alias moves: these go to the old index
         # and must be replayed into the new one.
         ingest(collection, [note(10)])
-        delete_asset(collection, "n0")
+        delete_asset(collection, "n0", ADMIN)
 
     searcher = threading.Thread(target=search_all_the_time)
     searcher.start()

@@ -64,8 +64,8 @@ def test_accepted_proposals_are_stored_with_their_provenance_and_found_by_bm25(c
     found = propose(collection, min_similarity=0.9)
     repost = next(p for p in found if p.target == "repost")
     assert collection.lexical.search(LexicalQuery(words=["eileen"]), ADMIN, 10)[0].asset_id == "original"
-    decide(collection, [repost.id], accept=True)
-    stored = [a for a in collection.catalog.asset("repost").annotations if a.name == "caption"]
+    decide(collection, [repost.id], accept=True, viewer=ADMIN)
+    stored = [a for a in collection.catalog.asset("repost", ADMIN).annotations if a.name == "caption"]
     assert [(a.value, a.model) for a in stored] == [(CAPTION.value, "propagated:original")]
     assert stored[0].model_version.startswith("duplicate@")
     assert {h.asset_id for h in collection.lexical.search(LexicalQuery(words=["eileen"]), ADMIN, 10)} == {"original", "repost"}
@@ -73,14 +73,14 @@ def test_accepted_proposals_are_stored_with_their_provenance_and_found_by_bm25(c
     assert repost.id not in {p.id for p in propose(collection, min_similarity=0.9)}
     assert [p.status for p in proposals(collection, None) if p.id == repost.id] == ["accepted"]
     with pytest.raises(InvalidInput, match="already accepted"):
-        decide(collection, [repost.id], accept=False)
+        decide(collection, [repost.id], accept=False, viewer=ADMIN)
 
 
 def test_rejected_proposals_change_nothing(collection):
     found = propose(collection, min_similarity=0.9)
     target = next(p for p in found if p.target == "cat-carol")
-    decide(collection, [target.id], accept=False)
-    assert not [a for a in collection.catalog.asset("cat-carol").annotations if a.name == "caption"]
+    decide(collection, [target.id], accept=False, viewer=ADMIN)
+    assert not [a for a in collection.catalog.asset("cat-carol", ADMIN).annotations if a.name == "caption"]
 
 
 def test_the_propagate_command(tmp_path, monkeypatch):

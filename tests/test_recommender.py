@@ -111,7 +111,7 @@ def test_feed_is_reproducible_pages_and_forgets_dismissed(platform):
     shown = feed(platform, "ana", k=4, seed=7, min_cluster_size=3, mark_shown=True)
     next_page = feed(platform, "ana", k=4, seed=7, min_cluster_size=3, mark_shown=True)
     assert not {i.id for i in shown.text.text} & {i.id for i in next_page.text.text}
-    dismiss(platform, "ana", ["other-4"])
+    dismiss(platform, "ana", ["other-4"], Viewer(username="ana"))
     hidden = feed(platform, "ana", k=20, seed=7, min_cluster_size=3)
     assert "other-4" not in [i.id for i in hidden.text.text]
 

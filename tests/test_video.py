@@ -112,7 +112,7 @@ def test_bad_inputs_are_rejected_with_a_reason_and_the_batch_goes_on(videos):
 def test_a_failing_audio_track_leaves_the_speech_out_with_the_reason(videos):
     collection, outcomes, _ = videos
     assert "ingested without speech" in outcomes["bad_audio.mp4"].reason
-    notes = [a for a in collection.catalog.asset("bad_audio.mp4").annotations if a.name == "ingest_note"]
+    notes = [a for a in collection.catalog.asset("bad_audio.mp4", ADMIN).annotations if a.name == "ingest_note"]
     assert notes and "audio track" in notes[0].value
     assert len(collection.catalog.segments(collection.catalog.asset_row("bad_audio.mp4")["content_id"])) >= 1
     # the sample with a "failing" audio track decodes with this ffmpeg: kept whole
@@ -146,7 +146,7 @@ def test_a_video_is_stored_with_its_shots_keyframes_and_technical_annotations(vi
     assert collection.indexes["image"].ntotal == all_segments
     vid = SEGMENT_ID_BASE + segments[1]["id"]
     assert catalog.resolve_vector_ids([vid])[vid] == (content.id, 3.0, 6.0)
-    notes = catalog.asset("clip.mp4").annotations
+    notes = catalog.asset("clip.mp4", ADMIN).annotations
     technical = {a.name: a.value for a in notes if a.model == "ffprobe"}
     assert technical["video_codec"] == "h264" and technical["audio_codec"] == "aac" and technical["has_audio"] == "yes"
     assert technical["resolution"] == "640x360" and technical["duration"] == "9.00"
@@ -159,10 +159,10 @@ def test_a_spoken_word_and_on_screen_text_are_found_with_bm25_and_know_the_momen
     collection, _, _ = videos
     hits = collection.lexical.search(LexicalQuery(words=["garage"]), ADMIN, 10)
     assert [h.asset_id for h in hits] == ["clip.mp4"]
-    said = [a for a in collection.catalog.asset("clip.mp4").annotations if a.name == "speech" and "garage" in a.value]
+    said = [a for a in collection.catalog.asset("clip.mp4", ADMIN).annotations if a.name == "speech" and "garage" in a.value]
     assert said and 2.8 <= said[0].time.start and said[0].time.end <= 6.5  # the second shot, 3-6 s
     assert [h.asset_id for h in collection.lexical.search(LexicalQuery(words=["launch"]), ADMIN, 10)] == ["clip.mp4"]
-    shown = [a for a in collection.catalog.asset("clip.mp4").annotations if a.name == "ocr"]
+    shown = [a for a in collection.catalog.asset("clip.mp4", ADMIN).annotations if a.name == "ocr"]
     assert [(a.value, a.time.start) for a in shown] == [("ROCKET LAUNCH TODAY", 6.0)]
 
 
@@ -179,7 +179,7 @@ def test_previews_are_made_and_deletion_removes_every_derived_file(videos, tmp_p
     assert (collection.home / content.thumb_path).is_file() and content.thumb_path.startswith(derived_folder(content.hash))
     before = collection.indexes["image"].ntotal
     shots = len(collection.catalog.segments(content.id))
-    delete_asset(collection, "transparent.webm")
+    delete_asset(collection, "transparent.webm", ADMIN)
     assert not folder.exists() and not (collection.home / content.media_path).exists()
     assert collection.catalog.segments(content.id) == []
     assert collection.indexes["image"].ntotal == before - shots
@@ -199,7 +199,7 @@ def test_the_same_video_under_another_id_shares_its_content(videos):
     assert outcome.status == IngestStatus.added and outcome.duplicate_of == ["carphone_distorted.mp4"]
     row, original = collection.catalog.asset_row("copy"), collection.catalog.asset_row("carphone_distorted.mp4")
     assert row["content_id"] == original["content_id"]
-    assert {a.name for a in collection.catalog.asset("copy").annotations} >= {"video_codec", "label"}
+    assert {a.name for a in collection.catalog.asset("copy", ADMIN).annotations} >= {"video_codec", "label"}
 
 
 def test_limits_on_frame_size_and_duration(tmp_path, bundled_encoder):

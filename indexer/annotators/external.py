@@ -212,9 +212,9 @@ def add_annotations(collection, asset_id: str, annotations: list[Annotation], vi
 
     with collection.write_lock:
         row = _owned_row(collection, asset_id, viewer)
-        current = collection.catalog.asset_from_row(row)
+        current = collection.catalog.asset_from_row(row, viewer)
         models = {a.model for a in annotations if a.model}
-        kept = [a for a in current.annotations if a.model is None or a.model not in models]
+        kept = [a for a in current.annotations if a.derived or a.model is None or a.model not in models]
         merged = list(kept)
         for a in annotations:
             if a not in merged:
@@ -223,4 +223,4 @@ def add_annotations(collection, asset_id: str, annotations: list[Annotation], vi
         with collection.catalog.transaction() as db:
             collection.catalog.upsert_asset(db, updated, row["content_id"])
     collection.sync_lexical()
-    return collection.catalog.asset(asset_id)
+    return collection.catalog.asset(asset_id, viewer)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.access import ADMIN, Viewer
+from indexer.access import Viewer
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility
 from indexer.filters import Filters, utc_iso
 from indexer.stores.sql_filters import filters_sql, visibility_sql
@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS annotations (
     model TEXT,
     model_version TEXT,
     start_s REAL,
-    end_s REAL
+    end_s REAL,
+    derived INTEGER NOT NULL DEFAULT 0  -- 1: derived from the bytes by our pipeline (belongs to the content)
 );
 CREATE INDEX IF NOT EXISTS annotations_asset ON annotations(asset_rowid);
 CREATE TABLE IF NOT EXISTS vectors (
@@ -130,6 +131,19 @@ class Catalog:
         self._local = threading.local()
         self.db.executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Homes made before annotations knew their origin: mark what our own pipeline made (a model
+        name that is neither an outside service's nor propagation's) as derived from the bytes. An
+        annotation someone attached with a model name of its own stays with its asset from now on."""
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(annotations)")}
+        if "derived" in columns:
+            return
+        with self.transaction() as db:
+            db.execute("ALTER TABLE annotations ADD COLUMN derived INTEGER NOT NULL DEFAULT 0")
+            db.execute("UPDATE annotations SET derived = 1 WHERE model IS NOT NULL "
+                       "AND model NOT LIKE 'mediaverse:%' AND model NOT LIKE 'propagated:%'")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -171,7 +185,21 @@ class Catalog:
             (key, value),
         )
 
+    def secret(self, name: str) -> bytes:
+        """A random key of this collection kept in meta (made on first use), e.g. for sealing cursors."""
+        value = self.get_meta(name)
+        if value is None:
+            import secrets
+
+            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (name, secrets.token_hex(32)))
+            value = self.get_meta(name)
+        return bytes.fromhex(value or "")
+
     # --- reading
+    def last_asset_rowid(self) -> int:
+        """The newest asset row: pins a paged search to the assets that existed at its first page."""
+        return self.db.execute("SELECT coalesce(max(rowid), 0) FROM assets").fetchone()[0]
+
     def asset_row(self, asset_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM assets WHERE id = ?", (asset_id,)).fetchone()
 
@@ -184,39 +212,34 @@ class Catalog:
         return _content(row) if row else None
 
     def annotations(self, asset_rowid: int) -> list[Annotation]:
+        """One asset's annotations: its own and those derived from its bytes (marked `derived`)."""
         rows = self.db.execute(
             "SELECT * FROM annotations WHERE asset_rowid = ? ORDER BY rowid", (asset_rowid,)
         ).fetchall()
-        return [
-            Annotation(
-                name=r["name"],
-                value=r["value"],
-                confidence=r["confidence"],
-                model=r["model"],
-                model_version=r["model_version"],
-                time=TimeRange(start=r["start_s"], end=r["end_s"]) if r["start_s"] is not None else None,
-            )
-            for r in rows
-        ]
+        return [_annotation(r) for r in rows]
 
-    def asset(self, asset_id: str, viewer: Viewer = ADMIN) -> Asset | None:
+    def derived_annotations(self, content_id: int) -> list[Annotation]:
+        """What the pipeline derived from a content's bytes, as stored with any asset of it: the only
+        annotations a new copy of the same bytes inherits. Nothing a person attached."""
+        row = self.db.execute("SELECT rowid FROM assets WHERE content_id = ? ORDER BY rowid LIMIT 1",
+                              (content_id,)).fetchone()
+        if row is None:
+            return []
+        return [_annotation(r) for r in self.db.execute(
+            "SELECT * FROM annotations WHERE asset_rowid = ? AND derived = 1 ORDER BY rowid", (row["rowid"],))]
+
+    def asset(self, asset_id: str, viewer: Viewer) -> Asset | None:
+        """The asset as `viewer` may see it (None when it does not exist or is not theirs to see)."""
         row = self.asset_row(asset_id)
         if row is None or not self.can_see(row, viewer):
             return None
         return self.asset_from_row(row, viewer)
 
-    def asset_from_row(self, row: sqlite3.Row, viewer: Viewer = ADMIN) -> Asset:
+    def asset_from_row(self, row: sqlite3.Row, viewer: Viewer) -> Asset:
+        """An asset row as `viewer` sees it: `duplicate_ids` names only copies the viewer may see."""
         content = self.content(row["content_id"])
         assert content is not None
-        clause, params = visibility_sql(viewer)
-        siblings = [
-            r["id"]
-            for r in self.db.execute(
-                f"SELECT a.id FROM assets a WHERE a.content_id = ? AND a.rowid != ? AND {clause} "
-                "ORDER BY a.created_at, a.rowid",
-                (row["content_id"], row["rowid"], *params),
-            )
-        ]
+        siblings = self.copies(row["content_id"], row["id"], viewer)
         return Asset(
             id=row["id"],
             owner=row["owner"],
@@ -237,13 +260,25 @@ class Catalog:
             duplicate_ids=siblings,
         )
 
+    def copies(self, content_id: int, asset_id: str, viewer: Viewer) -> list[str]:
+        """The other assets with the same bytes that `viewer` may see, oldest first."""
+        clause, params = visibility_sql(viewer)
+        return [r["id"] for r in self.db.execute(
+            f"SELECT a.id FROM assets a WHERE a.content_id = ? AND a.id != ? AND {clause} ORDER BY a.created_at, a.rowid",
+            (content_id, asset_id, *params))]
+
     @staticmethod
     def can_see(row: sqlite3.Row, viewer: Viewer) -> bool:
         return viewer.admin or row["visibility"] == "public" or (
             viewer.username is not None and row["owner"] == viewer.username
         )
 
+    def public_asset_count(self) -> int:
+        """What anyone may count: the public assets."""
+        return self.db.execute("SELECT count(*) FROM assets WHERE visibility = 'public'").fetchone()[0]
+
     def counts(self) -> dict[str, int]:
+        """Everything, private assets included: for admins and operators only."""
         db = self.db
         out = {
             "assets": db.execute("SELECT count(*) FROM assets").fetchone()[0],
@@ -276,13 +311,17 @@ class Catalog:
         return np.fromiter((r[0] for r in self.db.execute(sql, params)), dtype=np.int64)
 
     def representatives(
-        self, content_ids: Iterable[int], viewer: Viewer, filters: Filters | None = None
+        self, content_ids: Iterable[int], viewer: Viewer, filters: Filters | None = None,
+        prefer: dict[int, str] | None = None,
     ) -> dict[int, sqlite3.Row]:
         """For each content, its newest asset the viewer may see and the filters pass
-        (D3.2 section 3.7: the newest id is returned)."""
+        (D3.2 section 3.7: the newest id is returned). `prefer` names, per content, the asset that
+        matched by its own words (a lexical hit): that one stands for the content when the viewer may
+        see it, so one asset's words never bring up another asset."""
         ids = list(dict.fromkeys(content_ids))
         if not ids:
             return {}
+        prefer = prefer or {}
         clause, params = filters_sql(filters or Filters(), viewer)
         rows = self.db.execute(
             f"SELECT a.* FROM assets a JOIN contents c ON c.id = a.content_id "
@@ -292,7 +331,12 @@ class Catalog:
         ).fetchall()
         newest: dict[int, sqlite3.Row] = {}
         for row in rows:
-            newest[row["content_id"]] = row  # later rows are newer
+            if prefer.get(row["content_id"]) == row["id"]:
+                newest[row["content_id"]] = row
+                continue
+            current = newest.get(row["content_id"])
+            if current is None or prefer.get(row["content_id"]) != current["id"]:
+                newest[row["content_id"]] = row  # later rows are newer
         return newest
 
     def duplicate_counts(
@@ -429,16 +473,17 @@ class Catalog:
                 out[SEGMENT_ID_BASE + r["id"]] = (r["content_id"], r["start_s"], r["end_s"])
         return out
 
-    def first_moment(self, content_id: int, words: list[str]) -> tuple[float, float] | None:
-        """The earliest timed annotation (speech, on-screen text, keyframe label) of a content's
-        assets that contains one of the words, as (start, end)."""
+    def first_moment(self, asset_id: str, words: list[str]) -> tuple[float, float] | None:
+        """The earliest timed annotation (speech, on-screen text, keyframe label, a time-coded note)
+        of one asset that contains one of the words, as (start, end). Only that asset's own
+        annotations count: another copy's notes never set this one's moment."""
         if not words:
             return None
         likes = " OR ".join("n.value LIKE ?" for _ in words)
         row = self.db.execute(
             "SELECT n.start_s, n.end_s FROM annotations n JOIN assets a ON a.rowid = n.asset_rowid "
-            f"WHERE a.content_id = ? AND n.start_s IS NOT NULL AND ({likes}) ORDER BY n.start_s LIMIT 1",
-            (content_id, *[f"%{w}%" for w in words]),
+            f"WHERE a.id = ? AND n.start_s IS NOT NULL AND ({likes}) ORDER BY n.start_s LIMIT 1",
+            (asset_id, *[f"%{w}%" for w in words]),
         ).fetchone()
         return (row["start_s"], row["end_s"]) if row else None
 
@@ -483,11 +528,11 @@ class Catalog:
             )
             rowid = int(cur.lastrowid)
         db.executemany(
-            "INSERT INTO annotations(asset_rowid, name, value, confidence, model, model_version, start_s, end_s) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO annotations(asset_rowid, name, value, confidence, model, model_version, start_s, end_s, derived) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (rowid, a.name, a.value, a.confidence, a.model, a.model_version,
-                 a.time.start if a.time else None, a.time.end if a.time else None)
+                 a.time.start if a.time else None, a.time.end if a.time else None, int(a.derived))
                 for a in asset.annotations
             ],
         )
@@ -548,18 +593,26 @@ class Catalog:
     def last_lexical_seq(self) -> int:
         return self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
 
-    def media_types_present(self) -> frozenset[str]:
-        """The media types that have at least one asset. Cached per write sequence: every asset
-        write or delete adds a lexical_log entry, so an unchanged max(seq) means unchanged assets
-        (also across processes). Lets a search skip the channels of a type the collection lacks."""
+    def media_types_present(self, viewer: Viewer) -> frozenset[str]:
+        """The media types of which `viewer` may see at least one asset: the public ones' types (cached
+        per write sequence: every asset write or delete adds a lexical_log entry, so an unchanged
+        max(seq) means unchanged assets, also across processes), plus the types of the viewer's own
+        assets. Lets a search skip the channels of a type without saying what others keep private."""
         seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
-        cached = getattr(self, "_types_present", None)
+        key = "all" if viewer.admin else "public"
+        cached = getattr(self, "_types_present", {}).get(key)
         if cached is not None and cached[0] == seq:
-            return cached[1]
-        present = frozenset(t for t in ("image", "text", "video", "audio")
-                            if self.db.execute("SELECT 1 FROM assets WHERE media_type = ? LIMIT 1", (t,)).fetchone())
-        self._types_present = (seq, present)
-        return present
+            present = cached[1]
+        else:
+            where = "" if viewer.admin else " AND visibility = 'public'"
+            present = frozenset(t for t in ("image", "text", "video", "audio") if self.db.execute(
+                f"SELECT 1 FROM assets WHERE media_type = ?{where} LIMIT 1", (t,)).fetchone())
+            self._types_present = {**getattr(self, "_types_present", {}), key: (seq, present)}
+        if viewer.admin or viewer.username is None or len(present) == 4:
+            return present
+        own = {r[0] for r in self.db.execute("SELECT DISTINCT media_type FROM assets WHERE owner = ?",
+                                             (viewer.username,))}
+        return present | frozenset(own)
 
 
 def write_fts_row(
@@ -572,6 +625,15 @@ def write_fts_row(
         "INSERT INTO assets_fts(rowid, title, description, tags, body, annotations) VALUES (?,?,?,?,?,?)",
         (rowid, title, description, " ".join(tags), body, " ".join(a.value for a in annotations)),
     )
+
+
+def _annotation(r: sqlite3.Row) -> Annotation:
+    annotation = Annotation(
+        name=r["name"], value=r["value"], confidence=r["confidence"], model=r["model"],
+        model_version=r["model_version"],
+        time=TimeRange(start=r["start_s"], end=r["end_s"]) if r["start_s"] is not None else None,
+    )
+    return annotation.as_derived() if r["derived"] else annotation
 
 
 def _content(row: sqlite3.Row) -> ContentRow:
