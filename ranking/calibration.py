@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -30,50 +32,31 @@ class Calibration:
 
 
 def fit_logistic(
-    scores: Sequence[float], labels: Sequence[int], l2: float = 1e-3, iterations: int = 100,
-    positive_weight: float | None = None,
+    scores: Sequence[float], labels: Sequence[int], l2: float = 1e-3, positive_weight: float | None = None,
 ) -> Calibration:
-    """Fit p(relevant | score) by Newton's method on the (weighted) log-likelihood.
+    """Fit p(relevant | score): scikit-learn's L2-regularised logistic regression (the intercept
+    unpenalised) on the centred and scaled scores, mapped back to raw scores.
 
-    `positive_weight` re-weights the positive examples (default: balance the
-    classes, so the 0.5 point sits between the two score populations rather than
-    being dragged by how many negatives were sampled).
+    `positive_weight` re-weights the positive examples (default: balance the classes, so the 0.5 point
+    sits between the two score populations rather than being dragged by how many negatives were
+    sampled). The hand-written Newton fit this replaced gave the same probabilities to within 1e-8 over
+    200 random fits and a separable one (docs/quality.md, Calibration).
     """
+    from sklearn.linear_model import LogisticRegression
+
     if len(scores) != len(labels) or not scores:
         raise ValueError("need as many labels as scores, and at least one")
-    positives = sum(1 for y in labels if y)
-    negatives = len(labels) - positives
+    y = np.asarray([1 if label else 0 for label in labels])
+    positives = int(y.sum())
+    negatives = len(y) - positives
     if positives == 0 or negatives == 0:
         raise ValueError("need both relevant and non-relevant examples")
     w_pos = positive_weight if positive_weight is not None else negatives / positives
-    # Centre and scale the scores for a well-conditioned fit, then map back.
-    mean = sum(scores) / len(scores)
-    spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores)) or 1.0
-    xs = [(s - mean) / spread for s in scores]
-    a, b = 0.0, 0.0
-    for _ in range(iterations):
-        ga = gb = haa = hab = hbb = 0.0
-        for x, y in zip(xs, labels, strict=True):
-            w = w_pos if y else 1.0
-            z = a * x + b
-            p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-            r = w * (p - (1.0 if y else 0.0))
-            ga += r * x
-            gb += r
-            q = w * p * (1.0 - p)
-            haa += q * x * x
-            hab += q * x
-            hbb += q
-        ga += l2 * a
-        haa += l2
-        det = haa * hbb - hab * hab
-        if det <= 1e-12:
-            break
-        da = (hbb * ga - hab * gb) / det
-        db = (haa * gb - hab * ga) / det
-        a, b = a - da, b - db
-        if abs(da) < 1e-9 and abs(db) < 1e-9:
-            break
+    x = np.asarray(scores, dtype=np.float64)
+    mean, spread = float(x.mean()), float(x.std()) or 1.0
+    model = LogisticRegression(C=1.0 / l2, class_weight={1: w_pos, 0: 1.0}, tol=1e-10, max_iter=1000)
+    model.fit(((x - mean) / spread)[:, None], y)
+    a, b = float(model.coef_[0, 0]), float(model.intercept_[0])
     return Calibration(slope=a / spread, intercept=b - a * mean / spread)
 
 
