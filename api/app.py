@@ -108,7 +108,7 @@ class CreatedKey(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 504)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 504, 507)
 }
 
 

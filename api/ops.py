@@ -5,7 +5,9 @@
                    lexical outbox backlogs, and the sizes of the catalog and of this worker's indexes.
     GET /ready     503 with the reasons until the collection is open, every vector index has replayed
                    the catalog's vector_log and (with OpenSearch) the lexical store is reachable and
-                   caught up; 200 after. /health stays the liveness check.
+                   caught up; 200 after. Also 503 while the home's disk has less than
+                   MEDIASEARCH_MIN_FREE_BYTES free or after a write failed for lack of space
+                   (then writes answer 507) until space is back. /health stays the liveness check.
     logs           one line per request (method, route, status, duration_ms, request_id) and per
                    ingested item, as JSON lines with MEDIASEARCH_LOG_FORMAT=json, else plain text;
                    X-Request-ID is taken from the request (or made) and sent back.
@@ -161,6 +163,10 @@ class _StoreCollector:
                                 "(0 with the embedded store).", value=lexical)
         yield GaugeMetricFamily("mediasearch_inflight_requests", "Requests this worker is answering.",
                                 value=self.state.inflight)
+        from indexer.disk import free_bytes
+
+        yield GaugeMetricFamily("mediasearch_disk_free_bytes", "Free bytes on the file system of the collection home.",
+                                value=free_bytes(c.home))
 
 
 def _metrics_text(state: OpsState) -> bytes:
@@ -225,13 +231,13 @@ class OpsMiddleware:
         given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), "")
         request_id = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
-        started, status = time.perf_counter(), 500
+        started, status, responded = time.perf_counter(), 500, False
         path = scope.get("path", "")
 
         async def send_with_id(message: dict) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
             await send(message)
 
@@ -240,7 +246,12 @@ class OpsMiddleware:
             if (self.state.collection is None or self.state.draining) and path not in PROBES - {"/health"}:
                 await _not_ready(self.state, send_with_id)
             else:
-                await self.app(scope, receive, send_with_id)
+                try:
+                    await self.app(scope, receive, send_with_id)
+                except Exception as exc:
+                    if responded or not _disk_full(exc):
+                        raise
+                    await _storage_full(self.state, exc, send_with_id)
         finally:
             self.state.inflight -= 1
             seconds = time.perf_counter() - started
@@ -251,6 +262,24 @@ class OpsMiddleware:
                 "event": "request", "method": scope.get("method"), "route": template, "path": path, "status": status,
                 "duration_ms": round(seconds * 1000, 2), "request_id": request_id, "worker": os.getpid()})
             REQUEST_ID.reset(token)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    from indexer.disk import is_full
+
+    return is_full(exc)
+
+
+async def _storage_full(state: OpsState, exc: BaseException, send: Callable) -> None:
+    """A full disk met on a path that did not turn it into StorageFull itself: 507 all the same, as JSON."""
+    from indexer.disk import storage_full
+
+    error = storage_full(state.collection.home, "the request's changes", exc) if state.collection else exc
+    events.error("a write failed for lack of space", extra={"event": "storage_full", "error": str(exc)})
+    body = json.dumps({"error": {"code": "storage_full", "message": getattr(error, "message", str(exc)),
+                                 "hint": getattr(error, "hint", None)}}).encode()
+    await send({"type": "http.response.start", "status": 507, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _not_ready(state: OpsState, send: Callable) -> None:
@@ -271,8 +300,11 @@ def _reasons_before_open(state: OpsState) -> list[str]:
 
 
 def readiness(state: OpsState) -> Ready:
-    """Ready when open, every vector index has applied the whole vector_log, and the lexical store
-    (OpenSearch) is reachable and caught up. Runs catch_up and the outbox replay to get there."""
+    """Ready when open, every vector index has applied the whole vector_log, the lexical store
+    (OpenSearch) is reachable and caught up, and the home's disk has room: at least
+    MEDIASEARCH_MIN_FREE_BYTES free, and no write failed for lack of space since the last one that
+    worked (indexer/disk.py; a probe write clears that once space is freed, without a restart).
+    Runs catch_up and the outbox replay to get there."""
     c = state.collection
     if c is None or state.draining:
         return Ready(ready=False, reasons=_reasons_before_open(state), worker=os.getpid())
@@ -287,6 +319,9 @@ def readiness(state: OpsState) -> Ready:
         reasons.append(f"the vector indexes cannot be read: {exc}")
     if c.lexical_sync is not None and not c.sync_lexical():
         reasons.append(f"the lexical store (OpenSearch) is not reachable or not caught up: {c.lexical_sync.error}")
+    from indexer.disk import disk_reasons
+
+    reasons += disk_reasons(c.home, c.settings.min_free_bytes)
     return Ready(ready=not reasons, reasons=reasons, worker=os.getpid())
 
 

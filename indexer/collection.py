@@ -8,6 +8,7 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
          platform's captioned assets; empty while no adapter is active
 """
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from indexer.config import Settings
 from indexer.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
-from indexer.errors import ConfigurationError, EncoderMismatch
+from indexer.errors import ConfigurationError, EncoderMismatch, StorageFull
 from indexer.access import ADMIN, Viewer
 from indexer.locks import HomeLock
 from indexer.filters import Filters
@@ -28,6 +29,8 @@ from indexer.stores.vectors import VectorHits, VectorIndex
 
 if TYPE_CHECKING:
     from indexer.stores.opensearch import OutboxSync
+
+log = logging.getLogger(__name__)
 
 SPACE_IMAGE = "image"
 SPACE_TEXT = "text"
@@ -113,7 +116,7 @@ class Collection:
         return cls(settings, catalog, encoder, reason, load_sentence_encoder())
 
     def close(self) -> None:
-        self.flush()
+        self.flush(strict=False)  # on a full disk the catalog still closes; the indexes replay on open
         if self.lexical_sync is not None:
             self.lexical_sync.close()
         self.catalog.close()
@@ -186,15 +189,25 @@ class Collection:
                     self.indexes[space] = self.rebuild_index(space)
                 self._unsaved_changes += len(rows)
             if self._unsaved_changes >= self.settings.vector_save_every:
-                self.flush()
+                self.flush(strict=False)
 
-    def flush(self) -> None:
-        """Save the vector indexes (atomically); what is not saved is replayed on the next open."""
+    def flush(self, strict: bool = True) -> None:
+        """Save the vector indexes (atomically); what is not saved is replayed on the next open.
+
+        On a full disk this raises StorageFull, or with `strict=False` (after writes the catalog has
+        already committed) logs it and leaves the indexes unsaved: they stay whole in memory, are
+        saved by a later flush, and are replayed from vector_log on the next open either way."""
         with self._index_lock:
             if not self._unsaved_changes:
                 return
-            for space, index in self.indexes.items():
-                index.save(self._index_path(space))
+            try:
+                for space, index in self.indexes.items():
+                    index.save(self._index_path(space), self.home)
+            except StorageFull as exc:
+                if strict:
+                    raise
+                log.warning("the vector indexes were not saved: %s", exc)
+                return
             self._unsaved_changes = 0
 
     # --- searching

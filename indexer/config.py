@@ -68,6 +68,9 @@ class Settings(BaseModel):
     anonymous: bool | None = None
     # `mediasearch serve` logs: one JSON object a line (json) or plain text (api/ops.py).
     log_format: Literal["json", "text"] = "text"
+    # GET /ready answers 503 while the home's disk has less free space than this (0: never); writes
+    # themselves go on until the disk is really full, then answer 507 (indexer/disk.py).
+    min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 
     @property
     def opensearch_hosts(self) -> list[str]:
@@ -111,6 +114,7 @@ class Settings(BaseModel):
             "request_timeout": "MEDIASEARCH_REQUEST_TIMEOUT",
             "anonymous": "MEDIASEARCH_ANONYMOUS",
             "log_format": "MEDIASEARCH_LOG_FORMAT",
+            "min_free_bytes": "MEDIASEARCH_MIN_FREE_BYTES",
         }
         for field_name, var in mapping.items():
             if env.get(var):

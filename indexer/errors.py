@@ -80,3 +80,13 @@ class OutsideRoots(Forbidden):
     """A server-side path lies outside the folders ingest may read (MEDIASEARCH_INGEST_ROOTS)."""
 
     code = "outside_roots"
+
+
+class StorageFull(MediasearchError):
+    """The disk (or quota) of the collection home is full: ENOSPC/EDQUOT or SQLite's SQLITE_FULL.
+
+    The write is rolled back whole (indexer/disk.py), so nothing acknowledged is lost; writes
+    succeed again, without a restart, once space is freed."""
+
+    status = 507
+    code = "storage_full"

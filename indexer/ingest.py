@@ -7,10 +7,10 @@ from the catalog's change log.
 """
 
 import json
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +26,7 @@ from indexer.annotators.labels import LABEL_MIN_CONFIDENCE, LABELS_PER_IMAGE  # 
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.adapters.store import active_adapter, with_adapted
+from indexer.disk import atomic_write
 from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.media import (
@@ -269,25 +270,47 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
             p.vectors, p.labels, p.media, p.features = first.vectors, first.labels, first.media, first.features
 
 
-def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None]:
-    """Write the original and its thumbnail, content-addressed (safe to repeat after a crash).
-    Videos and audio wrote theirs while being prepared (ffmpeg reads the stored original)."""
+def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None, list[Path]]:
+    """Write the original and its thumbnail, content-addressed (safe to repeat after a crash); returns
+    their paths and the files this call created, which the caller removes if the catalog write fails.
+    Videos and audio wrote theirs while being prepared (ffmpeg reads the stored original).
+
+    Runs under the write lock. A failure (a full disk: StorageFull) removes what this call wrote, and
+    `atomic_write` its temp file, so nothing is left behind."""
     if p.media is not None:
-        return p.media.media_path, p.media.thumb_path
+        return p.media.media_path, p.media.thumb_path, []
     if p.image is None or p.item.data is None:
-        return None, None
+        return None, None, []
     shard = p.content_hash[:2]
     ext = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}.get(p.image_format or "", "bin")
     media_rel = f"media/{shard}/{p.content_hash}.{ext}"
     thumb_rel = f"thumbs/{shard}/{p.content_hash}.webp"
-    for rel, payload in ((media_rel, lambda: p.item.data), (thumb_rel, lambda: thumbnail_bytes(p.image, collection.settings.thumbnail_size))):
-        path = collection.home / rel
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # several processes may write one content
-            tmp.write_bytes(payload())
-            tmp.replace(path)
-    return media_rel, thumb_rel
+    created: list[Path] = []
+    try:
+        for rel, payload in ((media_rel, lambda: p.item.data),
+                             (thumb_rel, lambda: thumbnail_bytes(p.image, collection.settings.thumbnail_size))):
+            path = collection.home / rel
+            if not path.exists():
+                atomic_write(path, payload(), home=collection.home)
+                created.append(path)
+    except BaseException:
+        _unlink(created)
+        raise
+    return media_rel, thumb_rel, created
+
+
+def _unlink(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _removed_on_failure(paths: list[Path]) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        _unlink(paths)
+        raise
 
 
 def _taken(asset_id: str) -> Conflict:
@@ -319,8 +342,9 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
             fields = ("media_type", "title", "description", "tags", "visibility", "licence", "source", "annotations", "created_at")
             if all(getattr(stored, f) == getattr(asset, f) for f in fields):
                 return IngestOutcome(item.id, IngestStatus.unchanged, name=item.name)
-        media_rel, thumb_rel = (None, None) if content is not None else _store_files(collection, p)
-        with catalog.transaction() as db:
+        media_rel, thumb_rel, created = (None, None, []) if content is not None else _store_files(collection, p)
+        # The transaction fails (a full disk: StorageFull): the files of the content it did not store go too.
+        with _removed_on_failure(created), catalog.transaction() as db:
             if content is None:
                 media = p.media
                 width = p.image.width if p.image else (media.info.width if media else None)
@@ -428,7 +452,7 @@ def ingest(
             run_batch()
     if batch:
         run_batch()
-    collection.flush()
+    collection.flush(strict=False)  # every outcome is committed; on a full disk the indexes replay on open
     return outcomes
 
 

@@ -17,11 +17,9 @@ raises anything but `InvalidInput`/`TooLarge` (the asset is rejected) or `MediaT
 import io
 import json
 import math
-import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from indexer.assets import Annotation
+from indexer.disk import atomic_write, is_full, storage_full
 from indexer.errors import InvalidInput, TooLarge
 from indexer.media import thumbnail_bytes
 
@@ -617,13 +616,6 @@ _FORMAT_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "webm", "avi":
                "wav": "wav", "mp3": "mp3", "flac": "flac", "aac": "aac", "mpegts": "ts", "asf": "wmv"}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # several writers
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85)
@@ -648,7 +640,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
     written: list[Path] = []
     try:
         t = time.perf_counter()
-        _atomic_write(part, data)
+        atomic_write(part, data, home=home)
         written.append(part)
         info = probe(part, name)
         timed("probe", t)
@@ -680,7 +672,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             for n, shot in enumerate(shots):
                 if shot.keyframe is not None:
                     shot.keyframe_path = f"{folder}/keyframes/{n:04d}.jpg"
-                    _atomic_write(home / shot.keyframe_path, _jpeg(shot.keyframe))
+                    atomic_write(home / shot.keyframe_path, _jpeg(shot.keyframe), home=home)
             timed("keyframes", t)
             if not any(s.keyframe is not None for s in shots):
                 raise InvalidInput(f"{name}: no frame could be decoded", "the file is truncated or corrupt")
@@ -688,13 +680,13 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             best = best_thumbnail_frame(frames)
             assert best is not None
             thumb_rel = f"{folder}/thumb.webp"
-            _atomic_write(home / thumb_rel, thumbnail_bytes(best, thumbnail_size))
+            atomic_write(home / thumb_rel, thumbnail_bytes(best, thumbnail_size), home=home)
             preview = animated_webp(preview_frames(final, info, analysis.shots, name, workers=workers))
             if preview:
-                _atomic_write(home / folder / "preview.webp", preview)
+                atomic_write(home / folder / "preview.webp", preview, home=home)
             strip = keyframe_strip([s.keyframe for s in shots if s.keyframe is not None])
             if strip:
-                _atomic_write(home / folder / "strip.webp", strip)
+                atomic_write(home / folder / "strip.webp", strip, home=home)
             timed("previews", t)
         if info.has_audio:
             t = time.perf_counter()
@@ -709,7 +701,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             assert pcm is not None
             duration = duration or round(len(pcm) / SPEECH_RATE, 3)
             thumb_rel = f"{folder}/thumb.webp"
-            _atomic_write(home / thumb_rel, thumbnail_bytes(waveform(pcm), 512))
+            atomic_write(home / thumb_rel, thumbnail_bytes(waveform(pcm), 512), home=home)
         if pcm is not None:
             from indexer.audio import shared_transcriber
 
@@ -722,12 +714,20 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
         annotations = info.technical_annotations(duration) + annotations
         return PreparedMedia(info=info, duration=duration, media_path=media_rel, thumb_path=thumb_rel, shots=shots,
                              annotations=annotations, notes=notes, timings=timings)
-    except BaseException:
+    except BaseException as exc:
+        # Nothing of a content that is not stored stays behind (atomic_write removed its temp file).
         for path in written:
             path.unlink(missing_ok=True)
         import shutil
 
         shutil.rmtree(home / folder, ignore_errors=True)
+        for shard_folder in ((home / folder).parent, part.parent):
+            try:
+                shard_folder.rmdir()  # when this content was the only one in its shard
+            except OSError:
+                pass
+        if is_full(exc):
+            raise storage_full(home, f"the files of {name}", exc) from exc
         raise
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from indexer.access import Viewer
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility
+from indexer.disk import is_full, storage_full, written
 from indexer.filters import Filters, utc_iso
 from indexer.stores.sql_filters import filters_sql, visibility_sql
 
@@ -165,14 +166,23 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A full disk (SQLITE_FULL, at any statement or at COMMIT) rolls it back
+        whole and raises StorageFull; the connection is left usable for the writes after."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
+                    db.execute("ROLLBACK")
+                raise
+        except (OSError, sqlite3.Error) as exc:
+            if is_full(exc):
+                raise storage_full(self.path.parent, "the catalog transaction", exc) from exc
             raise
-        db.execute("COMMIT")
+        written(self.path.parent)
 
     # --- meta
     def get_meta(self, key: str) -> str | None:
@@ -180,10 +190,15 @@ class Catalog:
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str, db: sqlite3.Connection | None = None) -> None:
-        (db or self.db).execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        try:
+            (db or self.db).execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        except sqlite3.Error as exc:
+            if db is None and is_full(exc):  # its own write (e.g. the lexical outbox's position)
+                raise storage_full(self.path.parent, f"the catalog's '{key}'", exc) from exc
+            raise
 
     def secret(self, name: str) -> bytes:
         """A random key of this collection kept in meta (made on first use), e.g. for sealing cursors."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel
 
 from indexer.access import Role
+from indexer.disk import is_full
 from indexer.errors import InvalidInput, NotFound
 from indexer.stores.catalog import Catalog
 
@@ -95,8 +96,12 @@ class KeyStore:
         now = datetime.now(UTC)
         if record.last_used_at and record.last_used_at >= (now - timedelta(minutes=1)).isoformat(timespec="seconds"):
             return
-        self.catalog.db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-                                (now.isoformat(timespec="seconds"), record.id))
+        try:
+            self.catalog.db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                                    (now.isoformat(timespec="seconds"), record.id))
+        except sqlite3.Error as exc:
+            if not is_full(exc):
+                raise  # a full disk must not refuse reads: the last use is recorded on a later request
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self.catalog.db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()

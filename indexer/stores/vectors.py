@@ -13,8 +13,6 @@ an approximate index's candidates exactly from the stored float vectors (docs/be
 """
 
 import json
-import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,7 +194,11 @@ class VectorIndex:
         return out
 
     # Persistence: one file, a JSON header line then the serialised index, replaced atomically.
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, home: Path | None = None) -> None:
+        """Save atomically (temp file + rename, fsynced); a full disk raises StorageFull and leaves
+        the old file and no temp file."""
+        from indexer.disk import atomic_write
+
         header = {
             "format": FORMAT_VERSION,
             "dim": self.dim,
@@ -205,14 +207,9 @@ class VectorIndex:
             "applied_seq": self.applied_seq,
         }
         payload = faiss.serialize_index(self._index)
-        # A name of its own: several processes (serve workers, the CLI) may save the same index at once.
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(json.dumps(header).encode() + b"\n")
-            fh.write(payload.tobytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        # The temp file has a name of its own: several processes (serve workers, the CLI) may save at once.
+        atomic_write(path, [json.dumps(header).encode() + b"\n", payload.tobytes()], home=home or path.parent,
+                     what=f"the vector index {path.name}", fsync=True)
 
     @classmethod
     def load(cls, path: Path) -> "VectorIndex":
