@@ -31,6 +31,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# facenet-pytorch (the MTCNN face detector) declares torch<2.3 but runs on the torch pinned in pyproject.toml;
+	@# installed without its dependencies so pip keeps that torch (everything it imports is declared there).
 	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	touch $@
 

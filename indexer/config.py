@@ -1,10 +1,10 @@
 """Settings, read from MEDIASEARCH_* environment variables."""
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EncoderChoice = Literal["auto", "clip", "bundled"]
 RefreshChoice = Literal["true", "false", "wait_for"]
@@ -78,46 +78,12 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        env = os.environ
-        values: dict[str, object] = {}
-        mapping = {
-            "home": "MEDIASEARCH_HOME",
-            "encoder": "MEDIASEARCH_ENCODER",
-            "clip_model": "MEDIASEARCH_CLIP_MODEL",
-            "clip_pretrained": "MEDIASEARCH_CLIP_PRETRAINED",
-            "faiss_factory": "MEDIASEARCH_FAISS_FACTORY",
-            "max_upload_bytes": "MEDIASEARCH_MAX_UPLOAD_BYTES",
-            "max_image_pixels": "MEDIASEARCH_MAX_IMAGE_PIXELS",
-            "opensearch_url": "MEDIASEARCH_OPENSEARCH_URL",
-            "opensearch_user": "MEDIASEARCH_OPENSEARCH_USER",
-            "opensearch_password": "MEDIASEARCH_OPENSEARCH_PASSWORD",
-            "opensearch_api_key": "MEDIASEARCH_OPENSEARCH_API_KEY",
-            "opensearch_ca": "MEDIASEARCH_OPENSEARCH_CA",
-            "opensearch_prefix": "MEDIASEARCH_OPENSEARCH_PREFIX",
-            "opensearch_shards": "MEDIASEARCH_OPENSEARCH_SHARDS",
-            "opensearch_replicas": "MEDIASEARCH_OPENSEARCH_REPLICAS",
-            "opensearch_refresh": "MEDIASEARCH_OPENSEARCH_REFRESH",
-            "annotators": "MEDIASEARCH_ANNOTATORS",
-            "annotator_workers": "MEDIASEARCH_ANNOTATOR_WORKERS",
-            "clip_vocabulary": "MEDIASEARCH_CLIP_VOCABULARY",
-            "max_media_bytes": "MEDIASEARCH_MAX_MEDIA_BYTES",
-            "max_video_seconds": "MEDIASEARCH_MAX_VIDEO_SECONDS",
-            "speech_window_seconds": "MEDIASEARCH_SPEECH_WINDOW_SECONDS",
-            "adapter_train_private": "MEDIASEARCH_ADAPTER_TRAIN_PRIVATE",
-            "adapter_retrain_after": "MEDIASEARCH_ADAPTER_RETRAIN_AFTER",
-            "url_allow": "MEDIASEARCH_URL_ALLOW",
-            "url_timeout": "MEDIASEARCH_URL_TIMEOUT",
-            "url_deadline": "MEDIASEARCH_URL_DEADLINE",
-            "url_max_redirects": "MEDIASEARCH_URL_MAX_REDIRECTS",
-            "ingest_roots": "MEDIASEARCH_INGEST_ROOTS",
-            "ingest_timeout": "MEDIASEARCH_INGEST_TIMEOUT",
-            "request_timeout": "MEDIASEARCH_REQUEST_TIMEOUT",
-            "anonymous": "MEDIASEARCH_ANONYMOUS",
-            "log_format": "MEDIASEARCH_LOG_FORMAT",
-            "min_free_bytes": "MEDIASEARCH_MIN_FREE_BYTES",
-        }
-        for field_name, var in mapping.items():
-            if env.get(var):
-                values[field_name] = env[var]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+        """Settings from MEDIASEARCH_<FIELD> environment variables (empty ones ignored), with `overrides`
+        (those not None) taking precedence. A plain `Settings(...)` reads no environment."""
+        return _FromEnvironment(**{k: v for k, v in overrides.items() if v is not None})
+
+
+class _FromEnvironment(Settings, BaseSettings):
+    """pydantic-settings reads each field from MEDIASEARCH_<FIELD NAME>, e.g. MEDIASEARCH_HOME."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIASEARCH_", env_ignore_empty=True, extra="ignore")
