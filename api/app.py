@@ -23,7 +23,7 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
-from indexer.media import load_image
+from indexer.media.decoding import load_image
 from api import ops
 from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, mode as auth_mode
 from indexer.access import Role, Viewer
@@ -153,7 +153,7 @@ async def _read_upload(upload: UploadFile, settings: Settings, limit: int | None
 
 def _upload_limit(filename: str | None, settings: Settings) -> int:
     """Videos and audio may be larger than pictures (MEDIASEARCH_MAX_MEDIA_BYTES)."""
-    from indexer.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+    from indexer.media.decoding import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 
     suffix = Path(filename or "").suffix.lower()
     return settings.max_media_bytes if suffix in VIDEO_SUFFIXES | AUDIO_SUFFIXES else settings.max_upload_bytes

@@ -201,7 +201,7 @@ def search(
     def go() -> None:
         from indexer.access import ADMIN
         from indexer.errors import InvalidInput
-        from indexer.media import load_image
+        from indexer.media.decoding import load_image
         from query import SearchRequest
         from query import search as run_search
         from query.fusion import FusionOptions
@@ -556,7 +556,7 @@ def demo(
         from api.sample import write_sample
         from indexer.errors import InvalidInput
         from indexer.ingest import file_input, iter_files, manifest_inputs
-        from indexer.media import load_image
+        from indexer.media.decoding import load_image
         from indexer.access import ADMIN
         from query import SearchRequest
         from query import search as run_search

@@ -201,7 +201,7 @@ def real_rows(factories: list[str]) -> tuple[list[dict], str]:
     """Recall against exact cosine on real embeddings (Flickr8k images, caption queries)."""
     from indexer.config import Settings
     from indexer.encoders import load_encoder
-    from indexer.media import load_image
+    from indexer.media.decoding import load_image
     from query.datasets import datasets_root, load_captions
 
     encoder, _ = load_encoder(Settings(encoder="auto"))

@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
 from indexer.errors import FetchFailed, ForbiddenURL, InvalidInput, TooLarge
-from indexer.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
+from indexer.media.decoding import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -29,7 +29,7 @@ from indexer.adapters.store import active_adapter, with_adapted
 from indexer.disk import atomic_write
 from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
-from indexer.media import (
+from indexer.media.decoding import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
 from indexer.access import Viewer

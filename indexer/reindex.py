@@ -15,7 +15,7 @@ import numpy as np
 
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput
-from indexer.media import load_image
+from indexer.media.decoding import load_image
 
 BATCH = 32
 LEXICAL_BATCH = 500

@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 from indexer.assets import Annotation
 from indexer.disk import atomic_write, is_full, storage_full
 from indexer.errors import InvalidInput, TooLarge
-from indexer.media import thumbnail_bytes
+from indexer.media.decoding import thumbnail_bytes
 
 PROBE_TIMEOUT_S = 60
 FFMPEG_TIMEOUT_S = 900

@@ -139,7 +139,7 @@ def _crossmodal_metrics(rankings: list[list[str]], relevant: list[set[str]]) -> 
 
 def evaluate_crossmodal(collection: Collection, cs: CaptionSet, profile: RankingProfile | None = None,
                         query_caption: int = 0, limit_image_queries: int | None = None) -> dict:
-    from indexer.media import load_image
+    from indexer.media.decoding import load_image
 
     if profile is None:
         profile, _ = load_profile(collection.catalog, collection.encoder.id)
@@ -206,7 +206,7 @@ def pair_scores(collection: Collection, cs: CaptionSet, query_caption: int = 0, 
                 seed: int = 0) -> dict[str, tuple[list[float], list[int]]]:
     """(scores, labels) per vector channel from a captioned set already ingested with
     `ingest_caption_set`: matching pairs are positives, random others negatives."""
-    from indexer.media import load_image
+    from indexer.media.decoding import load_image
 
     rng = random.Random(seed)
     names = list(cs.images)

@@ -7,7 +7,7 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.encoders import Encoder, load_encoder
 from indexer.ingest import AssetInput, ingest
-from indexer.media import load_image
+from indexer.media.decoding import load_image
 from indexer.access import ADMIN
 from query import SearchRequest, search
 

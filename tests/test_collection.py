@@ -59,7 +59,7 @@ def test_text_and_image_queries_find_the_right_assets(collection):
     ingest(collection, table22_items(query_name="none"))
     for query, expected in [("a cat", "img-chelsea"), ("motorbike", "img-motorcycle"), ("espresso", "img-coffee")]:
         assert search(collection, SearchRequest(q=query, k=3), ADMIN).lists["image"][0].id == expected
-    from indexer.media import load_image
+    from indexer.media.decoding import load_image
 
     cat, _ = load_image(skimage_png("chelsea"))
     response = search(collection, SearchRequest(k=3), ADMIN, image=cat)

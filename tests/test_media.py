@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from indexer.errors import InvalidInput, TooLarge
-from indexer.media import decode_text, load_image, media_type_for_path, text_hash
+from indexer.media.decoding import decode_text, load_image, media_type_for_path, text_hash
 from pathlib import Path
 
 from conftest import png

@@ -20,7 +20,7 @@ import numpy as np
 
 from indexer.collection import SPACE_IMAGE, Collection
 from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
-from indexer.media import load_image
+from indexer.media.decoding import load_image
 from indexer.stores.catalog import SEGMENT_ID_BASE
 
 MIN_WORDS = 2

@@ -1,0 +1,4 @@
+"""Media handling: everything that reads or makes pictures, sound and text from bytes.
+
+    decoding.py   type detection, safe image and text decoding with limits, hashing, thumbnails
+"""
