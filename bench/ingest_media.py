@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--no-write", action="store_true", help="Do not append to docs/benchmarks.md.")
     args = parser.parse_args()
-    from indexer.encoders.bundled import BundledEncoder
+    from indexer.media.encoders.bundled import BundledEncoder
 
     started = time.perf_counter()
     encoder = BundledEncoder()

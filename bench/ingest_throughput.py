@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest_throughput.py [--images 200] [--texts 400] [--no-write]
 
 Encoders: `bundled` (MiniLM + EfficientNet-Lite0/ConSE, the default) and `clip` in the tiny random
-configuration the tests use (indexer/encoders/tiny-clip.json). Real CLIP weights (ViT-B-32) cannot be
+configuration the tests use (indexer/media/encoders/tiny-clip.json). Real CLIP weights (ViT-B-32) cannot be
 downloaded on this machine, so the CLIP rows measure the pipeline around a CLIP-shaped encoder, not
 ViT-B-32's cost. Every run ingests into a fresh collection with the models already loaded, the
 default annotators (labels) and 2 annotator threads. No GPU is used (none is lent to this machine).
@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=400)
     parser.add_argument("--no-write", action="store_true", help="Do not append to docs/benchmarks.md.")
     args = parser.parse_args()
-    from indexer.encoders.bundled import BundledEncoder
-    from indexer.encoders.clip import RANDOM_WEIGHTS, TINY_MODEL, ClipEncoder
+    from indexer.media.encoders.bundled import BundledEncoder
+    from indexer.media.encoders.clip import RANDOM_WEIGHTS, TINY_MODEL, ClipEncoder
 
     load_start = os.getloadavg()
     flickr = SHARED / "flickr8k-1k" / "images"

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from indexer.config import Settings  # noqa: E402
-from indexer.encoders import load_encoder  # noqa: E402
+from indexer.media.encoders import load_encoder  # noqa: E402
 from indexer.media.decoding import load_image  # noqa: E402
 from indexer.stores.vectors import VectorIndex  # noqa: E402
 from query.datasets import datasets_root, load_captions  # noqa: E402

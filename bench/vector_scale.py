@@ -200,7 +200,7 @@ def scale_rows(n: int, dim: int, n_queries: int, factories: list[str], numpy_que
 def real_rows(factories: list[str]) -> tuple[list[dict], str]:
     """Recall against exact cosine on real embeddings (Flickr8k images, caption queries)."""
     from indexer.config import Settings
-    from indexer.encoders import load_encoder
+    from indexer.media.encoders import load_encoder
     from indexer.media.decoding import load_image
     from query.datasets import datasets_root, load_captions
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.config import Settings
-from indexer.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
+from indexer.media.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
 from indexer.errors import ConfigurationError, EncoderMismatch, StorageFull
 from indexer.access import ADMIN, Viewer
 from indexer.locks import HomeLock

@@ -27,7 +27,7 @@ from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, 
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.adapters.store import active_adapter, with_adapted
 from indexer.disk import atomic_write
-from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
+from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.media.decoding import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,

@@ -69,14 +69,14 @@ def png(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
 
 @pytest.fixture(scope="session")
 def bundled_encoder():
-    from indexer.encoders.bundled import BundledEncoder
+    from indexer.media.encoders.bundled import BundledEncoder
 
     return BundledEncoder()
 
 
 @pytest.fixture(scope="session")
 def tiny_clip():
-    from indexer.encoders.clip import RANDOM_WEIGHTS, TINY_MODEL, ClipEncoder
+    from indexer.media.encoders.clip import RANDOM_WEIGHTS, TINY_MODEL, ClipEncoder
 
     return ClipEncoder(TINY_MODEL, RANDOM_WEIGHTS)
 

@@ -154,7 +154,7 @@ def annotated(tmp_path, bundled_encoder):
 
 
 def test_ingest_runs_the_chosen_annotators_and_the_filters_find_them(annotated, monkeypatch):
-    from indexer.encoders.imagenet import shared_classifier
+    from indexer.media.encoders.imagenet import shared_classifier
 
     calls = []
     classifier = shared_classifier()

@@ -5,7 +5,7 @@ import numpy as np
 from conftest import skimage_png
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.encoders import Encoder, load_encoder
+from indexer.media.encoders import Encoder, load_encoder
 from indexer.ingest import AssetInput, ingest
 from indexer.media.decoding import load_image
 from indexer.access import ADMIN

@@ -12,7 +12,7 @@ import pytest
 from conftest import TABLE22, png, skimage_png
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.config import Settings
-from indexer.encoders import clip_weights_available
+from indexer.media.encoders import clip_weights_available
 from indexer.errors import ConfigurationError, EncoderMismatch, Forbidden, NotFound
 from indexer.ingest import AssetInput, IngestStatus, delete_asset, ingest, manifest_inputs, update_asset
 from indexer.access import ADMIN, Viewer

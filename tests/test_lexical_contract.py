@@ -15,7 +15,7 @@ from indexer.access import ADMIN, Viewer
 from indexer.assets import Annotation
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.encoders.imagenet import MODEL_ID as LABEL_MODEL
+from indexer.media.encoders.imagenet import MODEL_ID as LABEL_MODEL
 from indexer.filters import FACET_FIELDS, Filters, RangeFilter, TermFilter
 from indexer.ingest import AssetInput, IngestStatus, delete_asset, ingest, update_asset
 from indexer.stores.lexical import MARK_END, MARK_START, LexicalQuery, LexicalStore

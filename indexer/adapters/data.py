@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.collection import SPACE_IMAGE, Collection
-from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
+from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.media.decoding import load_image
 from indexer.stores.catalog import SEGMENT_ID_BASE
 

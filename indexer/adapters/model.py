@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.encoders.base import unit_rows
+from indexer.media.encoders.base import unit_rows
 
 LINEAR = "linear"      # bundled: features -> text space
 RESIDUAL = "residual"  # clip: embedding + projection of itself

@@ -34,7 +34,7 @@ from indexer.adapters.store import (
     update_meta,
 )
 from indexer.collection import SPACE_IMAGE, Collection
-from indexer.encoders.base import unit_rows
+from indexer.media.encoders.base import unit_rows
 from indexer.errors import InvalidInput
 from ranking import fit_logistic, threshold_from_relevant
 

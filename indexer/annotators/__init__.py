@@ -58,7 +58,7 @@ def _load(name: str, encoder, vocabulary_path) -> ImageAnnotator | None:  # noqa
 
         return label_annotator()
     if name == "clip_tags":
-        from indexer.encoders.clip import ClipEncoder
+        from indexer.media.encoders.clip import ClipEncoder
 
         if not isinstance(encoder, ClipEncoder):
             return None  # zero-shot tags need a CLIP text tower

@@ -13,7 +13,7 @@ import numpy as np
 
 from indexer.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
-from indexer.encoders.imagenet import MODEL_ID, MODEL_VERSION, imagenet_class_names, shared_classifier
+from indexer.media.encoders.imagenet import MODEL_ID, MODEL_VERSION, imagenet_class_names, shared_classifier
 
 LABELS_PER_IMAGE = 5
 LABEL_MIN_CONFIDENCE = 0.03

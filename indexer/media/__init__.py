@@ -1,4 +1,5 @@
 """Media handling: everything that reads or makes pictures, sound and text from bytes.
 
     decoding.py   type detection, safe image and text decoding with limits, hashing, thumbnails
+    encoders/     texts and images to unit vectors: the protocol, bundled (MiniLM + EfficientNet-Lite0), CLIP
 """

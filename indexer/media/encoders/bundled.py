@@ -13,9 +13,9 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from indexer.encoders.base import unit_rows
-from indexer.encoders.imagenet import ImageNetClassifier, imagenet_class_names, shared_classifier
-from indexer.encoders.minilm import MiniLMEncoder, shared_minilm
+from indexer.media.encoders.base import unit_rows
+from indexer.media.encoders.imagenet import ImageNetClassifier, imagenet_class_names, shared_classifier
+from indexer.media.encoders.minilm import MiniLMEncoder, shared_minilm
 
 CLASS_TEMPLATE = "a photo of a {}"
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from indexer.encoders.base import unit_rows
+from indexer.media.encoders.base import unit_rows
 from indexer.errors import ConfigurationError
 
 TINY_MODEL = "mediasearch-tiny-clip"

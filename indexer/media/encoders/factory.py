@@ -1,12 +1,12 @@
 """Choosing and loading encoders."""
 
 from indexer.config import Settings
-from indexer.encoders.base import Encoder, TextEncoder
+from indexer.media.encoders.base import Encoder, TextEncoder
 from indexer.errors import ConfigurationError
 
 
 def clip_weights_available(settings: Settings) -> bool:
-    from indexer.encoders.clip import clip_checkpoint_cached
+    from indexer.media.encoders.clip import clip_checkpoint_cached
 
     try:
         return clip_checkpoint_cached(settings.clip_model, settings.clip_pretrained)
@@ -38,17 +38,17 @@ def load_encoder(settings: Settings, stored_encoder_id: str | None = None) -> tu
                 "using the offline bundled encoder"
             )
     if choice == "clip":
-        from indexer.encoders.clip import ClipEncoder
+        from indexer.media.encoders.clip import ClipEncoder
 
         return ClipEncoder(settings.clip_model, settings.clip_pretrained), reason
     if choice == "bundled":
-        from indexer.encoders.bundled import BundledEncoder
+        from indexer.media.encoders.bundled import BundledEncoder
 
         return BundledEncoder(), reason
     raise ConfigurationError(f"unknown encoder '{choice}'", "use auto, clip or bundled")
 
 
 def load_sentence_encoder() -> TextEncoder:
-    from indexer.encoders.minilm import shared_minilm
+    from indexer.media.encoders.minilm import shared_minilm
 
     return shared_minilm()

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from indexer.encoders.base import unit_rows
+from indexer.media.encoders.base import unit_rows
 
 MINILM_ID = "all-MiniLM-L6-v2"
 
