@@ -584,7 +584,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
                                username: Annotated[str | None, Query(min_length=1)] = None,
                                source: Annotated[str | None, Query(max_length=200, description="The service or model version, kept as provenance.")] = None) -> Asset:
         """Attach annotations made elsewhere (owner only). A model's earlier annotations are replaced."""
-        from indexer.annotators.external import add_annotations, parse_external
+        from indexer.media.annotators.external import add_annotations, parse_external
 
         viewer = acting(principal, username)
         try:

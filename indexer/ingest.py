@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from indexer.annotators import ImageItem, load_annotators, run_annotators
-from indexer.annotators.labels import LABEL_MIN_CONFIDENCE, LABELS_PER_IMAGE  # noqa: F401 - kept importable here
+from indexer.media.annotators import ImageItem, load_annotators, run_annotators
+from indexer.media.annotators.labels import LABEL_MIN_CONFIDENCE, LABELS_PER_IMAGE  # noqa: F401 - kept importable here
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.adapters.store import active_adapter, with_adapted
@@ -619,7 +619,7 @@ def manifest_inputs(manifest: Path, settings: "Settings | None" = None,
                     roots: Sequence[Path] | None = None) -> Iterable[AssetInput | IngestOutcome]:
     """One asset per JSON line: id, owner, type, path, url or text, title, description, tags, visibility, ...
     and `annotations`: a list of {name, value, confidence, model, time}, or MediaVerse annotation-service
-    responses (indexer/annotators/external.py), with `annotations_source` naming the service.
+    responses (indexer/media/annotators/external.py), with `annotations_source` naming the service.
 
     Relative paths are read relative to the manifest's folder, and every path must lie inside `roots`
     (default: MEDIASEARCH_INGEST_ROOTS from `settings`, else the manifest's folder and the current
@@ -672,7 +672,7 @@ def manifest_inputs(manifest: Path, settings: "Settings | None" = None,
                     record.setdefault("media_type", str(media_type))
                 record.setdefault("name", name)
                 if record.get("annotations"):  # ours, or MediaVerse annotation-service responses (D3.2 2.5)
-                    from indexer.annotators.external import parse_external
+                    from indexer.media.annotators.external import parse_external
 
                     record["annotations"] = parse_external(record["annotations"], record.pop("annotations_source", None))
                 yield AssetInput.model_validate(record)

@@ -1,7 +1,7 @@
 """Metadata propagation: annotations an asset lacks, proposed from its nearest annotated neighbours.
 
 What propagates is what our own annotators cannot recompute: annotations written by people (no
-model), by outside services (`mediaverse:*`, indexer/annotators/external.py) or by hand through the
+model), by outside services (`mediaverse:*`, indexer/media/annotators/external.py) or by hand through the
 API. For each asset, its nearest neighbours are found in the vector index of its kind (pictures in
 the image space — a video through its keyframes —, texts in the dense space); an asset posted with
 the same bytes is a neighbour at similarity 1. Each annotation a neighbour has and the asset lacks

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from conftest import png, skimage_png
 from indexer.access import ADMIN
-from indexer.annotators import ImageAnnotator, ImageItem, load_annotators, parse_names, run_annotators
+from indexer.media.annotators import ImageAnnotator, ImageItem, load_annotators, parse_names, run_annotators
 from indexer.assets import Annotation
 from indexer.collection import Collection
 from indexer.config import Settings
@@ -199,7 +199,7 @@ VIDEO_RESPONSE = {
 
 
 def test_mediaverse_responses_become_annotations_with_their_provenance():
-    from indexer.annotators.external import from_mediaverse
+    from indexer.media.annotators.external import from_mediaverse
 
     notes = from_mediaverse(RESPONSE, "mv-annotation-service-1.2")
     got = {(a.name, a.value, a.confidence, a.model) for a in notes}

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from PIL import Image, __version__ as PIL_VERSION
 
-from indexer.annotators.base import ImageItem, annotation
+from indexer.media.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.annotators.base import ImageItem, annotation
+from indexer.media.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
 
 OCR_ANNOTATION = "ocr"

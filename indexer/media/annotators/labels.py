@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.annotators.base import ImageItem, annotation
+from indexer.media.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
 from indexer.media.encoders.imagenet import MODEL_ID, MODEL_VERSION, imagenet_class_names, shared_classifier
 
@@ -80,7 +80,7 @@ class ClipTagAnnotator:
 def load_vocabulary(path: Path | None) -> list[str]:
     if path is not None:
         return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
-    from indexer.annotators.vocabulary import VOCABULARY
+    from indexer.media.annotators.vocabulary import VOCABULARY
 
     return list(VOCABULARY)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import version
 
-from indexer.annotators.base import ImageItem, annotation
+from indexer.media.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
 
 FACE_ANNOTATION = "face"

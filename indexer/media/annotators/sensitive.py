@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 import numpy as np
 
-from indexer.annotators.base import ImageItem, annotation
+from indexer.media.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
 
 SENSITIVE_ANNOTATION = "sensitive"

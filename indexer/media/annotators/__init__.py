@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from indexer.annotators.base import ImageAnnotator, ImageItem
+from indexer.media.annotators.base import ImageAnnotator, ImageItem
 from indexer.assets import Annotation
 from indexer.errors import ConfigurationError
 
@@ -54,7 +54,7 @@ def parse_names(spec: str | Sequence[str]) -> list[str]:
 
 def _load(name: str, encoder, vocabulary_path) -> ImageAnnotator | None:  # noqa: ANN001
     if name == "labels":
-        from indexer.annotators.labels import label_annotator
+        from indexer.media.annotators.labels import label_annotator
 
         return label_annotator()
     if name == "clip_tags":
@@ -64,28 +64,28 @@ def _load(name: str, encoder, vocabulary_path) -> ImageAnnotator | None:  # noqa
             return None  # zero-shot tags need a CLIP text tower
         key = ("clip_tags", encoder.id, str(vocabulary_path))
         if key not in _cache:
-            from indexer.annotators.labels import ClipTagAnnotator, load_vocabulary
+            from indexer.media.annotators.labels import ClipTagAnnotator, load_vocabulary
 
             _cache[key] = ClipTagAnnotator(encoder, load_vocabulary(vocabulary_path))
         return _cache[key]
     if name == "ocr":
-        from indexer.annotators.ocr import ocr_annotator
+        from indexer.media.annotators.ocr import ocr_annotator
 
         return ocr_annotator()
     if name == "faces":
-        from indexer.annotators.faces import face_annotator
+        from indexer.media.annotators.faces import face_annotator
 
         return face_annotator()
     if name == "colours":
-        from indexer.annotators.colours import colour_annotator
+        from indexer.media.annotators.colours import colour_annotator
 
         return colour_annotator()
     if name == "exif":
-        from indexer.annotators.exif import exif_annotator
+        from indexer.media.annotators.exif import exif_annotator
 
         return exif_annotator()
     if name == "sensitive":
-        from indexer.annotators.sensitive import sensitive_annotator
+        from indexer.media.annotators.sensitive import sensitive_annotator
 
         return sensitive_annotator()
     raise ConfigurationError(f"unknown annotator '{name}'")  # pragma: no cover - parse_names checks

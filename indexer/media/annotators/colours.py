@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from indexer.annotators.base import ImageItem, annotation
+from indexer.media.annotators.base import ImageItem, annotation
 from indexer.assets import Annotation
 
 COLOUR_ANNOTATION = "colour"
