@@ -51,7 +51,7 @@ def run(files: list[Path], root: Path | None, annotators: str, workers: int, enc
 def warm_up(encoder, folder: Path) -> float:  # noqa: ANN001
     """Load every model once (what a running server has done already) and say how long it took."""
     from indexer.media.annotators import load_annotators
-    from indexer.audio import shared_transcriber
+    from indexer.media.audio import shared_transcriber
 
     started = time.perf_counter()
     load_annotators(ALL, encoder)

@@ -38,7 +38,7 @@ class Settings(BaseModel):
     opensearch_replicas: int | None = Field(default=None, ge=0)
     # After each write: "true" makes it searchable at once, "false" within the refresh interval (1 s).
     opensearch_refresh: RefreshChoice = "true"
-    # Media ingest (indexer/video.py, indexer/audio.py, indexer/media/annotators/): image annotators to run,
+    # Media ingest (indexer/media/): image annotators to run,
     # comma-separated (labels, clip_tags, ocr, faces, colours, exif, sensitive; or all / none).
     annotators: str = "labels"
     annotator_workers: int = Field(default=2, ge=1, le=16)

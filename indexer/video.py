@@ -703,7 +703,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             thumb_rel = f"{folder}/thumb.webp"
             atomic_write(home / thumb_rel, thumbnail_bytes(waveform(pcm), 512), home=home)
         if pcm is not None:
-            from indexer.audio import shared_transcriber
+            from indexer.media.audio import shared_transcriber
 
             t = time.perf_counter()
             try:

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import VIDEOS
 from indexer.access import ADMIN
-from indexer.audio import shared_transcriber, windows_to_annotations, Word
+from indexer.media.audio import shared_transcriber, windows_to_annotations, Word
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.ingest import IngestStatus, file_input, ingest

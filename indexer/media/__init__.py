@@ -1,6 +1,7 @@
 """Media handling: everything that reads or makes pictures, sound and text from bytes.
 
     decoding.py   type detection, safe image and text decoding with limits, hashing, thumbnails
+    audio.py      speech to text (PocketSphinx)
     annotators/   labels, OCR, faces, colours, EXIF, content flags; MediaVerse annotation-service responses
     encoders/     texts and images to unit vectors: the protocol, bundled (MiniLM + EfficientNet-Lite0), CLIP
 """
