@@ -24,7 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.video import CUT_THRESHOLD, MIN_CUT_CONTRAST, MIN_CUT_DIFF, analyse_shots, cut_frames, probe  # noqa: E402
+from indexer.media.ffmpeg import (  # noqa: E402
+    CUT_THRESHOLD, MIN_CUT_CONTRAST, MIN_CUT_DIFF, analyse_shots, cut_frames, probe,
+)
 
 # (file, start, end): each inside one shot of the clip.
 PIECES = [

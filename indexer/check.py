@@ -32,7 +32,7 @@ class Orphans:
 
 def _referenced(collection: Collection) -> tuple[set[str], set[str]]:
     """(files the catalog points to, derived folders of stored contents), relative to the home."""
-    from indexer.video import derived_folder
+    from indexer.media.ffmpeg import derived_folder
 
     files: set[str] = set()
     folders: set[str] = set()

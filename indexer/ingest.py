@@ -34,7 +34,7 @@ from indexer.media.decoding import (
 )
 from indexer.access import Viewer
 from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
-from indexer.video import PreparedMedia
+from indexer.media.ffmpeg import PreparedMedia
 
 if TYPE_CHECKING:
     from indexer.config import Settings
@@ -160,7 +160,7 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
 def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaType, label: str) -> _Prepared:
     """Videos and audio: probe, segment, keyframes, previews, transcript — only for new bytes, so a
     re-run after an interruption skips every video already stored."""
-    from indexer.video import prepare_media, require_ffmpeg
+    from indexer.media.ffmpeg import prepare_media, require_ffmpeg
 
     settings = collection.settings
     assert item.data is not None
@@ -192,7 +192,7 @@ def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaTy
 def _discard(collection: Collection, p: _Prepared) -> None:
     """Files made for a new video or audio that was not stored after all."""
     if p.media is not None and collection.catalog.content_by_hash(p.content_hash) is None:
-        from indexer.video import derived_folder
+        from indexer.media.ffmpeg import derived_folder
 
         (collection.home / p.media.media_path).unlink(missing_ok=True)
         shutil.rmtree(collection.home / derived_folder(p.content_hash), ignore_errors=True)
@@ -386,7 +386,7 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
 def _remove_files(collection: Collection, content: ContentRow) -> None:
     """The original, the thumbnail and, for videos and audio, the folder of everything derived
     from the content (keyframes, preview, strip: derived/<hash[:2]>/<hash>/)."""
-    from indexer.video import derived_folder
+    from indexer.media.ffmpeg import derived_folder
 
     for rel in (content.media_path, content.thumb_path):
         if rel:

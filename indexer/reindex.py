@@ -69,7 +69,7 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
                 new.append((SPACE_TEXT, r["id"], v))
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))
-    from indexer.video import reencode_keyframes
+    from indexer.media.ffmpeg import reencode_keyframes
 
     new += reencode_keyframes(collection)  # video keyframes live in the image space too
     # An adapter learnt for another encoder is of no use: its vectors go, and it is no longer active.

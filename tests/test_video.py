@@ -17,7 +17,7 @@ from indexer.errors import InvalidInput
 from indexer.ingest import AssetInput, IngestStatus, delete_asset, file_input, ingest
 from indexer.stores.catalog import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
-from indexer.video import (
+from indexer.media.ffmpeg import (
     MAX_SHOT_SECONDS, analyse_shots, cut_frames, derived_folder, pearson_consecutive, probe, shots_from_cuts,
 )
 
@@ -289,7 +289,7 @@ def test_images_have_no_preview_and_an_audio_upload_works(client, media_dir):
 
 
 def test_keyframes_can_be_encoded_again_for_a_reindex(videos):
-    from indexer.video import reencode_keyframes
+    from indexer.media.ffmpeg import reencode_keyframes
 
     collection, _, _ = videos
     again = reencode_keyframes(collection)
