@@ -34,7 +34,7 @@ from indexer.media.decoding import (
 )
 from indexer.access import Viewer
 from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
-from indexer.media.ffmpeg import PreparedMedia
+from indexer.media.prepare import PreparedMedia
 
 if TYPE_CHECKING:
     from indexer.config import Settings
@@ -160,7 +160,8 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
 def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaType, label: str) -> _Prepared:
     """Videos and audio: probe, segment, keyframes, previews, transcript — only for new bytes, so a
     re-run after an interruption skips every video already stored."""
-    from indexer.media.ffmpeg import prepare_media, require_ffmpeg
+    from indexer.media.ffmpeg import require_ffmpeg
+    from indexer.media.prepare import prepare_media
 
     settings = collection.settings
     assert item.data is not None

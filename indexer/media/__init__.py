@@ -1,6 +1,8 @@
 """Media handling: everything that reads or makes pictures, sound and text from bytes.
 
     decoding.py   type detection, safe image and text decoding with limits, hashing, thumbnails
+    ffmpeg.py     ffprobe and ffmpeg: technical metadata and limits, decoded frames, the audio track
+    prepare.py    one video or audio file made ready for the catalog (original, derived files, speech)
     audio.py      speech to text (PocketSphinx)
     annotators/   labels, OCR, faces, colours, EXIF, content flags; MediaVerse annotation-service responses
     encoders/     texts and images to unit vectors: the protocol, bundled (MiniLM + EfficientNet-Lite0), CLIP

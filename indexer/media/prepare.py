@@ -1,0 +1,166 @@
+"""One video or audio file made ready for the catalog: probed, checked, segmented, its derived files
+written, its speech transcribed.
+
+`prepare_media` stores the original and everything derived from it under the home folder
+(content-addressed, safe to repeat) and returns what ingest writes in one catalog transaction; on any
+failure nothing of the content stays behind.
+"""
+
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from indexer.assets import Annotation
+from indexer.disk import atomic_write, is_full, storage_full
+from indexer.errors import InvalidInput
+from indexer.media.decoding import thumbnail_bytes
+from indexer.media.ffmpeg import (
+    SPEECH_RATE, MediaInfo, MediaTrackError, analyse_shots, animated_webp, audio_pcm, best_thumbnail_frame,
+    check_limits, derived_folder, keyframe_strip, keyframes, preview_frames, probe, waveform,
+)
+
+
+@dataclass
+class Shot:
+    start: float
+    end: float
+    keyframe: Image.Image | None = None
+    keyframe_path: str | None = None  # relative to the home folder
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class PreparedMedia:
+    """Everything ingest needs to write one new video or audio content in one transaction."""
+
+    info: MediaInfo
+    duration: float | None
+    media_path: str
+    thumb_path: str | None
+    shots: list[Shot] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)  # technical, speech
+    notes: list[str] = field(default_factory=list)  # parts left out, and why
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+_FORMAT_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "webm", "avi": "avi", "mpeg": "mpg", "ogg": "ogg",
+               "wav": "wav", "mp3": "mp3", "flac": "flac", "aac": "aac", "mpegts": "ts", "asf": "wmv"}
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, name: str, *, max_pixels: int,
+                  max_seconds: float, thumbnail_size: int, speech_window: float, workers: int = 2) -> PreparedMedia:
+    """Store the original and everything derived from it under the home folder (content-addressed,
+    safe to repeat), and return what the catalog needs. `media_kind` is "video" or "audio".
+
+    Rejects (InvalidInput/TooLarge) what cannot be used at all; a failing audio track of a video
+    only leaves the speech out, with the reason in `notes`."""
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, started: float) -> None:
+        timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - started, 4)
+
+    shard = content_hash[:2]
+    part = home / "media" / shard / f"{content_hash}.part"
+    folder = derived_folder(content_hash)
+    written: list[Path] = []
+    try:
+        t = time.perf_counter()
+        atomic_write(part, data, home=home)
+        written.append(part)
+        info = probe(part, name)
+        timed("probe", t)
+        if media_kind == "video" and not info.has_video:
+            raise InvalidInput(f"{name} has no video stream", "send it as an audio asset (type 'audio')")
+        if media_kind == "audio" and not info.has_audio:
+            raise InvalidInput(f"{name} has no audio stream", "send a video as type 'video'")
+        check_limits(info, name, max_pixels, max_seconds)
+        ext = _FORMAT_EXT.get(info.format_name, info.format_name.split(",")[0][:8] or "bin")
+        media_rel = f"media/{shard}/{content_hash}.{ext}"
+        final = home / media_rel
+        part.replace(final)
+        written[-1] = final
+        notes: list[str] = []
+        annotations: list[Annotation] = []
+        shots: list[Shot] = []
+        thumb_rel = None
+        pcm = None
+        duration = info.duration
+        if media_kind == "video":
+            t = time.perf_counter()
+            analysis = analyse_shots(final, info, name, max_seconds)
+            timed("segment", t)
+            if duration is None:  # e.g. a WebM without duration: what decoding found
+                duration = round(analysis.duration, 3)
+            t = time.perf_counter()
+            frames = keyframes(final, info, analysis.shots, name, workers=workers)
+            shots = [Shot(start, end, frame) for (start, end), frame in zip(analysis.shots, frames, strict=True)]
+            for n, shot in enumerate(shots):
+                if shot.keyframe is not None:
+                    shot.keyframe_path = f"{folder}/keyframes/{n:04d}.jpg"
+                    atomic_write(home / shot.keyframe_path, _jpeg(shot.keyframe), home=home)
+            timed("keyframes", t)
+            if not any(s.keyframe is not None for s in shots):
+                raise InvalidInput(f"{name}: no frame could be decoded", "the file is truncated or corrupt")
+            t = time.perf_counter()
+            best = best_thumbnail_frame(frames)
+            assert best is not None
+            thumb_rel = f"{folder}/thumb.webp"
+            atomic_write(home / thumb_rel, thumbnail_bytes(best, thumbnail_size), home=home)
+            preview = animated_webp(preview_frames(final, info, analysis.shots, name, workers=workers))
+            if preview:
+                atomic_write(home / folder / "preview.webp", preview, home=home)
+            strip = keyframe_strip([s.keyframe for s in shots if s.keyframe is not None])
+            if strip:
+                atomic_write(home / folder / "strip.webp", strip, home=home)
+            timed("previews", t)
+        if info.has_audio:
+            t = time.perf_counter()
+            try:
+                pcm = audio_pcm(final, name, max_seconds)
+            except MediaTrackError as exc:
+                if media_kind == "audio":
+                    raise InvalidInput(f"{name}: {exc}", "re-encode the audio file") from None
+                notes.append(f"ingested without speech: {exc}")
+            timed("audio_decode", t)
+        if media_kind == "audio":
+            assert pcm is not None
+            duration = duration or round(len(pcm) / SPEECH_RATE, 3)
+            thumb_rel = f"{folder}/thumb.webp"
+            atomic_write(home / thumb_rel, thumbnail_bytes(waveform(pcm), 512), home=home)
+        if pcm is not None:
+            from indexer.media.audio import shared_transcriber
+
+            t = time.perf_counter()
+            try:
+                annotations += shared_transcriber().annotations(pcm, speech_window)
+            except Exception as exc:  # noqa: BLE001 - the recogniser failing leaves the speech out, not the asset
+                notes.append(f"ingested without speech: the recogniser failed ({type(exc).__name__}: {exc})")
+            timed("transcribe", t)
+        annotations = info.technical_annotations(duration) + annotations
+        return PreparedMedia(info=info, duration=duration, media_path=media_rel, thumb_path=thumb_rel, shots=shots,
+                             annotations=annotations, notes=notes, timings=timings)
+    except BaseException as exc:
+        # Nothing of a content that is not stored stays behind (atomic_write removed its temp file).
+        for path in written:
+            path.unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(home / folder, ignore_errors=True)
+        for shard_folder in ((home / folder).parent, part.parent):
+            try:
+                shard_folder.rmdir()  # when this content was the only one in its shard
+            except OSError:
+                pass
+        if is_full(exc):
+            raise storage_full(home, f"the files of {name}", exc) from exc
+        raise
