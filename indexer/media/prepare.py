@@ -6,7 +6,6 @@ written, its speech transcribed.
 failure nothing of the content stays behind.
 """
 
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,11 @@ from indexer.assets import Annotation
 from indexer.disk import atomic_write, is_full, storage_full
 from indexer.errors import InvalidInput
 from indexer.media.decoding import thumbnail_bytes
+from indexer.media.derived import (
+    animated_webp, best_thumbnail_frame, jpeg_bytes, keyframe_strip, keyframes, preview_frames, waveform,
+)
 from indexer.media.ffmpeg import (
-    SPEECH_RATE, MediaInfo, MediaTrackError, analyse_shots, animated_webp, audio_pcm, best_thumbnail_frame,
-    check_limits, derived_folder, keyframe_strip, keyframes, preview_frames, probe, waveform,
+    SPEECH_RATE, MediaInfo, MediaTrackError, analyse_shots, audio_pcm, check_limits, derived_folder, probe,
 )
 
 
@@ -49,12 +50,6 @@ class PreparedMedia:
 
 _FORMAT_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "webm", "avi": "avi", "mpeg": "mpg", "ogg": "ogg",
                "wav": "wav", "mp3": "mp3", "flac": "flac", "aac": "aac", "mpegts": "ts", "asf": "wmv"}
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=85)
-    return out.getvalue()
 
 
 def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, name: str, *, max_pixels: int,
@@ -107,7 +102,7 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             for n, shot in enumerate(shots):
                 if shot.keyframe is not None:
                     shot.keyframe_path = f"{folder}/keyframes/{n:04d}.jpg"
-                    atomic_write(home / shot.keyframe_path, _jpeg(shot.keyframe), home=home)
+                    atomic_write(home / shot.keyframe_path, jpeg_bytes(shot.keyframe), home=home)
             timed("keyframes", t)
             if not any(s.keyframe is not None for s in shots):
                 raise InvalidInput(f"{name}: no frame could be decoded", "the file is truncated or corrupt")
