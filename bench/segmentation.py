@@ -24,9 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.media.ffmpeg import (  # noqa: E402
-    CUT_THRESHOLD, MIN_CUT_CONTRAST, MIN_CUT_DIFF, analyse_shots, cut_frames, probe,
-)
+from indexer.media.ffmpeg import probe  # noqa: E402
+from indexer.media.shots import CUT_THRESHOLD, MIN_CUT_CONTRAST, MIN_CUT_DIFF, analyse_shots, cut_frames  # noqa: E402
 
 # (file, start, end): each inside one shot of the clip.
 PIECES = [

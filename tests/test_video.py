@@ -17,9 +17,8 @@ from indexer.errors import InvalidInput
 from indexer.ingest import AssetInput, IngestStatus, delete_asset, file_input, ingest
 from indexer.stores.catalog import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
-from indexer.media.ffmpeg import (
-    MAX_SHOT_SECONDS, analyse_shots, cut_frames, derived_folder, pearson_consecutive, probe, shots_from_cuts,
-)
+from indexer.media.ffmpeg import derived_folder, probe
+from indexer.media.shots import MAX_SHOT_SECONDS, analyse_shots, cut_frames, pearson_consecutive, shots_from_cuts
 
 
 # --- segmentation, as D3.2 describes it

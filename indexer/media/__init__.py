@@ -2,6 +2,7 @@
 
     decoding.py   type detection, safe image and text decoding with limits, hashing, thumbnails
     ffmpeg.py     ffprobe and ffmpeg: technical metadata and limits, decoded frames, the audio track
+    shots.py      shot segmentation (MediaVerse D3.2 section 2.2.1)
     derived.py    pictures made from a video or audio: keyframes, animated preview, strip, waveform
     prepare.py    one video or audio file made ready for the catalog (original, derived files, speech)
     audio.py      speech to text (PocketSphinx)

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from indexer.media.ffmpeg import MediaInfo, analysis_fps, frames_at
+from indexer.media.ffmpeg import MediaInfo, frames_at
+from indexer.media.shots import analysis_fps
 
 KEYFRAME_MAX_SIDE = 640
 PREVIEW_WIDTH = 320

@@ -20,9 +20,8 @@ from indexer.media.decoding import thumbnail_bytes
 from indexer.media.derived import (
     animated_webp, best_thumbnail_frame, jpeg_bytes, keyframe_strip, keyframes, preview_frames, waveform,
 )
-from indexer.media.ffmpeg import (
-    SPEECH_RATE, MediaInfo, MediaTrackError, analyse_shots, audio_pcm, check_limits, derived_folder, probe,
-)
+from indexer.media.ffmpeg import SPEECH_RATE, MediaInfo, MediaTrackError, audio_pcm, check_limits, derived_folder, probe
+from indexer.media.shots import analyse_shots
 
 
 @dataclass
