@@ -530,7 +530,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         return c, content
 
     def _derived_file(asset_id: str, viewer: Viewer, filename: str, kind: str) -> FileResponse:
-        from indexer.media.ffmpeg import derived_folder
+        from indexer.stores.files import derived_folder
 
         c, content = _visible_content(asset_id, viewer)
         path = c.home / derived_folder(content.hash) / filename

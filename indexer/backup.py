@@ -30,6 +30,7 @@ from indexer.collection import CATALOG_FILE, SPACES
 from indexer.config import Settings
 from indexer.errors import ConfigurationError, InvalidInput
 from indexer.locks import HomeLock
+from indexer.stores.files import derived_folder
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -54,7 +55,7 @@ def _referenced(db: sqlite3.Connection) -> Iterator[str]:
     ):
         yield from (p for p in (media_path, thumb_path) if p)
         if media_type in ("video", "audio"):
-            yield f"derived/{content_hash[:2]}/{content_hash}/"  # keyframes, preview, strip
+            yield f"{derived_folder(content_hash)}/"  # keyframes, preview, strip
     for (keyframe,) in db.execute("SELECT keyframe_path FROM segments WHERE keyframe_path IS NOT NULL"):
         yield keyframe
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.collection import Collection
-
-CONTENT_FOLDERS = ("media", "thumbs", "derived")
+from indexer.stores.files import CONTENT_FOLDERS, derived_folder
 # Files younger than this may belong to a write in progress (a video is stored while it is prepared,
 # before its transaction): they are counted as `recent` and left alone.
 ORPHAN_MIN_AGE = 3600.0
@@ -32,8 +31,6 @@ class Orphans:
 
 def _referenced(collection: Collection) -> tuple[set[str], set[str]]:
     """(files the catalog points to, derived folders of stored contents), relative to the home."""
-    from indexer.media.ffmpeg import derived_folder
-
     files: set[str] = set()
     folders: set[str] = set()
     db = collection.catalog.db

@@ -3,7 +3,7 @@
 Every write path turns the operating system's ENOSPC/EDQUOT and SQLite's SQLITE_FULL ("database or disk
 is full") into `StorageFull` (HTTP 507). The catalog rolls the transaction back, so nothing acknowledged
 is lost and nothing half-written is acknowledged. `atomic_write` is the one temp-then-rename write of
-content files (originals, thumbnails, derived video files, FAISS indexes): its temp file goes on any
+files (content files through indexer/stores/files.py, FAISS indexes): its temp file goes on any
 failure. The last failure per home is kept in this process until a later write succeeds or the
 readiness probe (`disk_reasons`) finds space again, so GET /ready answers 503 meanwhile.
 """

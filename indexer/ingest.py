@@ -7,7 +7,6 @@ from the catalog's change log.
 """
 
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,13 +25,13 @@ from indexer.media.annotators.labels import LABEL_MIN_CONFIDENCE, LABELS_PER_IMA
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.adapters.store import active_adapter, with_adapted
-from indexer.disk import atomic_write
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.media.decoding import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
 from indexer.access import Viewer
+from indexer.stores import files
 from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
 from indexer.media.prepare import PreparedMedia
 
@@ -193,10 +192,8 @@ def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaTy
 def _discard(collection: Collection, p: _Prepared) -> None:
     """Files made for a new video or audio that was not stored after all."""
     if p.media is not None and collection.catalog.content_by_hash(p.content_hash) is None:
-        from indexer.media.ffmpeg import derived_folder
-
-        (collection.home / p.media.media_path).unlink(missing_ok=True)
-        shutil.rmtree(collection.home / derived_folder(p.content_hash), ignore_errors=True)
+        files.remove(collection.home, [p.media.media_path])
+        files.remove_derived(collection.home, p.content_hash)
 
 
 def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
@@ -271,46 +268,38 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
             p.vectors, p.labels, p.media, p.features = first.vectors, first.labels, first.media, first.features
 
 
-def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None, list[Path]]:
+def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None, list[str]]:
     """Write the original and its thumbnail, content-addressed (safe to repeat after a crash); returns
     their paths and the files this call created, which the caller removes if the catalog write fails.
     Videos and audio wrote theirs while being prepared (ffmpeg reads the stored original).
 
     Runs under the write lock. A failure (a full disk: StorageFull) removes what this call wrote, and
-    `atomic_write` its temp file, so nothing is left behind."""
+    the failed write its temp file, so nothing is left behind."""
     if p.media is not None:
         return p.media.media_path, p.media.thumb_path, []
     if p.image is None or p.item.data is None:
         return None, None, []
-    shard = p.content_hash[:2]
-    ext = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}.get(p.image_format or "", "bin")
-    media_rel = f"media/{shard}/{p.content_hash}.{ext}"
-    thumb_rel = f"thumbs/{shard}/{p.content_hash}.webp"
-    created: list[Path] = []
+    media_rel = files.image_path(p.content_hash, p.image_format)
+    thumb_rel = files.thumb_path(p.content_hash)
+    created: list[str] = []
     try:
         for rel, payload in ((media_rel, lambda: p.item.data),
                              (thumb_rel, lambda: thumbnail_bytes(p.image, collection.settings.thumbnail_size))):
-            path = collection.home / rel
-            if not path.exists():
-                atomic_write(path, payload(), home=collection.home)
-                created.append(path)
+            if not (collection.home / rel).exists():
+                files.write(collection.home, rel, payload())
+                created.append(rel)
     except BaseException:
-        _unlink(created)
+        files.remove(collection.home, created)
         raise
     return media_rel, thumb_rel, created
 
 
-def _unlink(paths: Iterable[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
 @contextmanager
-def _removed_on_failure(paths: list[Path]) -> Iterator[None]:
+def _removed_on_failure(collection: Collection, rels: list[str]) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        _unlink(paths)
+        files.remove(collection.home, rels)
         raise
 
 
@@ -345,7 +334,7 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
                 return IngestOutcome(item.id, IngestStatus.unchanged, name=item.name)
         media_rel, thumb_rel, created = (None, None, []) if content is not None else _store_files(collection, p)
         # The transaction fails (a full disk: StorageFull): the files of the content it did not store go too.
-        with _removed_on_failure(created), catalog.transaction() as db:
+        with _removed_on_failure(collection, created), catalog.transaction() as db:
             if content is None:
                 media = p.media
                 width = p.image.width if p.image else (media.info.width if media else None)
@@ -376,29 +365,12 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
             # Other copies the owner may see (their own and public ones): never another user's private asset.
             duplicates = catalog.copies(content_id, item.id, Viewer(username=item.owner))
         if orphan is not None:
-            _remove_files(collection, orphan)
+            files.remove_content(collection.home, orphan)
     collection.catch_up()
     collection.sync_lexical()
     status = IngestStatus.updated if existing_row is not None else IngestStatus.added
     notes = [a.value for a in labels if a.name == NOTE_ANNOTATION]
     return IngestOutcome(item.id, status, reason="; ".join(notes) or None, duplicate_of=duplicates, name=item.name)
-
-
-def _remove_files(collection: Collection, content: ContentRow) -> None:
-    """The original, the thumbnail and, for videos and audio, the folder of everything derived
-    from the content (keyframes, preview, strip: derived/<hash[:2]>/<hash>/)."""
-    from indexer.media.ffmpeg import derived_folder
-
-    for rel in (content.media_path, content.thumb_path):
-        if rel:
-            (collection.home / rel).unlink(missing_ok=True)
-    folder = collection.home / derived_folder(content.hash)
-    if folder.is_dir():
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            folder.parent.rmdir()  # the shard, when it was the last one there
-        except OSError:
-            pass
 
 
 def ingest(
@@ -512,7 +484,7 @@ def delete_asset(collection: Collection, asset_id: str, viewer: Viewer) -> None:
         with collection.catalog.transaction() as db:
             orphan = collection.catalog.delete_asset(db, asset_id)
         if orphan is not None:
-            _remove_files(collection, orphan)
+            files.remove_content(collection.home, orphan)
     collection.catch_up()
     collection.sync_lexical()
 

@@ -11,7 +11,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.ingest import IngestStatus, file_input, ingest
 from indexer.stores.lexical import LexicalQuery
-from indexer.media.ffmpeg import audio_pcm, derived_folder
+from indexer.media.ffmpeg import audio_pcm
+from indexer.stores.files import derived_folder
 
 
 def test_the_pocketsphinx_model_ships_inside_the_package():

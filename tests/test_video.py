@@ -17,7 +17,8 @@ from indexer.errors import InvalidInput
 from indexer.ingest import AssetInput, IngestStatus, delete_asset, file_input, ingest
 from indexer.stores.catalog import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
-from indexer.media.ffmpeg import derived_folder, probe
+from indexer.media.ffmpeg import probe
+from indexer.stores.files import derived_folder
 from indexer.media.shots import MAX_SHOT_SECONDS, analyse_shots, cut_frames, pearson_consecutive, shots_from_cuts
 
 

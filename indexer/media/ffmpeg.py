@@ -292,10 +292,6 @@ def audio_pcm(path: Path, name: str, max_seconds: float) -> np.ndarray:
     return pcm
 
 
-def derived_folder(content_hash: str) -> str:
-    return f"derived/{content_hash[:2]}/{content_hash}"
-
-
 def reencode_keyframes(collection, batch: int = 32) -> list[tuple[str, int, np.ndarray]]:  # noqa: ANN001 - a Collection
     """(space, vector id, vector) for every stored keyframe, through the collection's active encoder:
     what `indexer/reindex.py` must add back after it empties the image space (keyframe vectors have

@@ -14,14 +14,15 @@ import numpy as np
 from PIL import Image
 
 from indexer.assets import Annotation
-from indexer.disk import atomic_write, is_full, storage_full
+from indexer.disk import is_full, storage_full
 from indexer.errors import InvalidInput
 from indexer.media.decoding import thumbnail_bytes
 from indexer.media.derived import (
     animated_webp, best_thumbnail_frame, jpeg_bytes, keyframe_strip, keyframes, preview_frames, waveform,
 )
-from indexer.media.ffmpeg import SPEECH_RATE, MediaInfo, MediaTrackError, audio_pcm, check_limits, derived_folder, probe
+from indexer.media.ffmpeg import SPEECH_RATE, MediaInfo, MediaTrackError, audio_pcm, check_limits, probe
 from indexer.media.shots import analyse_shots
+from indexer.stores import files
 
 
 @dataclass
@@ -47,10 +48,6 @@ class PreparedMedia:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-_FORMAT_EXT = {"mov,mp4,m4a,3gp,3g2,mj2": "mp4", "matroska,webm": "webm", "avi": "avi", "mpeg": "mpg", "ogg": "ogg",
-               "wav": "wav", "mp3": "mp3", "flac": "flac", "aac": "aac", "mpegts": "ts", "asf": "wmv"}
-
-
 def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, name: str, *, max_pixels: int,
                   max_seconds: float, thumbnail_size: int, speech_window: float, workers: int = 2) -> PreparedMedia:
     """Store the original and everything derived from it under the home folder (content-addressed,
@@ -63,26 +60,21 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
     def timed(stage: str, started: float) -> None:
         timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - started, 4)
 
-    shard = content_hash[:2]
-    part = home / "media" / shard / f"{content_hash}.part"
-    folder = derived_folder(content_hash)
-    written: list[Path] = []
+    part = files.probing_path(content_hash)
+    written: list[str] = []
     try:
         t = time.perf_counter()
-        atomic_write(part, data, home=home)
         written.append(part)
-        info = probe(part, name)
+        info = probe(files.write(home, part, data), name)
         timed("probe", t)
         if media_kind == "video" and not info.has_video:
             raise InvalidInput(f"{name} has no video stream", "send it as an audio asset (type 'audio')")
         if media_kind == "audio" and not info.has_audio:
             raise InvalidInput(f"{name} has no audio stream", "send a video as type 'video'")
         check_limits(info, name, max_pixels, max_seconds)
-        ext = _FORMAT_EXT.get(info.format_name, info.format_name.split(",")[0][:8] or "bin")
-        media_rel = f"media/{shard}/{content_hash}.{ext}"
-        final = home / media_rel
-        part.replace(final)
-        written[-1] = final
+        media_rel = files.media_path(content_hash, info.format_name)
+        final = files.move(home, part, media_rel)
+        written[-1] = media_rel
         notes: list[str] = []
         annotations: list[Annotation] = []
         shots: list[Shot] = []
@@ -100,22 +92,22 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
             shots = [Shot(start, end, frame) for (start, end), frame in zip(analysis.shots, frames, strict=True)]
             for n, shot in enumerate(shots):
                 if shot.keyframe is not None:
-                    shot.keyframe_path = f"{folder}/keyframes/{n:04d}.jpg"
-                    atomic_write(home / shot.keyframe_path, jpeg_bytes(shot.keyframe), home=home)
+                    shot.keyframe_path = files.keyframe_path(content_hash, n)
+                    files.write(home, shot.keyframe_path, jpeg_bytes(shot.keyframe))
             timed("keyframes", t)
             if not any(s.keyframe is not None for s in shots):
                 raise InvalidInput(f"{name}: no frame could be decoded", "the file is truncated or corrupt")
             t = time.perf_counter()
             best = best_thumbnail_frame(frames)
             assert best is not None
-            thumb_rel = f"{folder}/thumb.webp"
-            atomic_write(home / thumb_rel, thumbnail_bytes(best, thumbnail_size), home=home)
+            thumb_rel = files.derived_thumb_path(content_hash)
+            files.write(home, thumb_rel, thumbnail_bytes(best, thumbnail_size))
             preview = animated_webp(preview_frames(final, info, analysis.shots, name, workers=workers))
             if preview:
-                atomic_write(home / folder / "preview.webp", preview, home=home)
+                files.write(home, files.preview_path(content_hash), preview)
             strip = keyframe_strip([s.keyframe for s in shots if s.keyframe is not None])
             if strip:
-                atomic_write(home / folder / "strip.webp", strip, home=home)
+                files.write(home, files.strip_path(content_hash), strip)
             timed("previews", t)
         if info.has_audio:
             t = time.perf_counter()
@@ -129,8 +121,8 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
         if media_kind == "audio":
             assert pcm is not None
             duration = duration or round(len(pcm) / SPEECH_RATE, 3)
-            thumb_rel = f"{folder}/thumb.webp"
-            atomic_write(home / thumb_rel, thumbnail_bytes(waveform(pcm), 512), home=home)
+            thumb_rel = files.derived_thumb_path(content_hash)
+            files.write(home, thumb_rel, thumbnail_bytes(waveform(pcm), 512))
         if pcm is not None:
             from indexer.media.audio import shared_transcriber
 
@@ -144,17 +136,11 @@ def prepare_media(home: Path, data: bytes, content_hash: str, media_kind: str, n
         return PreparedMedia(info=info, duration=duration, media_path=media_rel, thumb_path=thumb_rel, shots=shots,
                              annotations=annotations, notes=notes, timings=timings)
     except BaseException as exc:
-        # Nothing of a content that is not stored stays behind (atomic_write removed its temp file).
-        for path in written:
-            path.unlink(missing_ok=True)
-        import shutil
-
-        shutil.rmtree(home / folder, ignore_errors=True)
-        for shard_folder in ((home / folder).parent, part.parent):
-            try:
-                shard_folder.rmdir()  # when this content was the only one in its shard
-            except OSError:
-                pass
+        # Nothing of a content that is not stored stays behind (a failed write removed its own temp file),
+        # nor its shard folders when this content was the only one there.
+        files.remove(home, written)
+        files.remove_derived(home, content_hash)
+        files.remove_empty((home / part).parent)
         if is_full(exc):
             raise storage_full(home, f"the files of {name}", exc) from exc
         raise
