@@ -22,7 +22,7 @@ from indexer.assets import Asset, MediaType, Visibility
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
-from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
+from indexer.pipeline.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media.decoding import load_image
 from api import ops
 from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, mode as auth_mode
@@ -462,7 +462,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         if sum(x is not None for x in (file, text, url)) != 1:
             raise InvalidInput("send exactly one of 'file', 'text' and 'url'")
         if url is not None:
-            from indexer.ingest import url_input
+            from indexer.pipeline.ingest import url_input
 
             item = await run_in_threadpool(lambda: url_input(
                 url, owner, settings, id=id, title=title, description=description, visibility=visibility,

@@ -59,7 +59,7 @@ def _run(fn) -> None:  # noqa: ANN001
 
 
 def _ingest_items(collection, items, total: int | None) -> list:  # noqa: ANN001
-    from indexer.ingest import IngestOutcome, IngestStatus, ingest
+    from indexer.pipeline.ingest import IngestOutcome, IngestStatus, ingest
 
     outcomes: list[IngestOutcome] = []
     with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -108,7 +108,7 @@ def ingest(
 
     def go() -> None:
         from indexer.errors import InvalidInput
-        from indexer.ingest import (
+        from indexer.pipeline.ingest import (
             AssetInput, IngestOutcome, IngestStatus, file_input, iter_files, manifest_inputs, url_input,
         )
         from indexer.roots import cli_roots
@@ -270,7 +270,7 @@ def delete(asset_id: str) -> None:
 
     def go() -> None:
         from indexer.access import ADMIN
-        from indexer.ingest import delete_asset
+        from indexer.pipeline.ingest import delete_asset
 
         collection = _open()
         delete_asset(collection, asset_id, ADMIN)  # the operator on the command line
@@ -555,7 +555,7 @@ def demo(
     def go() -> None:
         from api.sample import write_sample
         from indexer.errors import InvalidInput
-        from indexer.ingest import file_input, iter_files, manifest_inputs
+        from indexer.pipeline.ingest import file_input, iter_files, manifest_inputs
         from indexer.media.decoding import load_image
         from indexer.access import ADMIN
         from query import SearchRequest

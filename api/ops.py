@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from indexer.assets import MediaType
     from indexer.collection import Collection
-    from indexer.ingest import IngestOutcome
+    from indexer.pipeline.ingest import IngestOutcome
 
 log = logging.getLogger("mediasearch.access")
 events = logging.getLogger("mediasearch.events")
@@ -210,7 +210,7 @@ def _observe_ingest(media_type: "MediaType | None", outcome: "IngestOutcome") ->
 
 
 def _register_observers() -> None:
-    from indexer.ingest import INGEST_OBSERVERS
+    from indexer.pipeline.ingest import INGEST_OBSERVERS
     from query.channels import CHANNEL_OBSERVERS
 
     if _observe_channel not in CHANNEL_OBSERVERS:

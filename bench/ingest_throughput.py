@@ -25,7 +25,7 @@ from rich.console import Console
 
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.ingest import AssetInput, file_input, ingest, iter_files, stage_totals
+from indexer.pipeline.ingest import AssetInput, file_input, ingest, iter_files, stage_totals
 
 SHARED = ROOT.parent / "shared" / "datasets"
 console = Console(width=170)

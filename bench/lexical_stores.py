@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from indexer.access import ANONYMOUS
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.ingest import AssetInput, IngestStatus, ingest
+from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
 from indexer.reindex import reindex_lexical
 from indexer.stores.lexical import LexicalQuery, LexicalStore
 from indexer.stores.opensearch import OpenSearchLexicalStore

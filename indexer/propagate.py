@@ -204,7 +204,7 @@ def _source_still_shared(collection: Collection, proposal: Proposal, target_owne
 
 def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Viewer) -> list[Proposal]:
     """Accept (store on the asset, with its provenance) or reject open proposals."""
-    from indexer.ingest import _owned_row
+    from indexer.pipeline.ingest import _owned_row
 
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:

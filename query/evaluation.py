@@ -19,7 +19,7 @@ from indexer.assets import MediaType
 from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.config import Settings
 from indexer.filters import Filters
-from indexer.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import AssetInput, ingest
 from query.channels import ChannelPlan, run_channels
 from query.datasets import CaptionSet, TextCollection
 from query.fusion import FusionOptions, fuse

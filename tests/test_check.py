@@ -9,7 +9,7 @@ from api.cli import app
 from conftest import skimage_png
 from indexer.check import check, repair
 from indexer.collection import SPACE_IMAGE, Collection
-from indexer.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import AssetInput, ingest
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 
 

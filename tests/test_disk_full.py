@@ -27,7 +27,7 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.disk import PROBE_BYTES, atomic_write
 from indexer.errors import StorageFull
-from indexer.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import AssetInput, ingest
 
 DISK_BYTES = 32 * 1024 * 1024
 MIN_FREE = 2 * 1024 * 1024

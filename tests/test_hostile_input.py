@@ -16,7 +16,7 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import FetchFailed, ForbiddenURL, InvalidInput, OutsideRoots, TooLarge
 from indexer.fetch import AllowList, fetch, vet
-from indexer.ingest import AssetInput, IngestStatus, file_input, ingest, manifest_inputs, url_input
+from indexer.pipeline.ingest import AssetInput, IngestStatus, file_input, ingest, manifest_inputs, url_input
 
 CAT = skimage_png("chelsea")
 

@@ -19,7 +19,7 @@ from indexer.access import ADMIN
 from indexer.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.ingest import AssetInput, ingest_one
+from indexer.pipeline.ingest import AssetInput, ingest_one
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import load  # noqa: E402  (bench/load.py)

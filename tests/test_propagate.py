@@ -12,7 +12,7 @@ from indexer.assets import Annotation
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
-from indexer.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import AssetInput, ingest
 from indexer.propagate import decide, proposals, propose
 from indexer.stores.lexical import LexicalQuery
 

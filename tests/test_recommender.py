@@ -5,7 +5,7 @@ import pytest
 
 from indexer.access import Viewer
 from indexer.errors import InvalidInput
-from indexer.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import AssetInput, ingest
 from recommender.feed import add_interests, dismiss, feed, seed_response
 from recommender.seeds import Clustering, cluster_posts, medoid, plan_seeds, softmax_draw, split
 

@@ -208,7 +208,7 @@ def parse_external(value: Any, source: str | None = None) -> list[Annotation]:
 def add_annotations(collection, asset_id: str, annotations: list[Annotation], viewer) -> Any:  # noqa: ANN001
     """Attach annotations to a stored asset (its owner or an admin). Annotations from a model replace
     the asset's earlier ones from the same model, so posting a service's response again is harmless."""
-    from indexer.ingest import _owned_row
+    from indexer.pipeline.ingest import _owned_row
 
     with collection.write_lock:
         row = _owned_row(collection, asset_id, viewer)
