@@ -1,6 +1,6 @@
 """Speech to text, offline: PocketSphinx with the US English model its PyPI package ships.
 
-The audio (16 kHz mono int16, from `indexer.video.audio_pcm`) is cut into utterances by
+The audio (16 kHz mono int16, from `indexer.media.ffmpeg.audio_pcm`) is cut into utterances by
 PocketSphinx's voice activity detector; each utterance is decoded and its words keep their times.
 An utterance with fewer than 1.2 recognised words a second is dropped: music and noise pass the
 voice detector too, and the decoder finds a few scattered words in them (docs/media.md).
