@@ -22,7 +22,8 @@ from indexer.assets import Asset, MediaType, Visibility
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
-from indexer.pipeline.ingest import AssetInput, delete_asset, ingest_one, update_asset
+from indexer.pipeline.edits import delete_asset, update_asset
+from indexer.pipeline.ingest import AssetInput, ingest_one
 from indexer.media.decoding import load_image
 from api import ops
 from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, mode as auth_mode
@@ -584,7 +585,8 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
                                username: Annotated[str | None, Query(min_length=1)] = None,
                                source: Annotated[str | None, Query(max_length=200, description="The service or model version, kept as provenance.")] = None) -> Asset:
         """Attach annotations made elsewhere (owner only). A model's earlier annotations are replaced."""
-        from indexer.media.annotators.external import add_annotations, parse_external
+        from indexer.media.annotators.external import parse_external
+        from indexer.pipeline.edits import add_annotations
 
         viewer = acting(principal, username)
         try:

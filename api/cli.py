@@ -270,7 +270,7 @@ def delete(asset_id: str) -> None:
 
     def go() -> None:
         from indexer.access import ADMIN
-        from indexer.pipeline.ingest import delete_asset
+        from indexer.pipeline.edits import delete_asset
 
         collection = _open()
         delete_asset(collection, asset_id, ADMIN)  # the operator on the command line

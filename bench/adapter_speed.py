@@ -23,7 +23,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from indexer.adapters.store import size_bytes
 from indexer.adapters.train import TrainOptions, train_and_activate
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, ingest, update_asset
+from indexer.pipeline.edits import update_asset
+from indexer.pipeline.ingest import AssetInput, ingest
 from query.datasets import datasets_root, load_captions
 from query.evaluation import open_eval_collection
 

@@ -204,7 +204,7 @@ def _source_still_shared(collection: Collection, proposal: Proposal, target_owne
 
 def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Viewer) -> list[Proposal]:
     """Accept (store on the asset, with its provenance) or reject open proposals."""
-    from indexer.pipeline.ingest import _owned_row
+    from indexer.pipeline.edits import owned_row
 
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
@@ -226,7 +226,7 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
         catalog = collection.catalog
         for target, items in by_target.items():
             with collection.write_lock:
-                row = _owned_row(collection, target, viewer)
+                row = owned_row(collection, target, viewer)
                 current = catalog.asset_from_row(row, viewer)
                 merged = list(current.annotations)
                 for p in items:

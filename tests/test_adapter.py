@@ -23,7 +23,8 @@ from indexer.adapters.train import TrainOptions, train, train_and_activate
 from indexer.assets import Visibility
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, delete_asset, ingest, update_asset
+from indexer.pipeline.edits import delete_asset, update_asset
+from indexer.pipeline.ingest import AssetInput, ingest
 from query import SearchRequest, search
 from query.datasets import load_captions
 

@@ -13,7 +13,8 @@ from indexer.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
-from indexer.pipeline.ingest import AssetInput, delete_asset, ingest, ingest_one
+from indexer.pipeline.edits import delete_asset
+from indexer.pipeline.ingest import AssetInput, ingest, ingest_one
 from query import SearchRequest, search
 
 

@@ -14,7 +14,8 @@ from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.config import Settings
 from indexer.media.encoders import clip_weights_available
 from indexer.errors import ConfigurationError, EncoderMismatch, Forbidden, NotFound
-from indexer.pipeline.ingest import AssetInput, IngestStatus, delete_asset, ingest, manifest_inputs, update_asset
+from indexer.pipeline.edits import delete_asset, update_asset
+from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest, manifest_inputs
 from indexer.access import ADMIN, Viewer
 from query import SearchRequest, retrieve, search
 

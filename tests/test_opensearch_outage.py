@@ -14,7 +14,8 @@ from indexer.access import ADMIN
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import StoreUnavailable
-from indexer.pipeline.ingest import AssetInput, IngestStatus, delete_asset, ingest, update_asset
+from indexer.pipeline.edits import delete_asset, update_asset
+from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
 from indexer.reindex import reindex_lexical
 from indexer.stores.lexical import LexicalQuery
 from indexer.stores.opensearch import OpenSearchLexicalStore

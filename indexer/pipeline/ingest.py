@@ -26,7 +26,7 @@ from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, 
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.adapters.store import active_adapter, with_adapted
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
-from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
+from indexer.errors import Conflict, InvalidInput, MediasearchError, TooLarge
 from indexer.media.decoding import (
     decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
@@ -465,50 +465,6 @@ def _guess_type(item: AssetInput) -> MediaType | None:
         return media_type_for_path(Path(item.name)) if item.name else None
     except MediasearchError:
         return None
-
-
-def _owned_row(collection: Collection, asset_id: str, viewer: Viewer):  # noqa: ANN202
-    """The asset's row, if the viewer may change it: its owner or an admin."""
-    row = collection.catalog.asset_row(asset_id)
-    if row is None or not collection.catalog.can_see(row, viewer):
-        raise NotFound(f"no asset with id '{asset_id}'", "check the id")
-    if not viewer.admin and row["owner"] != viewer.username:
-        raise Forbidden(f"asset '{asset_id}' belongs to another user", "only its owner or an admin may change it")
-    return row
-
-
-def delete_asset(collection: Collection, asset_id: str, viewer: Viewer) -> None:
-    """Remove an asset from every store; its content goes too when no other asset uses it."""
-    with collection.write_lock:
-        _owned_row(collection, asset_id, viewer)
-        with collection.catalog.transaction() as db:
-            orphan = collection.catalog.delete_asset(db, asset_id)
-        if orphan is not None:
-            files.remove_content(collection.home, orphan)
-    collection.catch_up()
-    collection.sync_lexical()
-
-
-def update_asset(collection: Collection, asset_id: str, changes: dict[str, object], viewer: Viewer) -> Asset:
-    """Change an asset's metadata (title, description, tags, visibility, licence)."""
-    allowed = {"title", "description", "tags", "visibility", "licence"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", f"changeable fields: {', '.join(sorted(allowed))}")
-    with collection.write_lock:
-        row = _owned_row(collection, asset_id, viewer)
-        current = collection.catalog.asset_from_row(row, viewer)
-        try:
-            updated = Asset.model_validate({**current.model_dump(), **changes})
-        except ValidationError as exc:
-            raise InvalidInput(f"invalid change: {exc.errors()[0]['msg']}", "check the field values") from None
-        updated.annotations = current.annotations  # unchanged, with their origin (derived or the asset's own)
-        with collection.catalog.transaction() as db:
-            collection.catalog.upsert_asset(db, updated, row["content_id"])
-    collection.sync_lexical()
-    result = collection.catalog.asset(asset_id, viewer)
-    assert result is not None
-    return result
 
 
 # --- inputs from files and manifests

@@ -203,24 +203,3 @@ def parse_external(value: Any, source: str | None = None) -> list[Annotation]:
         else:
             raise InvalidInput("annotations must be objects", "give {name, value, ...} or a MediaVerse response")
     return out
-
-
-def add_annotations(collection, asset_id: str, annotations: list[Annotation], viewer) -> Any:  # noqa: ANN001
-    """Attach annotations to a stored asset (its owner or an admin). Annotations from a model replace
-    the asset's earlier ones from the same model, so posting a service's response again is harmless."""
-    from indexer.pipeline.ingest import _owned_row
-
-    with collection.write_lock:
-        row = _owned_row(collection, asset_id, viewer)
-        current = collection.catalog.asset_from_row(row, viewer)
-        models = {a.model for a in annotations if a.model}
-        kept = [a for a in current.annotations if a.derived or a.model is None or a.model not in models]
-        merged = list(kept)
-        for a in annotations:
-            if a not in merged:
-                merged.append(a)
-        updated = current.model_copy(update={"annotations": merged})
-        with collection.catalog.transaction() as db:
-            collection.catalog.upsert_asset(db, updated, row["content_id"])
-    collection.sync_lexical()
-    return collection.catalog.asset(asset_id, viewer)
