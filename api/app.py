@@ -463,7 +463,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         if sum(x is not None for x in (file, text, url)) != 1:
             raise InvalidInput("send exactly one of 'file', 'text' and 'url'")
         if url is not None:
-            from indexer.pipeline.ingest import url_input
+            from indexer.pipeline.inputs import url_input
 
             item = await run_in_threadpool(lambda: url_input(
                 url, owner, settings, id=id, title=title, description=description, visibility=visibility,

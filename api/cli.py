@@ -108,9 +108,8 @@ def ingest(
 
     def go() -> None:
         from indexer.errors import InvalidInput
-        from indexer.pipeline.ingest import (
-            AssetInput, IngestOutcome, IngestStatus, file_input, iter_files, manifest_inputs, url_input,
-        )
+        from indexer.pipeline.ingest import AssetInput, IngestOutcome, IngestStatus
+        from indexer.pipeline.inputs import file_input, iter_files, manifest_inputs, url_input
         from indexer.roots import cli_roots
 
         urls = [s for s in sources or [] if s.lower().startswith(("http://", "https://"))]
@@ -555,7 +554,7 @@ def demo(
     def go() -> None:
         from api.sample import write_sample
         from indexer.errors import InvalidInput
-        from indexer.pipeline.ingest import file_input, iter_files, manifest_inputs
+        from indexer.pipeline.inputs import file_input, iter_files, manifest_inputs
         from indexer.media.decoding import load_image
         from indexer.access import ADMIN
         from query import SearchRequest

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.collection import Collection  # noqa: E402
 from indexer.config import Settings  # noqa: E402
-from indexer.pipeline.ingest import file_input, ingest, iter_files, stage_totals  # noqa: E402
+from indexer.pipeline.ingest import ingest, stage_totals  # noqa: E402
+from indexer.pipeline.inputs import file_input, iter_files  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 ALL = "labels,ocr,faces,colours,exif,sensitive"

@@ -17,7 +17,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from indexer.collection import Collection  # noqa: E402
 from indexer.config import Settings  # noqa: E402
-from indexer.pipeline.ingest import file_input, ingest, iter_files  # noqa: E402
+from indexer.pipeline.ingest import ingest  # noqa: E402
+from indexer.pipeline.inputs import file_input, iter_files  # noqa: E402
 from indexer.access import ADMIN  # noqa: E402
 from query import SearchRequest, search  # noqa: E402
 

@@ -15,7 +15,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import ConfigurationError, InvalidInput
 from indexer.filters import Filters, TermFilter
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest, manifest_inputs
+from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.pipeline.inputs import manifest_inputs
 from indexer.stores.lexical import LexicalQuery
 
 

@@ -9,7 +9,8 @@ from indexer.access import ADMIN
 from indexer.media.audio import shared_transcriber, windows_to_annotations, Word
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import IngestStatus, file_input, ingest
+from indexer.pipeline.ingest import IngestStatus, ingest
+from indexer.pipeline.inputs import file_input
 from indexer.stores.lexical import LexicalQuery
 from indexer.media.ffmpeg import audio_pcm
 from indexer.stores.files import derived_folder

@@ -22,7 +22,8 @@ SHOTS = Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
 def server(tmp_path_factory, bundled_encoder):
     from api.app import create_app
     from api.sample import write_sample
-    from indexer.pipeline.ingest import ingest, manifest_inputs
+    from indexer.pipeline.ingest import ingest
+    from indexer.pipeline.inputs import manifest_inputs
 
     home = tmp_path_factory.mktemp("ui") / "home"
     collection = Collection.open(Settings(home=home, encoder="bundled"), create=True, encoder=bundled_encoder)

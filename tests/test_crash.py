@@ -43,7 +43,8 @@ import sys
 from pathlib import Path
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest, manifest_inputs
+from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.pipeline.inputs import manifest_inputs
 
 collection = Collection.open(Settings.from_env(), create=True)
 items = [i for i in manifest_inputs(Path(sys.argv[1])) if isinstance(i, AssetInput)]
