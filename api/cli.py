@@ -432,8 +432,8 @@ def reindex(
     (OpenSearch: a new index version, swapped in behind the alias while searches go on)."""
 
     def go() -> None:
-        from indexer.reindex import reindex as run_reindex
-        from indexer.reindex import reindex_lexical
+        from indexer.pipeline.reindex import reindex as run_reindex
+        from indexer.pipeline.reindex import reindex_lexical
 
         collection = _open(allow_encoder_change=True)
         if not lexical_only:
@@ -520,7 +520,7 @@ def restore(
         from indexer.backup import restore as run_restore
         from indexer.check import check as run_check
         from indexer.collection import Collection
-        from indexer.reindex import reindex_lexical
+        from indexer.pipeline.reindex import reindex_lexical
 
         _quiet_libraries()
         settings = Settings.from_env(home=home)

@@ -30,7 +30,7 @@ from indexer.access import ANONYMOUS
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
-from indexer.reindex import reindex_lexical
+from indexer.pipeline.reindex import reindex_lexical
 from indexer.stores.lexical import LexicalQuery, LexicalStore
 from indexer.stores.opensearch import OpenSearchLexicalStore
 from query.datasets import datasets_root, load_cranfield

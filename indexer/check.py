@@ -145,7 +145,7 @@ def check(collection: Collection) -> dict[str, object]:
 
 def repair(collection: Collection) -> list[str]:
     """Rebuild every store that disagrees with the catalog; returns what was rebuilt."""
-    from indexer.reindex import reindex_lexical
+    from indexer.pipeline.reindex import reindex_lexical
 
     report = check(collection)
     done = []

@@ -227,7 +227,7 @@ def test_missing_home_and_encoder_mismatch_are_clear(tmp_path, bundled_encoder, 
     c.close()
     with pytest.raises(EncoderMismatch, match="mediasearch reindex"):
         Collection.open(settings, encoder=tiny_clip)
-    from indexer.reindex import reindex
+    from indexer.pipeline.reindex import reindex
 
     switched = Collection.open(settings, encoder=tiny_clip, allow_encoder_change=True)
     assert reindex(switched) == 2

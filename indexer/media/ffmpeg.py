@@ -294,7 +294,7 @@ def audio_pcm(path: Path, name: str, max_seconds: float) -> np.ndarray:
 
 def reencode_keyframes(collection, batch: int = 32) -> list[tuple[str, int, np.ndarray]]:  # noqa: ANN001 - a Collection
     """(space, vector id, vector) for every stored keyframe, through the collection's active encoder:
-    what `indexer/reindex.py` must add back after it empties the image space (keyframe vectors have
+    what `indexer/pipeline/reindex.py` must add back after it empties the image space (keyframe vectors have
     ids SEGMENT_ID_BASE + segment id, and their pictures are the JPEGs under derived/)."""
     from indexer.stores.catalog import SEGMENT_ID_BASE
 
