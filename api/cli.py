@@ -830,7 +830,7 @@ def propagate(
     def go() -> None:
         from indexer.access import ADMIN
         from indexer.errors import InvalidInput
-        from indexer.propagate import decide, propose
+        from indexer.pipeline.propagate import decide, propose
 
         if accept and reject:
             raise InvalidInput("give --accept or --reject, not both")

@@ -13,7 +13,7 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
 from indexer.pipeline.ingest import AssetInput, ingest
-from indexer.propagate import decide, proposals, propose
+from indexer.pipeline.propagate import decide, proposals, propose
 from indexer.stores.lexical import LexicalQuery
 
 
