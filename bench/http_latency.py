@@ -6,7 +6,7 @@
 For each size, a collection is built FAST under a temporary folder: 60% texts, 40% images, their
 words drawn from the Cranfield and Flickr8k vocabularies (Zipf-distributed, so common words are
 common), their vectors a real MiniLM embedding of a Flickr caption or Cranfield sentence plus noise
-(so queries have real neighbours). They go in through `indexer.bulk.import_precomputed`: the
+(so queries have real neighbours). They go in through `indexer.pipeline.bulk.import_precomputed`: the
 catalog's own writers, one transaction per 5,000 assets, then each FAISS index rebuilt once with
 the default factory ("auto"). No encoder runs per asset; the query encoder runs for every query.
 
@@ -52,7 +52,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from indexer.assets import Asset, MediaType
-from indexer.bulk import PrecomputedAsset, import_precomputed
+from indexer.pipeline.bulk import PrecomputedAsset, import_precomputed
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.config import Settings
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from indexer.access import Viewer
 from indexer.assets import Asset, MediaType, Visibility
-from indexer.bulk import PrecomputedAsset, import_precomputed
+from indexer.pipeline.bulk import PrecomputedAsset, import_precomputed
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput
 from indexer.stores.vectors import AUTO_LADDER, VectorIndex, auto_factory
