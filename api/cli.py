@@ -387,7 +387,7 @@ def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Compare every vector index and the lexical store with the catalog; exit 1 when they disagree."""
 
     def go() -> None:
-        from indexer.check import check as run_check
+        from indexer.pipeline.check import check as run_check
 
         collection = _open()
         report = run_check(collection)
@@ -414,7 +414,7 @@ def repair() -> None:
     """Rebuild, from the catalog, every vector index and lexical store that disagrees with it."""
 
     def go() -> None:
-        from indexer.check import repair as run_repair
+        from indexer.pipeline.check import repair as run_repair
 
         collection = _open()
         done = run_repair(collection)
@@ -518,7 +518,7 @@ def restore(
 
     def go() -> None:
         from indexer.backup import restore as run_restore
-        from indexer.check import check as run_check
+        from indexer.pipeline.check import check as run_check
         from indexer.collection import Collection
         from indexer.pipeline.reindex import reindex_lexical
 

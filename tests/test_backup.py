@@ -9,7 +9,7 @@ import pytest
 from conftest import TABLE22, png, skimage_png
 from indexer.access import ADMIN
 from indexer.backup import backup, restore, verify
-from indexer.check import check
+from indexer.pipeline.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput

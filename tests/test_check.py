@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from conftest import skimage_png
-from indexer.check import check, repair
+from indexer.pipeline.check import check, repair
 from indexer.collection import SPACE_IMAGE, Collection
 from indexer.pipeline.ingest import AssetInput, ingest
 from indexer.stores.sqlite_lexical import SqliteLexicalStore

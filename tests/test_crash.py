@@ -32,7 +32,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from indexer.access import ADMIN
-from indexer.check import check
+from indexer.pipeline.check import check
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.config import Settings
 from indexer.stores.lexical import LexicalQuery

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from conftest import VIDEOS, skimage_png
-from indexer.check import ORPHAN_MIN_AGE, check, find_orphans, repair
+from indexer.pipeline.check import ORPHAN_MIN_AGE, check, find_orphans, repair
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.disk import PROBE_BYTES, atomic_write

@@ -378,7 +378,7 @@ def test_a_request_past_its_deadline_gets_504_and_the_ingest_lands_whole(server,
             time.sleep(0.2)
         assert client.get("/v1/assets/late").status_code == 200
         assert client.get("/v1/search", params={"q": "late"}).status_code == 200
-    from indexer.check import check
+    from indexer.pipeline.check import check
 
     assert check(c)["in_agreement"]
     c.close()

@@ -16,7 +16,7 @@ import httpx
 
 from conftest import SHARED, png
 from indexer.access import ADMIN
-from indexer.check import check
+from indexer.pipeline.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.pipeline.ingest import AssetInput, ingest_one
