@@ -491,7 +491,7 @@ def backup(dest: Annotated[Path, typer.Argument(help="A new or empty folder.")])
     backup), the media files it references, the FAISS indexes, and a manifest with checksums."""
 
     def go() -> None:
-        from indexer.backup import backup as run_backup
+        from indexer.pipeline.backup import backup as run_backup
 
         settings = Settings.from_env()
         with Progress(TextColumn("[bold]backup"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
@@ -517,7 +517,7 @@ def restore(
     OpenSearch index from the catalog when one is configured."""
 
     def go() -> None:
-        from indexer.backup import restore as run_restore
+        from indexer.pipeline.backup import restore as run_restore
         from indexer.pipeline.check import check as run_check
         from indexer.collection import Collection
         from indexer.pipeline.reindex import reindex_lexical

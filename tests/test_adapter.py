@@ -263,7 +263,7 @@ def test_clip_gets_a_residual_adapter_on_its_own_embeddings(tmp_path, tiny_clip,
 
 def test_backup_and_restore_keep_the_active_adapter(trained, tmp_path):
     from indexer.adapters.store import active_adapter
-    from indexer.backup import backup, restore
+    from indexer.pipeline.backup import backup, restore
 
     collection, result, _, _ = trained
     active = active_adapter(collection)

@@ -1,4 +1,4 @@
-"""`mediasearch backup` / `restore` (indexer/backup.py): a consistent snapshot taken during ingest."""
+"""`mediasearch backup` / `restore` (indexer/pipeline/backup.py): a consistent snapshot taken during ingest."""
 
 import json
 import threading
@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TABLE22, png, skimage_png
 from indexer.access import ADMIN
-from indexer.backup import backup, restore, verify
+from indexer.pipeline.backup import backup, restore, verify
 from indexer.pipeline.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
