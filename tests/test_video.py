@@ -291,7 +291,7 @@ def test_images_have_no_preview_and_an_audio_upload_works(client, media_dir):
 
 
 def test_keyframes_can_be_encoded_again_for_a_reindex(videos):
-    from indexer.media.ffmpeg import reencode_keyframes
+    from indexer.pipeline.reindex import reencode_keyframes
 
     collection, _, _ = videos
     again = reencode_keyframes(collection)

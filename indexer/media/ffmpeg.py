@@ -290,20 +290,3 @@ def audio_pcm(path: Path, name: str, max_seconds: float) -> np.ndarray:
     if len(pcm) == 0:
         raise MediaTrackError("the audio track has no decodable samples")
     return pcm
-
-
-def reencode_keyframes(collection, batch: int = 32) -> list[tuple[str, int, np.ndarray]]:  # noqa: ANN001 - a Collection
-    """(space, vector id, vector) for every stored keyframe, through the collection's active encoder:
-    what `indexer/pipeline/reindex.py` must add back after it empties the image space (keyframe vectors have
-    ids SEGMENT_ID_BASE + segment id, and their pictures are the JPEGs under derived/)."""
-    from indexer.stores.catalog import SEGMENT_ID_BASE
-
-    rows = collection.catalog.db.execute(
-        "SELECT id, keyframe_path FROM segments WHERE keyframe_path IS NOT NULL ORDER BY id").fetchall()
-    out: list[tuple[str, int, np.ndarray]] = []
-    for start in range(0, len(rows), batch):
-        chunk = [r for r in rows[start : start + batch] if (collection.home / r["keyframe_path"]).is_file()]
-        pictures = [Image.open(collection.home / r["keyframe_path"]).convert("RGB") for r in chunk]
-        for r, vector in zip(chunk, collection.encoder.encode_images(pictures), strict=True):
-            out.append(("image", SEGMENT_ID_BASE + r["id"], vector))
-    return out

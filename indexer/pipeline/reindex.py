@@ -12,10 +12,12 @@ for the embedded store every FTS5 row rewritten.
 from collections.abc import Callable
 
 import numpy as np
+from PIL import Image
 
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput
 from indexer.media.decoding import load_image
+from indexer.stores.catalog import SEGMENT_ID_BASE
 
 BATCH = 32
 LEXICAL_BATCH = 500
@@ -69,8 +71,6 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
                 new.append((SPACE_TEXT, r["id"], v))
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))
-    from indexer.media.ffmpeg import reencode_keyframes
-
     new += reencode_keyframes(collection)  # video keyframes live in the image space too
     # An adapter learnt for another encoder is of no use: its vectors go, and it is no longer active.
     changed = catalog.get_meta("encoder_id") != encoder.id
@@ -93,3 +93,18 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
         collection.indexes[space] = collection.rebuild_index(space)
     collection.flush()
     return len(rows)
+
+
+def reencode_keyframes(collection: Collection, batch: int = 32) -> list[tuple[str, int, np.ndarray]]:
+    """(space, vector id, vector) for every stored keyframe, through the collection's active encoder:
+    what `reindex` must add back after it empties the image space (keyframe vectors have
+    ids SEGMENT_ID_BASE + segment id, and their pictures are the JPEGs under derived/)."""
+    rows = collection.catalog.db.execute(
+        "SELECT id, keyframe_path FROM segments WHERE keyframe_path IS NOT NULL ORDER BY id").fetchall()
+    out: list[tuple[str, int, np.ndarray]] = []
+    for start in range(0, len(rows), batch):
+        chunk = [r for r in rows[start : start + batch] if (collection.home / r["keyframe_path"]).is_file()]
+        pictures = [Image.open(collection.home / r["keyframe_path"]).convert("RGB") for r in chunk]
+        for r, vector in zip(chunk, collection.encoder.encode_images(pictures), strict=True):
+            out.append(("image", SEGMENT_ID_BASE + r["id"], vector))
+    return out
