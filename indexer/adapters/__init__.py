@@ -1,7 +1,7 @@
 """Adapters: a small projection learnt from the platform's own captioned pictures, with the encoders
-frozen, that maps image features into the text space (`mediasearch train-adapter`).
+frozen, that maps image features into the text space (`mediasearch train-adapter`). The projection
+itself is indexer/media/encoders/adapter.py.
 
-    model.py  the projection (numpy at search time, torch for training)
     data.py   examples (pictures with owner-written text) and their frozen inputs
     train.py  split, InfoNCE, early stopping, the never-worse rule
     store.py  versions on disk, the active one, the atomic switch, status

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from indexer.adapters.model import AdapterArrays
+from indexer.media.encoders.adapter import AdapterArrays
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
 
 ACTIVE_KEY = "adapter_active"

@@ -24,7 +24,7 @@ from indexer.adapters.data import (
     feature_model,
     picture_inputs,
 )
-from indexer.adapters.model import LINEAR, RESIDUAL, AdapterArrays, projection
+from indexer.media.encoders.adapter import LINEAR, RESIDUAL, AdapterArrays, projection
 from indexer.adapters.store import (
     AdapterMeta,
     prune,

@@ -7,5 +7,6 @@
     prepare.py    one video or audio file made ready for the catalog (original, derived files, speech)
     audio.py      speech to text (PocketSphinx)
     annotators/   labels, OCR, faces, colours, EXIF, content flags; MediaVerse annotation-service responses
-    encoders/     texts and images to unit vectors: the protocol, bundled (MiniLM + EfficientNet-Lite0), CLIP
+    encoders/     texts and images to unit vectors: the protocol, bundled (MiniLM + EfficientNet-Lite0), CLIP,
+                  and the adapter's projection learnt from captioned pictures
 """
