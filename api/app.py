@@ -343,7 +343,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.get("/v1/admin/adapter", response_model=dict[str, Any], responses=ERRORS)
     def adapter_info(principal: Who) -> dict[str, Any]:
         """Admins only: the active adapter, the latest training, and whether a re-train would help."""
-        from indexer.adapters.store import adapter_status
+        from indexer.stores.adapter_versions import adapter_status
 
         principal.require(Role.admin)
         return adapter_status(col())
@@ -354,8 +354,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         search without it (see GET /v1/admin/adapter for the outcome)."""
         import threading
 
-        from indexer.adapters.data import count_captioned
-        from indexer.adapters.store import adapter_status, training_running
+        from indexer.stores.adapter_versions import adapter_status, count_captioned, training_running
         from indexer.adapters.train import TrainOptions, train_and_activate
 
         principal.require(Role.admin)

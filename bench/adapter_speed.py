@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexer.adapters.store import size_bytes
+from indexer.stores.adapter_versions import size_bytes
 from indexer.adapters.train import TrainOptions, train_and_activate
 from indexer.config import Settings
 from indexer.pipeline.edits import update_asset
@@ -51,7 +51,7 @@ def main() -> None:
 
             shutil.copytree(args.from_home, Path(tmp) / "home", ignore=shutil.ignore_patterns("adapters"))
             collection = open_eval_collection(Path(tmp) / "home", settings)
-            from indexer.adapters.store import switch
+            from indexer.adapters.switch import switch
 
             switch(collection, None)
             for item in items:

@@ -22,6 +22,7 @@ from indexer.errors import ConfigurationError, EncoderMismatch, StorageFull
 from indexer.access import ADMIN, Viewer
 from indexer.locks import HomeLock
 from indexer.filters import Filters
+from indexer.stores.adapter_versions import adapter_status
 from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
@@ -310,8 +311,6 @@ class Collection:
         }
 
     def _adapter_status(self) -> dict[str, object]:
-        from indexer.adapters.store import adapter_status
-
         return adapter_status(self)
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
-from indexer.adapters.store import StoredAdapter
+from indexer.stores.adapter_versions import StoredAdapter
 from indexer.collection import SPACE_ADAPTED, SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import StoreUnavailable
 from indexer.filters import Filters

@@ -296,7 +296,8 @@ def evaluate_crossmodal_adapter(collection: Collection, cs: CaptionSet, folds: i
     scored in memory from the stored vectors (the text_to_image and adapter channels and their RRF, over
     the same images) to keep it quick."""
     from indexer.adapters.data import picture_inputs
-    from indexer.adapters.store import load, save, switch
+    from indexer.adapters.switch import switch
+    from indexer.stores.adapter_versions import load, save
     from indexer.adapters.train import TrainOptions, rrf_scores, train
     from query.profile import with_adapter
 

@@ -18,7 +18,7 @@ from indexer.stores.catalog import Catalog
 from ranking import Calibration
 
 if TYPE_CHECKING:
-    from indexer.adapters.store import StoredAdapter
+    from indexer.stores.adapter_versions import StoredAdapter
 
 META_KEY = "ranking_profile"
 DEFAULTS = Path(__file__).with_name("profiles.json")

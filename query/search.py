@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
-from indexer.adapters.store import active_adapter
+from indexer.stores.adapter_versions import active_adapter
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound, StoreUnavailable
 from indexer.filters import FACET_FIELDS, Filters, TermFilter

@@ -12,13 +12,7 @@ from typer.testing import CliRunner
 
 from indexer.access import ADMIN
 from indexer.adapters.data import collect_examples
-from indexer.adapters.store import (
-    ACTIVE_KEY,
-    active_adapter,
-    adapter_status,
-    training_running,
-    versions,
-)
+from indexer.stores.adapter_versions import ACTIVE_KEY, active_adapter, adapter_status, training_running, versions
 from indexer.adapters.train import TrainOptions, train, train_and_activate
 from indexer.assets import Visibility
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
@@ -240,7 +234,8 @@ def test_api_status_and_background_training(trained):
 def test_clip_gets_a_residual_adapter_on_its_own_embeddings(tmp_path, tiny_clip, captioned):
     """With CLIP the adapter is a residual projection on top of CLIP's image and text embeddings (no stored
     features needed); switched in by hand here, since random tiny weights need not beat anything."""
-    from indexer.adapters.store import save, switch
+    from indexer.adapters.switch import switch
+    from indexer.stores.adapter_versions import save
 
     cs, names = captioned
     settings = Settings(home=tmp_path / "home", encoder="clip", annotators="none")
@@ -262,7 +257,7 @@ def test_clip_gets_a_residual_adapter_on_its_own_embeddings(tmp_path, tiny_clip,
 
 
 def test_backup_and_restore_keep_the_active_adapter(trained, tmp_path):
-    from indexer.adapters.store import active_adapter
+    from indexer.stores.adapter_versions import active_adapter
     from indexer.pipeline.backup import backup, restore
 
     collection, result, _, _ = trained

@@ -4,5 +4,6 @@ itself is indexer/media/encoders/adapter.py.
 
     data.py   examples (pictures with owner-written text) and their frozen inputs
     train.py  split, InfoNCE, early stopping, the never-worse rule
-    store.py  versions on disk, the active one, the atomic switch, status
+    switch.py the atomic switch to another version (the versions on disk, the active one and the status
+              are indexer/stores/adapter_versions.py)
 """

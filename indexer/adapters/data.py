@@ -11,19 +11,17 @@ Frozen inputs: for the bundled encoder, the pooled EfficientNet-Lite0 features s
 for CLIP, the image vectors themselves.
 """
 
-import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from indexer.collection import SPACE_IMAGE, Collection
-from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.media.decoding import load_image
+from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
+from indexer.stores.adapter_versions import captioned_rows, owner_texts
 from indexer.stores.catalog import SEGMENT_ID_BASE
 
-MIN_WORDS = 2
 PICTURE_TYPES = ("image", "video")
 
 
@@ -39,37 +37,6 @@ class Example:
 def feature_model(collection: Collection) -> str | None:
     """The stored features an adapter for this encoder learns from (None: the image vectors)."""
     return FEATURE_MODEL if hasattr(collection.encoder, "embed_probabilities") else None
-
-
-def _file_title(source: str | None) -> str | None:
-    if not source:
-        return None
-    return Path(source).stem.replace("_", " ").replace("-", " ")
-
-
-def owner_texts(row: sqlite3.Row) -> list[str]:
-    """The texts an owner wrote about an asset: the title unless it was made from the file name,
-    and the description's lines."""
-    texts = []
-    title = " ".join(row["title"].split())
-    if title and title != _file_title(row["source"]):
-        texts.append(title)
-    texts += [" ".join(line.split()) for line in row["description"].splitlines()]
-    return [t for t in dict.fromkeys(texts) if len(re.findall(r"[^\W\d_]{2,}", t)) >= MIN_WORDS]
-
-
-def captioned_rows(collection: Collection, include_private: bool, after_rowid: int = 0) -> list[sqlite3.Row]:
-    """Picture assets with some text, newer than `after_rowid` (the cheap SQL part of the filter)."""
-    visibility = "" if include_private else "AND visibility = 'public'"
-    return collection.catalog.db.execute(
-        f"SELECT rowid, id, title, description, source, content_id, media_type FROM assets "
-        f"WHERE media_type IN ('image', 'video') AND rowid > ? {visibility} "
-        "AND (description != '' OR title != '') ORDER BY rowid", (after_rowid,)
-    ).fetchall()
-
-
-def count_captioned(collection: Collection, include_private: bool, after_rowid: int = 0) -> int:
-    return sum(1 for row in captioned_rows(collection, include_private, after_rowid) if owner_texts(row))
 
 
 def collect_examples(collection: Collection, include_private: bool) -> list[Example]:

@@ -25,14 +25,8 @@ from indexer.adapters.data import (
     picture_inputs,
 )
 from indexer.media.encoders.adapter import LINEAR, RESIDUAL, AdapterArrays, projection
-from indexer.adapters.store import (
-    AdapterMeta,
-    prune,
-    save,
-    size_bytes,
-    switch,
-    update_meta,
-)
+from indexer.adapters.switch import switch
+from indexer.stores.adapter_versions import AdapterMeta, prune, save, size_bytes, update_meta
 from indexer.collection import SPACE_IMAGE, Collection
 from indexer.media.encoders.base import unit_rows
 from indexer.errors import InvalidInput
@@ -293,7 +287,7 @@ def train_and_activate(collection: Collection, options: TrainOptions | None = No
     One training at a time per collection (a lock file); searches go on throughout."""
     import fcntl
 
-    from indexer.adapters.store import ACTIVE_KEY, LATEST_KEY, lock_path
+    from indexer.stores.adapter_versions import ACTIVE_KEY, LATEST_KEY, lock_path
 
     options = options or TrainOptions()
     path = lock_path(collection.home)

@@ -19,7 +19,8 @@ from PIL import Image
 from pydantic import BaseModel, Field, field_validator
 
 from indexer.access import Viewer
-from indexer.adapters.store import active_adapter, with_adapted
+from indexer.adapters.switch import with_adapted
+from indexer.stores.adapter_versions import active_adapter
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import Conflict, InvalidInput, MediasearchError, TooLarge

@@ -1,35 +1,51 @@
-"""Adapters on disk, the active one, and the switch between them.
+"""Adapters on disk, the active one, and their status.
 
     MEDIASEARCH_HOME/adapters/v0001/adapter.npz   the arrays (float32; ~2 MB for the bundled encoder)
     MEDIASEARCH_HOME/adapters/v0001/meta.json     encoder id, training set size and date, metrics, decision
+    MEDIASEARCH_HOME/adapters/train.lock          held while an adapter is trained
 
 A version folder is written under a temporary name and renamed into place (os.replace), so a version
 either exists whole or not at all. Which version is active lives in the catalog (meta key
-`adapter_active`), written in the same transaction that replaces every vector of the `adapted` space
-with the new version's: a search sees the old adapter and its vectors or the new ones, never a mix,
-and the FAISS indexes of every process replay the switch from vector_log. The switch holds the
-collection's write lock, and ingest writes a new picture's adapted vector under the same lock, so no
-picture is left in the old version.
+`adapter_active`); the switch that changes it together with every adapted vector is
+indexer/pipeline/adapters/switch.py, the training indexer/pipeline/adapters/train.py.
+
+The status says whether a re-train would help: it counts the captioned pictures (pictures with text their
+owners wrote) posted since the latest training, so the rule of what counts as a caption lives here too.
 """
 
 import json
 import os
+import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from indexer.config import Settings
+from indexer.media.encoders import Encoder
 from indexer.media.encoders.adapter import AdapterArrays
-from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
+from indexer.stores.catalog import Catalog
 
 ACTIVE_KEY = "adapter_active"
 LATEST_KEY = "adapter_latest"   # the last version trained, active or not
 KEEP_VERSIONS = 3
 MAX_BYTES = 10 * 1024 * 1024
+MIN_WORDS = 2  # a caption has at least two words
+
+
+class AdapterHome(Protocol):
+    """What the functions here read of a collection (indexer/collection.py's Collection)."""
+
+    home: Path
+    catalog: Catalog
+    encoder: Encoder
+    settings: Settings
 
 
 class ChannelMetrics(BaseModel):
@@ -141,7 +157,7 @@ def load(home: Path, version: str) -> StoredAdapter | None:
     return adapter
 
 
-def active_adapter(collection: Collection) -> StoredAdapter | None:
+def active_adapter(collection: AdapterHome) -> StoredAdapter | None:
     """The active adapter (one cheap catalog read; the arrays are cached per version), or None.
     An adapter trained for another encoder is never used."""
     version = collection.catalog.get_meta(ACTIVE_KEY)
@@ -151,68 +167,6 @@ def active_adapter(collection: Collection) -> StoredAdapter | None:
     if adapter is None or adapter.meta.encoder != collection.encoder.id:
         return None
     return adapter
-
-
-def with_adapted(adapter: StoredAdapter | None, vectors: dict[str, np.ndarray], features: np.ndarray | None) -> dict[str, np.ndarray]:
-    """A new picture's vectors plus its adapted one, when an adapter is active."""
-    if adapter is None or SPACE_IMAGE not in vectors:
-        return vectors
-    inputs = features if adapter.meta.feature_model is not None else vectors[SPACE_IMAGE]
-    if inputs is None:
-        return vectors
-    return {**vectors, SPACE_ADAPTED: adapter.image_vectors(np.asarray(inputs).reshape(1, -1))[0]}
-
-
-def _adapted_vectors(collection: Collection, adapter: StoredAdapter, vector_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from indexer.adapters.data import picture_inputs
-
-    found, inputs = picture_inputs(collection, vector_ids)
-    if not len(found):
-        return found, np.zeros((0, collection.dim(SPACE_ADAPTED)), np.float32)
-    out = [adapter.image_vectors(inputs[s : s + 4096]) for s in range(0, len(found), 4096)]
-    return found, np.concatenate(out)
-
-
-def _picture_ids(collection: Collection) -> np.ndarray:
-    rows = collection.catalog.db.execute("SELECT content_id FROM vectors WHERE space = ?", (SPACE_IMAGE,))
-    return np.fromiter((r[0] for r in rows), dtype=np.int64)
-
-
-def switch(collection: Collection, version: str | None) -> int:
-    """Make `version` the active adapter (None: no adapter), replacing every adapted vector in one
-    transaction with the pointer; returns how many pictures have an adapted vector now."""
-    catalog = collection.catalog
-    adapter = load(collection.home, version) if version else None
-    if version and adapter is None:
-        raise FileNotFoundError(f"no adapter {version} under {adapters_dir(collection.home)}")
-    # Most of the work outside the lock: searches and ingests go on meanwhile.
-    ids, vectors = _adapted_vectors(collection, adapter, _picture_ids(collection)) if adapter else (np.zeros(0, np.int64), None)
-    with collection.write_lock:
-        if adapter is not None:
-            current = _picture_ids(collection)
-            late = np.setdiff1d(current, ids)  # ingested while we computed
-            if len(late):
-                late_ids, late_vectors = _adapted_vectors(collection, adapter, late)
-                ids, vectors = np.concatenate([ids, late_ids]), np.concatenate([vectors, late_vectors])
-            keep = np.isin(ids, current)  # deleted while we computed
-            ids, vectors = ids[keep], vectors[keep]
-        with catalog.transaction() as db:
-            db.execute("INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' "
-                       "FROM vectors WHERE space = ?", (SPACE_ADAPTED,))
-            db.execute("DELETE FROM vectors WHERE space = ?", (SPACE_ADAPTED,))
-            if adapter is not None:
-                db.executemany("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)",
-                               [(SPACE_ADAPTED, int(i), np.asarray(v, np.float32).tobytes()) for i, v in zip(ids, vectors, strict=True)])
-                db.executemany("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')",
-                               [(SPACE_ADAPTED, int(i)) for i in ids])
-                catalog.set_meta(ACTIVE_KEY, adapter.version, db)
-            else:
-                db.execute("DELETE FROM meta WHERE key = ?", (ACTIVE_KEY,))
-    # This process swaps its index in one step; other processes replay the log.
-    with collection._index_lock:
-        collection.indexes[SPACE_ADAPTED] = collection.rebuild_index(SPACE_ADAPTED)
-    collection.flush()
-    return len(ids)
 
 
 def prune(home: Path, keep: int = KEEP_VERSIONS, active: str | None = None) -> None:
@@ -226,10 +180,8 @@ def size_bytes(home: Path, version: str) -> int:
     return sum(p.stat().st_size for p in (adapters_dir(home) / version).iterdir() if p.is_file())
 
 
-def adapter_status(collection: Collection) -> dict[str, object]:
+def adapter_status(collection: AdapterHome) -> dict[str, object]:
     """The active adapter, the latest training, and whether a re-train would help."""
-    from indexer.adapters.data import count_captioned
-
     settings = collection.settings
     active = active_adapter(collection)
     latest_version = collection.catalog.get_meta(LATEST_KEY)
@@ -274,3 +226,35 @@ def training_running(home: Path) -> bool:
             return True
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return False
+
+
+# --- what adapters learn from: pictures with text their owners wrote
+def _file_title(source: str | None) -> str | None:
+    if not source:
+        return None
+    return Path(source).stem.replace("_", " ").replace("-", " ")
+
+
+def owner_texts(row: sqlite3.Row) -> list[str]:
+    """The texts an owner wrote about an asset: the title unless it was made from the file name,
+    and the description's lines."""
+    texts = []
+    title = " ".join(row["title"].split())
+    if title and title != _file_title(row["source"]):
+        texts.append(title)
+    texts += [" ".join(line.split()) for line in row["description"].splitlines()]
+    return [t for t in dict.fromkeys(texts) if len(re.findall(r"[^\W\d_]{2,}", t)) >= MIN_WORDS]
+
+
+def captioned_rows(collection: AdapterHome, include_private: bool, after_rowid: int = 0) -> list[sqlite3.Row]:
+    """Picture assets with some text, newer than `after_rowid` (the cheap SQL part of the filter)."""
+    visibility = "" if include_private else "AND visibility = 'public'"
+    return collection.catalog.db.execute(
+        f"SELECT rowid, id, title, description, source, content_id, media_type FROM assets "
+        f"WHERE media_type IN ('image', 'video') AND rowid > ? {visibility} "
+        "AND (description != '' OR title != '') ORDER BY rowid", (after_rowid,)
+    ).fetchall()
+
+
+def count_captioned(collection: AdapterHome, include_private: bool, after_rowid: int = 0) -> int:
+    return sum(1 for row in captioned_rows(collection, include_private, after_rowid) if owner_texts(row))
