@@ -355,7 +355,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         import threading
 
         from indexer.stores.adapter_versions import adapter_status, count_captioned, training_running
-        from indexer.adapters.train import TrainOptions, train_and_activate
+        from indexer.pipeline.adapters.train import TrainOptions, train_and_activate
 
         principal.require(Role.admin)
         c = col()

@@ -126,7 +126,7 @@ def ingest(
         roots = cli_roots(settings.ingest_roots, paths)
         items: list[AssetInput | IngestOutcome] = []
         tag_list = [t for t in tags.split(",") if t.strip()]
-        from indexer.adapters.data import read_captions
+        from indexer.pipeline.adapters.data import read_captions
 
         by_name = read_captions(captions) if captions is not None else {}
         for root in paths:
@@ -355,7 +355,7 @@ def train_adapter(
         return
 
     def go() -> None:
-        from indexer.adapters.train import TrainOptions, train_and_activate
+        from indexer.pipeline.adapters.train import TrainOptions, train_and_activate
 
         collection = _open()
 

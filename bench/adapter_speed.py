@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from indexer.stores.adapter_versions import size_bytes
-from indexer.adapters.train import TrainOptions, train_and_activate
+from indexer.pipeline.adapters.train import TrainOptions, train_and_activate
 from indexer.config import Settings
 from indexer.pipeline.edits import update_asset
 from indexer.pipeline.ingest import AssetInput, ingest
@@ -51,7 +51,7 @@ def main() -> None:
 
             shutil.copytree(args.from_home, Path(tmp) / "home", ignore=shutil.ignore_patterns("adapters"))
             collection = open_eval_collection(Path(tmp) / "home", settings)
-            from indexer.adapters.switch import switch
+            from indexer.pipeline.adapters.switch import switch
 
             switch(collection, None)
             for item in items:

@@ -4,7 +4,7 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
   image  images (and later video keyframes) through the cross-modal encoder
   text   texts through the cross-modal encoder
   dense  texts through all-MiniLM-L6-v2, for text-to-text semantic search
-  adapted  images and keyframes through the active adapter (indexer/adapters/), learnt from the
+  adapted  images and keyframes through the active adapter (indexer/pipeline/adapters/), learnt from the
          platform's captioned assets; empty while no adapter is active
 """
 

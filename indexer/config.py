@@ -46,7 +46,7 @@ class Settings(BaseModel):
     max_media_bytes: int = 1024 * 1024 * 1024  # videos and audio files
     max_video_seconds: float = Field(default=3600.0, gt=0)  # videos and audio
     speech_window_seconds: float = Field(default=6.0, gt=0)
-    # Adapters (indexer/adapters/, `mediasearch train-adapter`): learn from private assets' text too
+    # Adapters (indexer/pipeline/adapters/, `mediasearch train-adapter`): learn from private assets' text too
     # only when this is true; `status` suggests a re-train after this many new captioned assets.
     adapter_train_private: bool = False
     adapter_retrain_after: int = Field(default=200, ge=1)

@@ -274,7 +274,7 @@ def bm25_relative_scores(runs: ChannelRuns, channel: str, relevant: dict[str, se
 # --- cross-modal retrieval with and without an adapter (k-fold: no query's image was trained on)
 def caption_examples(collection: Collection, cs: CaptionSet, names: list[str]) -> list:
     """Adapter training examples from a captioned set already ingested with `ingest_caption_set`."""
-    from indexer.adapters.data import Example
+    from indexer.pipeline.adapters.data import Example
 
     out = []
     for name in names:
@@ -295,10 +295,10 @@ def evaluate_crossmodal_adapter(collection: Collection, cs: CaptionSet, folds: i
     With `train_sizes`, each fold also trains on random subsets of that many images: a learning curve,
     scored in memory from the stored vectors (the text_to_image and adapter channels and their RRF, over
     the same images) to keep it quick."""
-    from indexer.adapters.data import picture_inputs
-    from indexer.adapters.switch import switch
+    from indexer.pipeline.adapters.data import picture_inputs
+    from indexer.pipeline.adapters.switch import switch
     from indexer.stores.adapter_versions import load, save
-    from indexer.adapters.train import TrainOptions, rrf_scores, train
+    from indexer.pipeline.adapters.train import TrainOptions, rrf_scores, train
     from query.profile import with_adapter
 
     options = options or TrainOptions(seed=seed)

@@ -11,9 +11,9 @@ from conftest import SHARED
 from typer.testing import CliRunner
 
 from indexer.access import ADMIN
-from indexer.adapters.data import collect_examples
+from indexer.pipeline.adapters.data import collect_examples
 from indexer.stores.adapter_versions import ACTIVE_KEY, active_adapter, adapter_status, training_running, versions
-from indexer.adapters.train import TrainOptions, train, train_and_activate
+from indexer.pipeline.adapters.train import TrainOptions, train, train_and_activate
 from indexer.assets import Visibility
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
 from indexer.config import Settings
@@ -234,7 +234,7 @@ def test_api_status_and_background_training(trained):
 def test_clip_gets_a_residual_adapter_on_its_own_embeddings(tmp_path, tiny_clip, captioned):
     """With CLIP the adapter is a residual projection on top of CLIP's image and text embeddings (no stored
     features needed); switched in by hand here, since random tiny weights need not beat anything."""
-    from indexer.adapters.switch import switch
+    from indexer.pipeline.adapters.switch import switch
     from indexer.stores.adapter_versions import save
 
     cs, names = captioned

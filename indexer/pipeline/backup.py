@@ -3,7 +3,7 @@
 A backup folder holds:
 
     catalog.sqlite3    SQLite's online backup of the catalog (the source of truth), one snapshot
-    adapters/          the trained adapters (indexer/adapters/), the active one named in the catalog
+    adapters/          the trained adapters (indexer/pipeline/adapters/), the active one named in the catalog
     media/ thumbs/ derived/   the files that snapshot references (content-addressed and never
                        changed once written, so copying them after the snapshot is consistent)
     indexes/*.faiss    the FAISS caches whose applied sequence number the snapshot covers (optional:
@@ -127,7 +127,7 @@ def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> 
                     (dest / "indexes" / path.name).unlink()
                 else:
                     indexes[space] = index_seq
-        # Adapters (indexer/adapters/): small, versioned folders; the active version is named in the
+        # Adapters (indexer/pipeline/adapters/): small, versioned folders; the active version is named in the
         # catalog snapshot, and its files are written whole before it can be activated.
         adapters = home / "adapters"
         if adapters.is_dir():

@@ -19,7 +19,7 @@ from PIL import Image
 from pydantic import BaseModel, Field, field_validator
 
 from indexer.access import Viewer
-from indexer.adapters.switch import with_adapted
+from indexer.pipeline.adapters.switch import with_adapted
 from indexer.stores.adapter_versions import active_adapter
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
@@ -217,7 +217,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
         embed = getattr(collection.encoder, "embed_probabilities", None)
         started = time.perf_counter()
         if embed is not None or any(a.name == "labels" for a in annotators):
-            # The same forward pass gives the pooled features that adapters learn from (indexer/adapters/).
+            # The same forward pass gives the pooled features that adapters learn from (indexer/pipeline/adapters/).
             probabilities, features = shared_classifier().predict_with_features(images)
             for (p, n, item), probs, feats in zip(pictures, probabilities, features, strict=True):
                 item.probabilities = probs

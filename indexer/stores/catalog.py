@@ -100,7 +100,7 @@ CREATE TABLE IF NOT EXISTS lexical_log (  -- outbox for lexical stores outside t
     asset_id TEXT NOT NULL,
     op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
 );
-CREATE TABLE IF NOT EXISTS image_features (  -- frozen image features for adapters (indexer/adapters/)
+CREATE TABLE IF NOT EXISTS image_features (  -- frozen image features for adapters (indexer/pipeline/adapters/)
     vector_id INTEGER PRIMARY KEY,     -- a content id, or SEGMENT_ID_BASE + a segment id (a keyframe)
     model TEXT NOT NULL,
     vector BLOB NOT NULL               -- float16

@@ -20,7 +20,7 @@ MODEL_VERSION = "imagenet1k-57934424"
 INPUT_SIZE = 224
 _MEAN = 0.498
 _STD = 0.502
-# The pooled 1280-d features before the classifier, stored per picture for adapters (indexer/adapters/).
+# The pooled 1280-d features before the classifier, stored per picture for adapters (indexer/pipeline/adapters/).
 FEATURE_DIM = 1280
 FEATURE_MODEL = f"{MODEL_ID}-pooled/{MODEL_VERSION}"
 

@@ -18,14 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
-from indexer.adapters.data import (
-    Example,
-    collect_examples,
-    feature_model,
-    picture_inputs,
-)
+from indexer.pipeline.adapters.data import Example, collect_examples, feature_model, picture_inputs
 from indexer.media.encoders.adapter import LINEAR, RESIDUAL, AdapterArrays, projection
-from indexer.adapters.switch import switch
+from indexer.pipeline.adapters.switch import switch
 from indexer.stores.adapter_versions import AdapterMeta, prune, save, size_bytes, update_meta
 from indexer.collection import SPACE_IMAGE, Collection
 from indexer.media.encoders.base import unit_rows

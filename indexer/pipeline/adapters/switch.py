@@ -9,7 +9,7 @@ left in the old version.
 
 import numpy as np
 
-from indexer.adapters.data import picture_inputs
+from indexer.pipeline.adapters.data import picture_inputs
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
 from indexer.stores.adapter_versions import ACTIVE_KEY, StoredAdapter, adapters_dir, load
 
