@@ -141,7 +141,8 @@ def free_port() -> int:
 
 def index_opensearch(home: Path, url: str, prefix: str) -> dict:
     """Index the catalog into OpenSearch with the outbox's rebuild (bulk, no refresh until the end)."""
-    from indexer.stores.opensearch import OpenSearchLexicalStore, OutboxSync
+    from indexer.stores.opensearch import OpenSearchLexicalStore
+    from indexer.stores.outbox import OutboxSync
 
     settings = Settings(home=home, encoder="bundled")
     collection = Collection.open(settings)

@@ -12,7 +12,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,11 +24,9 @@ from indexer.filters import Filters
 from indexer.stores.adapter_versions import adapter_status
 from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
+from indexer.stores.outbox import OutboxSync
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 from indexer.stores.vectors import VectorHits, VectorIndex
-
-if TYPE_CHECKING:
-    from indexer.stores.opensearch import OutboxSync
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ class Collection:
         # With an OpenSearch URL, BM25 moves there, fed from the catalog's lexical_log outbox.
         self.lexical_sync: "OutboxSync | None" = None
         if settings.opensearch_hosts:
-            from indexer.stores.opensearch import OpenSearchLexicalStore, OutboxSync
+            from indexer.stores.opensearch import OpenSearchLexicalStore
 
             store = OpenSearchLexicalStore.from_settings(settings)
             self.lexical, self.lexical_sync = store, OutboxSync(catalog, store)

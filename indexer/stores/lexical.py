@@ -7,6 +7,7 @@ store (the default, written in the catalog's own transactions) and OpenSearch
 
 import html
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -68,6 +69,16 @@ class LexicalHit(BaseModel):
 class FacetCount(BaseModel):
     value: str
     count: int
+
+
+@dataclass
+class RebuildReport:
+    """What rebuilding a store outside the catalog did: the new index, its documents, the old ones deleted."""
+
+    index: str
+    documents: int
+    deleted: list[str]
+    seconds: float
 
 
 @runtime_checkable

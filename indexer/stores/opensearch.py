@@ -1,9 +1,9 @@
 """The OpenSearch lexical store, fed from the catalog's `lexical_log` outbox.
 
 The catalog stays the source of truth. Every asset write adds a `lexical_log`
-row in the same transaction; `OutboxSync` replays the rows this store has not
-seen (their sequence number is kept in the catalog's meta table), so a write
-made while the cluster is down waits in the catalog and is sent when it is back.
+row in the same transaction; the outbox replayer (indexer/stores/outbox.py) sends
+this store the rows it has not seen, so a write made while the cluster is down
+waits in the catalog and is sent when it is back.
 
 Layout in the cluster, for a prefix P (one prefix per collection):
 
@@ -18,14 +18,12 @@ the created range compares the catalog's own ISO text, and a negated licence
 filter keeps the assets that have no licence, as the SQL does.
 """
 
-import logging
 import os
 import re
 import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from opensearchpy import OpenSearch
@@ -37,7 +35,6 @@ from indexer.assets import Annotation, MediaType, TimeRange
 from indexer.errors import (
     ConfigurationError,
     InvalidInput,
-    MediasearchError,
     StoreUnavailable,
 )
 from indexer.filters import (
@@ -49,7 +46,6 @@ from indexer.filters import (
     TermFilter,
     utc_iso,
 )
-from indexer.stores.catalog import Catalog
 from indexer.stores.lexical import (
     MARK_END,
     MARK_START,
@@ -57,12 +53,12 @@ from indexer.stores.lexical import (
     LexicalDoc,
     LexicalHit,
     LexicalQuery,
+    RebuildReport,
 )
 
 if TYPE_CHECKING:
     from indexer.config import Settings
 
-log = logging.getLogger(__name__)
 
 # Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
 MAPPING_VERSION = 1
@@ -292,18 +288,15 @@ HIGHLIGHT = {
 
 # --- the store ----------------------------------------------------------------------------------
 
-@dataclass
-class RebuildReport:
-    index: str
-    documents: int
-    deleted: list[str]
-    seconds: float
-
-
 class OpenSearchLexicalStore:
     """BM25, filters, exact facets and highlights in OpenSearch, behind a versioned alias."""
 
     name = "opensearch"
+
+    @property
+    def applied_key(self) -> str:
+        """The catalog's meta key of the last outbox entry this store has applied."""
+        return f"lexical_applied_seq:opensearch:{self.alias}"
 
     def __init__(
         self,
@@ -712,6 +705,17 @@ class OpenSearchLexicalStore:
         self.ensure_index()
         return RebuildReport(index=name, documents=count, deleted=stale, seconds=round(time.perf_counter() - started, 2))
 
+    def report_status(self, out: dict[str, Any]) -> None:
+        """Fill in the cluster's health, the index behind the alias and its document count, and an error
+        when the index has an older mapping; a MediasearchError midway leaves what was found."""
+        out["health"] = self.cluster_health().get("status", "unknown")
+        self.ensure_index()
+        out["index"] = ", ".join(self.alias_targets())
+        out["documents"] = self.count()
+        if self.mapping_version != MAPPING_VERSION:
+            out["error"] = (f"the index has mapping version {self.mapping_version}, this version writes "
+                            f"{MAPPING_VERSION}: run `mediasearch reindex --lexical-only`")
+
     def drop(self) -> None:
         """Delete the alias, every index version and the template (tests and `mediasearch` clean-ups)."""
         names = list(self._versions())
@@ -758,151 +762,3 @@ def _reason(exc: Exception) -> str:
             return str(error.get("reason") or error.get("type") or error)
         return str(error or info)
     return str(getattr(exc, "error", exc))
-
-
-# --- the outbox: catalog -> OpenSearch ------------------------------------------------------------
-
-class OutboxSync:
-    """Replays the catalog's lexical_log into an OpenSearch store.
-
-    The sequence number of the last applied entry is kept in the catalog's meta table. When the
-    cluster cannot be reached the entries wait there: writes are not slowed by retries while it is
-    down (attempts are spaced out with exponential back-off, 2 s up to 60 s) and a timer replays the
-    backlog when it is back."""
-
-    MAX_PAUSE = 60.0
-
-    def __init__(self, catalog: Catalog, store: OpenSearchLexicalStore, batch_size: int = 500):
-        self.catalog = catalog
-        self.store = store
-        self.batch_size = batch_size
-        self.key = f"lexical_applied_seq:opensearch:{store.alias}"
-        self.error: str | None = None
-        self._lock = threading.RLock()
-        self._pause = 0.0
-        self._retry_at = 0.0
-        self._timer: threading.Timer | None = None
-        self._closed = False
-
-    @property
-    def applied_seq(self) -> int:
-        return int(self.catalog.get_meta(self.key) or 0)
-
-    def set_applied(self, seq: int) -> None:
-        self.catalog.set_meta(self.key, str(seq))
-
-    def backlog(self) -> int:
-        row = self.catalog.db.execute("SELECT count(*) FROM lexical_log WHERE seq > ?", (self.applied_seq,)).fetchone()
-        return int(row[0])
-
-    def run(self, force: bool = False) -> bool:
-        """Apply what the store has not seen; True when it is up to date. Never raises: the error
-        is kept in `error` and the backlog waits in the catalog. While the store is down, a write
-        neither waits for the back-off nor for a retry in progress."""
-        if self._closed:
-            return False
-        if not force and self.error is not None:
-            if time.monotonic() < self._retry_at or not self._lock.acquire(blocking=False):
-                return False
-        else:
-            self._lock.acquire()
-        try:
-            try:
-                self._replay()
-            except Exception as exc:  # the write path must go on: the entries wait in the catalog
-                if not isinstance(exc, MediasearchError):
-                    log.exception("replaying the lexical outbox failed")
-                self._pause = min(self.MAX_PAUSE, max(2.0, self._pause * 2))
-                self._retry_at = time.monotonic() + self._pause
-                if self.error is None:
-                    log.warning("lexical store unavailable, writes wait in the catalog: %s", exc)
-                self.error = str(exc)
-                self._schedule_retry()
-                return False
-            if self.error is not None:
-                log.warning("lexical store is back; backlog replayed")
-            self.error, self._pause = None, 0.0
-            return True
-        finally:
-            self._lock.release()
-
-    def _replay(self) -> None:
-        self.store.ensure_index()
-        if self.store.fresh_index:
-            # A new, empty index (first use, or the cluster lost it): load the catalog, then replay the rest.
-            seq = self.catalog.last_lexical_seq()
-            self.store.load(self.catalog.iter_lexical_docs(), version=seq)
-            self.set_applied(seq)
-            self.store.fresh_index = False
-        applied = self.applied_seq
-        while rows := self.catalog.lexical_log_since(applied, self.batch_size):
-            last: dict[str, tuple[int, str]] = {}
-            for row in rows:
-                last[row["asset_id"]] = (row["seq"], row["op"])
-            versions = {asset_id: seq for asset_id, (seq, _) in last.items()}
-            upserts, deletes = [], []
-            for asset_id, (_, op) in last.items():
-                doc = self.catalog.lexical_doc(asset_id) if op == "upsert" else None
-                if doc is None:  # deleted, now or by a later entry
-                    deletes.append(asset_id)
-                else:
-                    upserts.append(doc)
-            self.store.apply(upserts, deletes, versions)
-            applied = rows[-1]["seq"]
-            self.set_applied(applied)
-
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> RebuildReport:
-        """Build a new index version from the catalog, swap the alias to it, then replay what was
-        written meanwhile. Writers are not held up: until the swap their entries go to the old index,
-        and every entry after the build's starting point is replayed into the new one."""
-        seq = self.catalog.last_lexical_seq()
-        report = self.store.rebuild(self.catalog.iter_lexical_docs(), version=seq, progress=progress)
-        with self._lock:
-            self.set_applied(seq)
-            self.store.fresh_index = False
-        if not self.run(force=True):
-            raise StoreUnavailable(f"the new index {report.index} is in place but the writes made during the rebuild "
-                                   f"could not be replayed: {self.error}", "they are replayed on the next write or open")
-        return report
-
-    def _schedule_retry(self) -> None:  # called with the lock held
-        if self._timer is not None or self._closed:
-            return
-        self._timer = threading.Timer(self._pause, self._retry)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _retry(self) -> None:
-        with self._lock:
-            self._timer = None
-        try:
-            self.run(force=True)
-        finally:
-            self.catalog.close()  # this timer thread's own SQLite connection
-
-    def status(self) -> dict[str, Any]:
-        """Name, cluster health, document counts, backlog and whether the store agrees with the catalog."""
-        assets = self.catalog.counts()["assets"]
-        backlog = self.backlog()
-        out: dict[str, Any] = {
-            "store": self.store.name, "where": self.store.describe(), "health": "unreachable", "documents": None,
-            "catalog_assets": assets, "backlog": backlog, "index": None, "error": self.error,
-        }
-        try:
-            out["health"] = self.store.cluster_health().get("status", "unknown")
-            self.store.ensure_index()
-            out["index"] = ", ".join(self.store.alias_targets())
-            out["documents"] = self.store.count()
-            if self.store.mapping_version != MAPPING_VERSION:
-                out["error"] = (f"the index has mapping version {self.store.mapping_version}, this version writes "
-                                f"{MAPPING_VERSION}: run `mediasearch reindex --lexical-only`")
-        except MediasearchError as exc:
-            out["error"] = str(exc)
-        out["in_agreement"] = out["documents"] == assets and backlog == 0 and out["error"] is None
-        return out
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._timer is not None:
-                self._timer.cancel()
