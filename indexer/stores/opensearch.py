@@ -4,12 +4,8 @@ The catalog stays the source of truth. Every asset write adds a `lexical_log`
 row in the same transaction; the outbox replayer (indexer/stores/outbox.py) sends
 this store the rows it has not seen, so a write made while the cluster is down
 waits in the catalog and is sent when it is back. The index layout and mapping
-are indexer/stores/opensearch_mapping.py.
-
-A filter means here exactly what indexer/stores/sql_filters.py makes it mean in
-SQLite: `nocase` keyword sub-fields fold ASCII letters only (SQLite's NOCASE),
-the created range compares the catalog's own ISO text, and a negated licence
-filter keeps the assets that have no licence, as the SQL does.
+are indexer/stores/opensearch_mapping.py, the query DSL (filters meaning what
+they mean in SQLite) indexer/stores/opensearch_query.py.
 """
 
 import os
@@ -25,29 +21,11 @@ from pydantic import SecretStr
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
-from indexer.errors import (
-    ConfigurationError,
-    InvalidInput,
-    StoreUnavailable,
-)
-from indexer.filters import Filters, RangeFilter, TermFilter
-from indexer.stores.lexical import (
-    MARK_END,
-    MARK_START,
-    FacetCount,
-    LexicalDoc,
-    LexicalHit,
-    LexicalQuery,
-    RebuildReport,
-)
-from indexer.stores.opensearch_mapping import (
-    MAPPING_VERSION,
-    MAX_RESULT_WINDOW,
-    TEXT_FIELDS,
-    from_source,
-    index_template,
-    to_source,
-)
+from indexer.errors import ConfigurationError, InvalidInput, StoreUnavailable
+from indexer.stores.lexical import FacetCount, LexicalDoc, LexicalHit, LexicalQuery, RebuildReport
+from indexer.stores.opensearch_mapping import MAPPING_VERSION, MAX_RESULT_WINDOW, from_source, index_template, to_source
+
+from indexer.stores.opensearch_query import FACET_FIELDS, bool_query, read_hits, search_body
 
 if TYPE_CHECKING:
     from indexer.config import Settings
@@ -58,85 +36,6 @@ BULK_BATCH = 500
 Refresh = Literal["true", "false", "wait_for"]
 # (action line, source line or None for a delete)
 BulkAction = tuple[dict[str, Any], dict[str, Any] | None]
-
-# --- filters, visibility and text as query DSL (the meaning of sql_filters.py) --------------------
-
-# Term filter field -> (keyword field, folds case like COLLATE NOCASE).
-_TERM_FIELDS: dict[str, str] = {
-    "id": "asset_id", "type": "media_type", "owner": "owner.nocase", "visibility": "visibility",
-    "licence": "licence.nocase", "tag": "tags.nocase", "label": "labels.nocase", "colour": "colours.nocase",
-    "annotation": "annotation_names.nocase", "faces": "faces", "year": "year",
-}
-_RANGE_FIELDS = {"created": "created_iso", "duration": "duration", "width": "width", "height": "height"}
-# Facet -> the exact keyword field its values are counted on (SQLite groups by the stored value).
-FACET_FIELDS: dict[str, str] = {
-    "type": "media_type", "owner": "owner", "licence": "licence", "visibility": "visibility", "year": "year",
-    "tag": "tags", "label": "labels", "colour": "colours", "annotation": "annotation_names", "model": "models",
-    "faces": "faces",
-}
-
-
-def visibility_clause(viewer: Viewer) -> dict[str, Any] | None:
-    if viewer.admin:
-        return None
-    public = {"term": {"visibility": "public"}}
-    if viewer.username:
-        return {"bool": {"should": [public, {"term": {"owner": viewer.username}}], "minimum_should_match": 1}}
-    return public
-
-
-def term_clause(f: TermFilter) -> dict[str, Any]:
-    values = list(f.values)
-    if f.field == "model":  # a model name, or model:version
-        clause: dict[str, Any] = {"bool": {"should": [{"terms": {"models": values}}, {"terms": {"model_versions": values}}],
-                                           "minimum_should_match": 1}}
-    else:
-        clause = {"terms": {_TERM_FIELDS[f.field]: values}}
-    if not f.negate:
-        return clause
-    return {"bool": {"must_not": [clause]}}
-
-
-def range_clause(f: RangeFilter) -> dict[str, Any]:
-    bounds = {op: value for op in ("gte", "gt", "lte", "lt") if (value := getattr(f, op)) is not None}
-    clause = {"range": {_RANGE_FIELDS[f.field]: bounds}}
-    return {"bool": {"must_not": [clause]}} if f.negate else clause
-
-
-def _phrase(text: str) -> dict[str, Any]:
-    """A word or phrase over every text field, never parsed as query syntax. The fields' scores
-    add up (tie_breaker 1), as FTS5's bm25() adds the weighted counts of its columns."""
-    fields = [f"{name}^{weight}" for name, (weight, _) in TEXT_FIELDS.items()]
-    return {"multi_match": {"query": text, "type": "phrase", "fields": fields, "tie_breaker": 1.0}}
-
-
-def bool_query(query: LexicalQuery, viewer: Viewer, filters: Filters | None = None, *, use_types: bool = True,
-               use_text: bool = True) -> dict[str, Any]:
-    """Phrases required, words optional (at least one when there are no phrases), exclusions
-    forbidden; visibility, filters and media types as non-scoring filters."""
-    filters = query.filters if filters is None else filters
-    clauses: dict[str, list[dict[str, Any]]] = {"filter": [], "must": [], "should": [], "must_not": []}
-    if (visible := visibility_clause(viewer)) is not None:
-        clauses["filter"].append(visible)
-    clauses["filter"] += [term_clause(t) for t in filters.terms] + [range_clause(r) for r in filters.ranges]
-    if use_types and query.media_types is not None:
-        clauses["filter"].append({"terms": {"media_type": [str(t) for t in query.media_types]}})
-    if use_text:
-        clauses["must"] = [_phrase(p) for p in query.phrases]
-        clauses["should"] = [_phrase(w) for w in dict.fromkeys(w.lower() for w in query.words)]
-    clauses["must_not"] = [_phrase(x) for x in query.excluded]
-    body: dict[str, Any] = {k: v for k, v in clauses.items() if v}
-    if clauses["should"] and not clauses["must"]:
-        body["minimum_should_match"] = 1
-    return {"bool": body} if body else {"match_all": {}}
-
-
-HIGHLIGHT = {
-    "pre_tags": [MARK_START], "post_tags": [MARK_END], "encoder": "default", "require_field_match": True,
-    "fields": {name: ({"number_of_fragments": 0} if name == "title" else {"fragment_size": 160, "number_of_fragments": 1})
-               for name in TEXT_FIELDS},
-}
-
 
 # --- the store ----------------------------------------------------------------------------------
 
@@ -457,7 +356,7 @@ class OpenSearchLexicalStore:
             raise InvalidInput(f"results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged to",
                                "narrow the query with words or filters")
         self.ensure_index()
-        return _hits(self._search(_search_body(query, viewer, k, offset), "searching"), query)
+        return read_hits(self._search(search_body(query, viewer, k, offset), "searching"), query)
 
     def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
                       groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
@@ -469,13 +368,13 @@ class OpenSearchLexicalStore:
         queries = [query.model_copy(update={"media_types": list(g)}) for g in groups]
         lines: list[dict[str, Any]] = []
         for q in queries:
-            lines += [{}, _search_body(q, viewer, k, 0)]
+            lines += [{}, search_body(q, viewer, k, 0)]
         out = []
         for q, response in zip(queries, self._msearch(lines, "searching"), strict=True):
             if "error" in response:
                 raise StoreUnavailable(f"OpenSearch could not search: {response['error'].get('reason', response['error'])}",
                                        "see `mediasearch status` for the cluster's health")
-            out.append(_hits(response, q))
+            out.append(read_hits(response, q))
         return out
 
     def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
@@ -581,29 +480,6 @@ class OpenSearchLexicalStore:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _search_body(query: LexicalQuery, viewer: Viewer, k: int, offset: int) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "query": bool_query(query, viewer), "from": offset, "size": k, "track_total_hits": False,
-        "_source": ["asset_id", "content_id"],
-    }
-    if query.has_text:
-        body["sort"] = ["_score", {"asset_id": "asc"}]
-        body["highlight"] = HIGHLIGHT
-    else:
-        body["sort"] = [{"created_iso": "desc"}, {"asset_id": "desc"}]
-    return body
-
-
-def _hits(response: Mapping[str, Any], query: LexicalQuery) -> list[LexicalHit]:
-    hits = []
-    for hit in response["hits"]["hits"]:
-        marked = {TEXT_FIELDS[f][1]: fragments[0] for f, fragments in hit.get("highlight", {}).items() if fragments}
-        score = float(hit["_score"]) if query.has_text and hit.get("_score") is not None else 0.0
-        hits.append(LexicalHit(asset_id=hit["_source"]["asset_id"], content_id=hit["_source"]["content_id"],
-                               score=score, highlights=marked))
-    return hits
 
 
 def _reason(exc: Exception) -> str:
