@@ -30,7 +30,7 @@ from indexer.stores.adapter_versions import StoredAdapter
 from indexer.collection import SPACE_ADAPTED, SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import StoreUnavailable
 from indexer.filters import Filters
-from indexer.stores.catalog import SEGMENT_ID_BASE
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
 from query.language import ParsedQuery
 

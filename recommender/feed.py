@@ -18,7 +18,7 @@ from indexer.assets import MediaType
 from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound
 from indexer.filters import Filters
-from indexer.stores.catalog import SEGMENT_ID_BASE
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from query.language import parse_query
 from recommender.seeds import Clustering, Seed, SeedMode, cluster_posts, plan_seeds, softmax_draw
 from recommender.state import FeedState

@@ -17,7 +17,7 @@ from indexer.errors import InvalidInput
 from indexer.pipeline.edits import delete_asset
 from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
 from indexer.pipeline.inputs import file_input
-from indexer.stores.catalog import SEGMENT_ID_BASE
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
 from indexer.media.ffmpeg import probe
 from indexer.stores.files import derived_folder

@@ -29,7 +29,8 @@ from indexer.media.decoding import decode_text, load_image, media_type_for_path,
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.media.prepare import PreparedMedia
 from indexer.stores import files
-from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
+from indexer.stores.catalog import ContentRow
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 
 BATCH_SIZE = 32
 KEYFRAMES_PER_BATCH = 128  # a batch of videos is encoded once this many keyframes wait (memory)

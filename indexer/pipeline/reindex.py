@@ -17,7 +17,7 @@ from PIL import Image
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput
 from indexer.media.decoding import load_image
-from indexer.stores.catalog import SEGMENT_ID_BASE
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 
 BATCH = 32
 LEXICAL_BATCH = 500

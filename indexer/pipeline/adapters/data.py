@@ -20,7 +20,7 @@ from indexer.collection import SPACE_IMAGE, Collection
 from indexer.media.decoding import load_image
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.stores.adapter_versions import captioned_rows, owner_texts
-from indexer.stores.catalog import SEGMENT_ID_BASE
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 
 PICTURE_TYPES = ("image", "video")
 
