@@ -23,6 +23,7 @@ from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility
 from indexer.disk import is_full, storage_full, written
 from indexer.filters import Filters, utc_iso
 from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BASE
+from indexer.stores.catalog_vectors import VectorRows
 from indexer.stores.sql_filters import filters_sql, visibility_sql
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class ContentRow:
     duration: float | None = None
 
 
-class Catalog:
+class Catalog(VectorRows):
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
@@ -286,49 +287,6 @@ class Catalog:
         )
         return {r["content_id"]: r["n"] for r in rows if r["n"] > 0}
 
-    # --- vectors
-    def _arrays(self, table: str, key: str, kind: str, value: str, ids: Iterable[int],
-                dtype: type) -> tuple[np.ndarray, np.ndarray]:
-        """(found ids, stacked float32 rows) of a blob table, read in chunks under SQLite's variable limit."""
-        wanted = [int(i) for i in ids]
-        found, rows = [], []
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start : start + 900]
-            for r in self.db.execute(
-                f"SELECT {key}, vector FROM {table} WHERE {kind} = ? AND {key} IN ({','.join('?' * len(chunk))})",
-                (value, *chunk),
-            ):
-                found.append(r[key])
-                rows.append(np.frombuffer(r["vector"], dtype=dtype))
-        return np.array(found, dtype=np.int64), (np.stack(rows).astype(np.float32, copy=False) if rows
-                                                 else np.zeros((0, 0), np.float32))
-
-    def vectors(self, space: str, content_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._arrays("vectors", "content_id", "space", space, content_ids, np.float32)
-
-    def all_vectors(self, space: str) -> tuple[np.ndarray, np.ndarray]:
-        ids, rows = [], []
-        for r in self.db.execute("SELECT content_id, vector FROM vectors WHERE space = ? ORDER BY content_id", (space,)):
-            ids.append(r["content_id"])
-            rows.append(np.frombuffer(r["vector"], dtype=np.float32))
-        return np.array(ids, dtype=np.int64), (np.stack(rows) if rows else np.zeros((0, 0), np.float32))
-
-    def last_seq(self) -> int:
-        row = self.db.execute("SELECT max(seq) FROM vector_log").fetchone()
-        stored = self.get_meta("trimmed_seq")
-        return max(row[0] or 0, int(stored or 0))
-
-    def log_since(self, space: str, seq: int) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT seq, content_id, op FROM vector_log WHERE space = ? AND seq > ? ORDER BY seq", (space, seq)
-        ).fetchall()
-
-    def trim_log(self, upto_seq: int) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM vector_log WHERE seq <= ?", (upto_seq,))
-            current = int(self.get_meta("trimmed_seq") or 0)
-            self.set_meta("trimmed_seq", str(max(current, upto_seq)), db)
-
     # --- writing (always inside `transaction()`)
     def insert_content(
         self, db: sqlite3.Connection, content_hash: str, media_type: MediaType, *, media_path: str | None,
@@ -364,45 +322,6 @@ class Catalog:
                        (space, SEGMENT_ID_BASE + segment_id, np.asarray(vector, dtype=np.float32).tobytes()))
             db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, SEGMENT_ID_BASE + segment_id))
         return segment_id
-
-    def insert_features(self, db: sqlite3.Connection, vector_id: int, model: str, vector: np.ndarray) -> None:
-        """Frozen image features of a picture (an image content or a keyframe), kept for adapters."""
-        db.execute("INSERT OR REPLACE INTO image_features(vector_id, model, vector) VALUES (?, ?, ?)",
-                   (vector_id, model, np.asarray(vector, dtype=np.float16).tobytes()))
-
-    def features(self, model: str, vector_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(found vector ids, float32 features) of one feature model."""
-        return self._arrays("image_features", "vector_id", "model", model, vector_ids, np.float16)
-
-    def segments(self, content_id: int) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM segments WHERE content_id = ? ORDER BY start_s", (content_id,)).fetchall()
-
-    def segment_vector_ids(self, content_ids: np.ndarray) -> np.ndarray:
-        """The vector ids of the segments of these contents."""
-        ids = [int(i) for i in content_ids]
-        out: list[int] = []
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            out += [SEGMENT_ID_BASE + r[0] for r in self.db.execute(
-                f"SELECT id FROM segments WHERE content_id IN ({','.join('?' * len(chunk))})", chunk)]
-        return np.array(out, dtype=np.int64)
-
-    def resolve_vector_ids(self, vector_ids: Iterable[int]) -> dict[int, tuple[int, float | None, float | None]]:
-        """Vector id -> (content id, segment start, segment end); contents map to themselves."""
-        out: dict[int, tuple[int, float | None, float | None]] = {}
-        segment_ids = []
-        for vid in vector_ids:
-            if vid >= SEGMENT_ID_BASE:
-                segment_ids.append(vid - SEGMENT_ID_BASE)
-            else:
-                out[vid] = (vid, None, None)
-        for start in range(0, len(segment_ids), 900):
-            chunk = segment_ids[start : start + 900]
-            for r in self.db.execute(
-                f"SELECT id, content_id, start_s, end_s FROM segments WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            ):
-                out[SEGMENT_ID_BASE + r["id"]] = (r["content_id"], r["start_s"], r["end_s"])
-        return out
 
     def first_moment(self, asset_id: str, words: list[str]) -> tuple[float, float] | None:
         """The earliest timed annotation (speech, on-screen text, keyframe label, a time-coded note)
