@@ -5,6 +5,10 @@ row per distinct bytes, D3.2 section 3.7), every vector, an FTS5 table for BM25,
 and `vector_log`, the ordered list of vector changes that the FAISS indexes
 replay after a crash. One asset is written in one transaction with everything
 that belongs to it, so a crash leaves it either whole or absent.
+
+The tables are indexer/stores/catalog_schema.py. `Catalog` is one class in three
+modules: this one (connection, transactions, meta, assets and contents), its
+vector side (catalog_vectors.py) and its lexical side (catalog_lexical.py).
 """
 
 import json
@@ -14,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,13 +25,10 @@ from indexer.access import Viewer
 from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility
 from indexer.disk import is_full, storage_full, written
 from indexer.filters import Filters, utc_iso
+from indexer.stores.catalog_lexical import LexicalRows, write_fts_row
 from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BASE
 from indexer.stores.catalog_vectors import VectorRows
 from indexer.stores.sql_filters import filters_sql, visibility_sql
-
-if TYPE_CHECKING:
-    from indexer.stores.lexical import LexicalDoc
-
 
 @dataclass
 class ContentRow:
@@ -43,7 +43,7 @@ class ContentRow:
     duration: float | None = None
 
 
-class Catalog(VectorRows):
+class Catalog(VectorRows, LexicalRows):
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
@@ -405,44 +405,6 @@ class Catalog(VectorRows):
     def iter_assets(self) -> Iterator[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM assets ORDER BY rowid").fetchall()
 
-    # --- what lexical stores index
-    def lexical_doc(self, asset_id: str) -> "LexicalDoc | None":
-        row = self.asset_row(asset_id)
-        return self._lexical_doc(row) if row is not None else None
-
-    def _lexical_doc(self, row: sqlite3.Row) -> "LexicalDoc":
-        from indexer.stores.lexical import LexicalDoc
-
-        content = self.content(row["content_id"])
-        assert content is not None
-        return LexicalDoc(
-            asset_id=row["id"], content_id=row["content_id"], owner=row["owner"], media_type=row["media_type"],
-            title=row["title"], description=row["description"], tags=json.loads(row["tags"]),
-            text=content.text or "", visibility=row["visibility"], licence=row["licence"],
-            created_at=row["created_at"], width=content.width, height=content.height,
-            duration=content.duration, annotations=self.annotations(row["rowid"]),
-        )
-
-    def iter_lexical_docs(self, batch_size: int = 500) -> Iterator["LexicalDoc"]:
-        last = 0
-        while True:
-            rows = self.db.execute(
-                "SELECT * FROM assets WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, batch_size)
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield self._lexical_doc(row)
-            last = rows[-1]["rowid"]
-
-    def lexical_log_since(self, seq: int, limit: int = 1000) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT seq, asset_id, op FROM lexical_log WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
-
-    def last_lexical_seq(self) -> int:
-        return self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
-
     def media_types_present(self, viewer: Viewer) -> frozenset[str]:
         """The media types of which `viewer` may see at least one asset: the public ones' types (cached
         per write sequence: every asset write or delete adds a lexical_log entry, so an unchanged
@@ -463,18 +425,6 @@ class Catalog(VectorRows):
         own = {r[0] for r in self.db.execute("SELECT DISTINCT media_type FROM assets WHERE owner = ?",
                                              (viewer.username,))}
         return present | frozenset(own)
-
-
-def write_fts_row(
-    db: sqlite3.Connection, rowid: int, title: str, description: str, tags: list[str], body: str,
-    annotations: list[Annotation],
-) -> None:
-    """The embedded store's BM25 row for one asset (replaces any earlier one)."""
-    db.execute("DELETE FROM assets_fts WHERE rowid = ?", (rowid,))
-    db.execute(
-        "INSERT INTO assets_fts(rowid, title, description, tags, body, annotations) VALUES (?,?,?,?,?,?)",
-        (rowid, title, description, " ".join(tags), body, " ".join(a.value for a in annotations)),
-    )
 
 
 def _annotation(r: sqlite3.Row) -> Annotation:

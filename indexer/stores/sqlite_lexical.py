@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from indexer.access import Viewer
 from indexer.assets import MediaType
 from indexer.filters import FACE_ANNOTATION, LABEL_ANNOTATION, COLOUR_ANNOTATION, Filters
-from indexer.stores.catalog import Catalog, write_fts_row
+from indexer.stores.catalog import Catalog
+from indexer.stores.catalog_lexical import write_fts_row
 from indexer.stores.lexical import MARK_END, MARK_START, FacetCount, LexicalDoc, LexicalHit, LexicalQuery
 from indexer.stores.sql_filters import filters_sql
 
