@@ -18,12 +18,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
-from indexer.assets import Asset, MediaType, Visibility
+from indexer.assets import Asset, AssetInput, MediaType, Visibility
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.pipeline.edits import delete_asset, update_asset
-from indexer.pipeline.ingest import AssetInput, ingest_one
+from indexer.pipeline.ingest import ingest_one
 from indexer.media.decoding import load_image
 from api import ops
 from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, mode as auth_mode

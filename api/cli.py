@@ -108,7 +108,8 @@ def ingest(
 
     def go() -> None:
         from indexer.errors import InvalidInput
-        from indexer.pipeline.ingest import AssetInput, IngestOutcome, IngestStatus
+        from indexer.assets import AssetInput
+        from indexer.pipeline.ingest import IngestOutcome, IngestStatus
         from indexer.pipeline.inputs import file_input, iter_files, manifest_inputs, url_input
         from indexer.roots import cli_roots
 

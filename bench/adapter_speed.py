@@ -24,7 +24,8 @@ from indexer.stores.adapter_versions import size_bytes
 from indexer.pipeline.adapters.train import TrainOptions, train_and_activate
 from indexer.config import Settings
 from indexer.pipeline.edits import update_asset
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from query.datasets import datasets_root, load_captions
 from query.evaluation import open_eval_collection
 

@@ -25,7 +25,8 @@ from rich.console import Console
 
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, ingest, stage_totals
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest, stage_totals
 from indexer.pipeline.inputs import file_input, iter_files
 
 SHARED = ROOT.parent / "shared" / "datasets"

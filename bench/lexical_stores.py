@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 from indexer.access import ANONYMOUS
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.reindex import reindex_lexical
 from indexer.stores.lexical import LexicalQuery, LexicalStore
 from indexer.stores.opensearch import OpenSearchLexicalStore

@@ -63,7 +63,8 @@ def prepare_home(home: Path, images: list[Path], texts: list[str], encoder: obje
     """Ingest the starting collection in this process (bundled encoder)."""
     from indexer.collection import Collection
     from indexer.config import Settings
-    from indexer.pipeline.ingest import AssetInput, ingest
+    from indexer.assets import AssetInput
+    from indexer.pipeline.ingest import ingest
 
     collection = Collection.open(Settings(home=home, encoder="bundled"), create=True, encoder=encoder)  # type: ignore[arg-type]
     items = [AssetInput(id=f"img{i}", owner=USERS[i % len(USERS)], data=path.read_bytes(), name=path.name, title=path.stem)

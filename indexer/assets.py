@@ -1,9 +1,10 @@
-"""The asset model: what the platform posts, and what the indexer learns about it."""
+"""The asset model: what the platform posts (`AssetInput`), what an owner may change (`AssetMetadata`,
+`AssetChanges`), and the asset as stored with what the indexer learns about it (`Asset`)."""
 
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, create_model, field_validator, model_validator
 
 
 class MediaType(StrEnum):
@@ -61,18 +62,68 @@ def clean_identifier(value: str) -> str:
     return value
 
 
-class Asset(BaseModel):
+class AssetKey(BaseModel):
+    """Who posted what: the platform's id, the owner and the media type."""
+
+    id: str
+    owner: str
+    media_type: MediaType
+
+    @field_validator("id", "owner")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return clean_identifier(value)
+
+
+class AssetMetadata(BaseModel):
+    """What an owner writes about an asset and may change later (PATCH /v1/assets/{id}), defined once:
+    `Asset`, `AssetInput` and the lexical stores' `LexicalDoc` take these fields from here,
+    `AssetChanges` is the update model, and the catalog, the lexical stores and the edits list them
+    through `EDITABLE_FIELDS`."""
+
+    title: str = ""
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    visibility: Visibility = Visibility.public
+    licence: str | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is None:  # AssetChanges: no change
+            return None
+        seen: list[str] = []
+        for tag in tags:
+            tag = tag.strip()
+            if tag and tag not in seen:
+                seen.append(tag)
+        return seen
+
+
+EDITABLE_FIELDS: tuple[str, ...] = tuple(AssetMetadata.model_fields)
+
+# The update model: each editable field, optional (None: unchanged).
+AssetChanges = create_model(
+    "AssetChanges",
+    __doc__="Changes to an asset's metadata; a field left out (None) stays as it is.",
+    __base__=AssetMetadata,
+    **{name: (field.annotation | None, None) for name, field in AssetMetadata.model_fields.items()},  # type: ignore[call-overload]
+)
+
+
+def metadata_of(model: AssetMetadata) -> dict[str, object]:
+    """The editable fields of an asset, an input or a document, by name."""
+    return {name: getattr(model, name) for name in EDITABLE_FIELDS}
+
+
+# Bases in this order so that the fields come id, owner, media_type, then the metadata (pydantic takes
+# the fields of the last base first).
+class Asset(AssetMetadata, AssetKey):
     """An asset as stored. `content_hash` identifies the bytes; duplicates share it."""
 
     id: str = Field(min_length=1, max_length=256, description="The platform's id.")
     owner: str = Field(min_length=1, max_length=128)
-    media_type: MediaType
-    title: str = ""
-    description: str = ""
-    tags: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    visibility: Visibility = Visibility.public
-    licence: str | None = None
     source: str | None = Field(default=None, description="Path or URL it was ingested from.")
     content_hash: str = ""
     text: str | None = Field(default=None, description="The body, for text assets.")
@@ -83,17 +134,14 @@ class Asset(BaseModel):
     # Other ids posted with the same bytes (D3.2 section 3.7), oldest first.
     duplicate_ids: list[str] = Field(default_factory=list)
 
-    @field_validator("id", "owner")
-    @classmethod
-    def _no_control_chars(cls, value: str) -> str:
-        return clean_identifier(value)
 
-    @field_validator("tags")
-    @classmethod
-    def _clean_tags(cls, tags: list[str]) -> list[str]:
-        seen: list[str] = []
-        for tag in tags:
-            tag = tag.strip()
-            if tag and tag not in seen:
-                seen.append(tag)
-        return seen
+class AssetInput(AssetMetadata, AssetKey):
+    """One asset to ingest: metadata plus exactly one of `data` (file bytes) or `text`."""
+
+    media_type: MediaType | None = None  # None: from `text`, or from the file name
+    created_at: datetime | None = None
+    source: str | None = None
+    annotations: list[Annotation] = Field(default_factory=list)
+    text: str | None = None
+    data: bytes | None = Field(default=None, repr=False)
+    name: str = Field(default="", description="How errors refer to it: a file name or the id.")

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from indexer.access import ADMIN
-from indexer.assets import MediaType
+from indexer.assets import AssetInput, MediaType
 from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.config import Settings
 from indexer.filters import Filters
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import ingest
 from query.channels import ChannelPlan, run_channels
 from query.datasets import CaptionSet, TextCollection
 from query.fusion import FusionOptions, fuse

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from query.datasets import CaptionSet
 from recommender.feed import feed
 

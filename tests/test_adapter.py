@@ -14,11 +14,11 @@ from indexer.access import ADMIN
 from indexer.pipeline.adapters.data import collect_examples
 from indexer.stores.adapter_versions import ACTIVE_KEY, active_adapter, adapter_status, training_running, versions
 from indexer.pipeline.adapters.train import TrainOptions, train, train_and_activate
-from indexer.assets import Visibility
+from indexer.assets import AssetInput, Visibility
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
 from indexer.config import Settings
 from indexer.pipeline.edits import delete_asset, update_asset
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import ingest
 from query import SearchRequest, search
 from query.datasets import load_captions
 

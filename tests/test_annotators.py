@@ -10,12 +10,12 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import png, skimage_png
 from indexer.access import ADMIN
 from indexer.media.annotators import ImageAnnotator, ImageItem, load_annotators, parse_names, run_annotators
-from indexer.assets import Annotation
+from indexer.assets import Annotation, AssetInput
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import ConfigurationError, InvalidInput
 from indexer.filters import Filters, TermFilter
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.inputs import manifest_inputs
 from indexer.stores.lexical import LexicalQuery
 

@@ -14,7 +14,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
 from indexer.pipeline.edits import delete_asset
-from indexer.pipeline.ingest import AssetInput, ingest, ingest_one
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest, ingest_one
 from query import SearchRequest, search
 
 

@@ -6,7 +6,8 @@ from conftest import serve_in_thread, skimage_png
 from indexer.access import Role
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, ingest_one
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest_one
 from indexer.stores.keys import KeyStore
 from test_browser import browser, page  # noqa: F401  (fixtures)
 

@@ -9,7 +9,8 @@ from api.cli import app
 from conftest import skimage_png
 from indexer.pipeline.check import check, repair
 from indexer.collection import SPACE_IMAGE, Collection
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 
 

@@ -6,7 +6,8 @@ from conftest import skimage_png
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.media.encoders import Encoder, load_encoder
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from indexer.media.decoding import load_image
 from indexer.access import ADMIN
 from query import SearchRequest, search

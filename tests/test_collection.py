@@ -15,7 +15,8 @@ from indexer.config import Settings
 from indexer.media.encoders import clip_weights_available
 from indexer.errors import ConfigurationError, EncoderMismatch, Forbidden, NotFound
 from indexer.pipeline.edits import delete_asset, update_asset
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.inputs import manifest_inputs
 from indexer.access import ADMIN, Viewer
 from query import SearchRequest, retrieve, search

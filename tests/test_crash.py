@@ -43,7 +43,8 @@ import sys
 from pathlib import Path
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.inputs import manifest_inputs
 
 collection = Collection.open(Settings.from_env(), create=True)

@@ -27,7 +27,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.disk import PROBE_BYTES, atomic_write
 from indexer.errors import StorageFull
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 
 DISK_BYTES = 32 * 1024 * 1024
 MIN_FREE = 2 * 1024 * 1024

@@ -8,7 +8,8 @@ from pathlib import Path
 from conftest import serve_in_thread, skimage_png
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 
 
 def test_schemathesis_finds_no_server_error_or_schema_violation(tmp_path, bundled_encoder):

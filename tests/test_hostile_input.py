@@ -16,7 +16,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import FetchFailed, ForbiddenURL, InvalidInput, OutsideRoots, TooLarge
 from indexer.fetch import AllowList, fetch, vet
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.inputs import file_input, manifest_inputs, url_input
 
 CAT = skimage_png("chelsea")

@@ -12,7 +12,8 @@ from indexer.access import ADMIN, Viewer
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from query import SearchRequest, search
 from indexer.stores.lexical import LexicalQuery
 from query.language import parse_query

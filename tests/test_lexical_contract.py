@@ -12,13 +12,13 @@ import pytest
 from conftest import skimage_png
 
 from indexer.access import ADMIN, Viewer
-from indexer.assets import Annotation
+from indexer.assets import Annotation, AssetInput
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.media.encoders.imagenet import MODEL_ID as LABEL_MODEL
 from indexer.filters import FACET_FIELDS, Filters, RangeFilter, TermFilter
 from indexer.pipeline.edits import delete_asset, update_asset
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.stores.lexical import MARK_END, MARK_START, LexicalQuery, LexicalStore
 from indexer.stores.opensearch import OpenSearchLexicalStore
 from indexer.stores.sqlite_lexical import SqliteLexicalStore

@@ -19,7 +19,8 @@ from indexer.access import ADMIN
 from indexer.pipeline.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, ingest_one
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest_one
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import load  # noqa: E402  (bench/load.py)

@@ -15,7 +15,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import StoreUnavailable
 from indexer.pipeline.edits import delete_asset, update_asset
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.reindex import reindex_lexical
 from indexer.stores.lexical import LexicalQuery
 from indexer.stores.opensearch import OpenSearchLexicalStore

@@ -8,11 +8,11 @@ from typer.testing import CliRunner
 
 from conftest import skimage_png
 from indexer.access import ADMIN
-from indexer.assets import Annotation
+from indexer.assets import Annotation, AssetInput
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.pipeline.ingest import ingest
 from indexer.pipeline.propagate import decide, proposals, propose
 from indexer.stores.lexical import LexicalQuery
 

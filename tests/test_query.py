@@ -8,7 +8,8 @@ from PIL import Image
 from conftest import TABLE22, skimage_png
 from indexer.access import ADMIN, Viewer
 from indexer.filters import Filters, TermFilter
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from query import SearchRequest, more_like_this, search
 from query.search import facet_only
 

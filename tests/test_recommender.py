@@ -5,7 +5,8 @@ import pytest
 
 from indexer.access import Viewer
 from indexer.errors import InvalidInput
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from recommender.feed import add_interests, dismiss, feed, seed_response
 from recommender.seeds import Clustering, cluster_posts, medoid, plan_seeds, softmax_draw, split
 

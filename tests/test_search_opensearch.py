@@ -8,7 +8,8 @@ from conftest import TABLE22, skimage_png
 from indexer.access import ADMIN, Viewer
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.pipeline.ingest import AssetInput, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import ingest
 from query import SearchRequest, search
 from query.search import facet_only
 

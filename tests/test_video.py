@@ -15,7 +15,8 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
 from indexer.pipeline.edits import delete_asset
-from indexer.pipeline.ingest import AssetInput, IngestStatus, ingest
+from indexer.assets import AssetInput
+from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.pipeline.inputs import file_input
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery

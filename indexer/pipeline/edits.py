@@ -9,7 +9,7 @@ import sqlite3
 from pydantic import ValidationError
 
 from indexer.access import Viewer
-from indexer.assets import Annotation, Asset
+from indexer.assets import EDITABLE_FIELDS, Annotation, Asset
 from indexer.collection import Collection
 from indexer.errors import Forbidden, InvalidInput, NotFound
 from indexer.stores import files
@@ -38,8 +38,8 @@ def delete_asset(collection: Collection, asset_id: str, viewer: Viewer) -> None:
 
 
 def update_asset(collection: Collection, asset_id: str, changes: dict[str, object], viewer: Viewer) -> Asset:
-    """Change an asset's metadata (title, description, tags, visibility, licence)."""
-    allowed = {"title", "description", "tags", "visibility", "licence"}
+    """Change an asset's metadata (its EDITABLE_FIELDS: title, description, tags, visibility, licence)."""
+    allowed = set(EDITABLE_FIELDS)
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", f"changeable fields: {', '.join(sorted(allowed))}")

@@ -10,25 +10,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, Field, field_validator
 
 from indexer.access import Viewer
-from indexer.pipeline.adapters.switch import with_adapted
-from indexer.stores.adapter_versions import active_adapter
-from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility, clean_identifier
+from indexer.assets import EDITABLE_FIELDS, Annotation, Asset, AssetInput, MediaType, TimeRange, metadata_of
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import Conflict, InvalidInput, MediasearchError, TooLarge
 from indexer.media.annotators import ImageItem, load_annotators, run_annotators
 from indexer.media.decoding import decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.media.prepare import PreparedMedia
+from indexer.pipeline.adapters.switch import with_adapted
 from indexer.stores import files
+from indexer.stores.adapter_versions import active_adapter
 from indexer.stores.catalog import ContentRow
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 
@@ -36,6 +34,8 @@ BATCH_SIZE = 32
 KEYFRAMES_PER_BATCH = 128  # a batch of videos is encoded once this many keyframes wait (memory)
 NOTE_ANNOTATION = "ingest_note"  # a part of the asset left out, and why (e.g. an unreadable audio track)
 NOTE_MODEL = "mediasearch-ingest"
+# What a post sets on an asset: posting the same bytes again with all of these unchanged is `unchanged`.
+POSTED_FIELDS = ("media_type", *EDITABLE_FIELDS, "source", "annotations", "created_at")
 
 
 class IngestStatus(StrEnum):
@@ -43,30 +43,6 @@ class IngestStatus(StrEnum):
     updated = "updated"
     unchanged = "unchanged"
     rejected = "rejected"
-
-
-class AssetInput(BaseModel):
-    """One asset to ingest: metadata plus exactly one of `data` (file bytes) or `text`."""
-
-    id: str
-    owner: str
-    media_type: MediaType | None = None
-    title: str = ""
-    description: str = ""
-    tags: list[str] = Field(default_factory=list)
-    created_at: datetime | None = None
-    visibility: Visibility = Visibility.public
-    licence: str | None = None
-    source: str | None = None
-    annotations: list[Annotation] = Field(default_factory=list)
-    text: str | None = None
-    data: bytes | None = Field(default=None, repr=False)
-    name: str = Field(default="", description="How errors refer to it: a file name or the id.")
-
-    @field_validator("id", "owner")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        return clean_identifier(value)
 
 
 @dataclass
@@ -317,14 +293,12 @@ def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
             labels = [a.as_derived() for a in p.labels]
         created_at = item.created_at or (existing_row["created_at"] if existing_row else None)
         asset = Asset(
-            id=item.id, owner=item.owner, media_type=p.media_type, title=item.title, description=item.description,
-            tags=item.tags, visibility=item.visibility, licence=item.licence, source=item.source,
+            id=item.id, owner=item.owner, media_type=p.media_type, **metadata_of(item), source=item.source,
             annotations=[*item.annotations, *labels], **({"created_at": created_at} if created_at else {}),
         )
         if existing_row is not None and content is not None and existing_row["content_id"] == content.id:
             stored = catalog.asset_from_row(existing_row, Viewer(username=item.owner))
-            fields = ("media_type", "title", "description", "tags", "visibility", "licence", "source", "annotations", "created_at")
-            if all(getattr(stored, f) == getattr(asset, f) for f in fields):
+            if all(getattr(stored, f) == getattr(asset, f) for f in POSTED_FIELDS):
                 return IngestOutcome(item.id, IngestStatus.unchanged, name=item.name)
         media_rel, thumb_rel, created = (None, None, []) if content is not None else _store_files(collection, p)
         # The transaction fails (a full disk: StorageFull): the files of the content it did not store go too.

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from indexer.assets import MediaType
+from indexer.assets import AssetInput, MediaType
 from indexer.errors import InvalidInput, MediasearchError
 from indexer.media.decoding import media_type_for_path, sha256_bytes
-from indexer.pipeline.ingest import AssetInput, IngestOutcome, IngestStatus
+from indexer.pipeline.ingest import IngestOutcome, IngestStatus
 
 if TYPE_CHECKING:
     from indexer.config import Settings
