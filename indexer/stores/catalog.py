@@ -11,7 +11,6 @@ modules: this one (connection, transactions, meta, assets and contents), its
 vector side (catalog_vectors.py) and its lexical side (catalog_lexical.py).
 """
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -22,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from indexer.access import Viewer
-from indexer.assets import Annotation, Asset, MediaType, TimeRange, Visibility
+from indexer.assets import Annotation, Asset, MediaType, TimeRange
 from indexer.disk import is_full, storage_full, written
 from indexer.filters import Filters, utc_iso
 from indexer.stores.catalog_lexical import LexicalRows, write_fts_row
-from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BASE
+from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BASE, metadata_columns, metadata_from_row
 from indexer.stores.catalog_vectors import VectorRows
+from indexer.stores.lexical import searchable_text
 from indexer.stores.sql_filters import filters_sql, visibility_sql
 
 @dataclass
@@ -176,12 +176,8 @@ class Catalog(VectorRows, LexicalRows):
             id=row["id"],
             owner=row["owner"],
             media_type=MediaType(row["media_type"]),
-            title=row["title"],
-            description=row["description"],
-            tags=json.loads(row["tags"]),
+            **metadata_from_row(row),
             created_at=row["created_at"],
-            visibility=Visibility(row["visibility"]),
-            licence=row["licence"],
             source=row["source"],
             content_hash=content.hash,
             text=content.text,
@@ -357,25 +353,16 @@ class Catalog(VectorRows, LexicalRows):
         return _content(row)
 
     def upsert_asset(self, db: sqlite3.Connection, asset: Asset, content_id: int) -> int:
-        values = (
-            asset.owner, str(asset.media_type), asset.title, asset.description, json.dumps(asset.tags),
-            utc_iso(asset.created_at), str(asset.visibility), asset.licence, asset.source, content_id,
-        )
+        values = {"owner": asset.owner, "media_type": str(asset.media_type), **metadata_columns(asset),
+                  "created_at": utc_iso(asset.created_at), "source": asset.source, "content_id": content_id}
         existing = db.execute("SELECT rowid FROM assets WHERE id = ?", (asset.id,)).fetchone()
         if existing:
             rowid = existing["rowid"]
-            db.execute(
-                "UPDATE assets SET owner=?, media_type=?, title=?, description=?, tags=?, created_at=?, "
-                "visibility=?, licence=?, source=?, content_id=? WHERE rowid = ?",
-                (*values, rowid),
-            )
+            db.execute(f"UPDATE assets SET {', '.join(f'{c}=?' for c in values)} WHERE rowid = ?", (*values.values(), rowid))
             db.execute("DELETE FROM annotations WHERE asset_rowid = ?", (rowid,))
         else:
-            cur = db.execute(
-                "INSERT INTO assets(id, owner, media_type, title, description, tags, created_at, visibility, "
-                "licence, source, content_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (asset.id, *values),
-            )
+            cur = db.execute(f"INSERT INTO assets(id, {', '.join(values)}) VALUES (?{',?' * len(values)})",
+                             (asset.id, *values.values()))
             rowid = int(cur.lastrowid)
         db.executemany(
             "INSERT INTO annotations(asset_rowid, name, value, confidence, model, model_version, start_s, end_s, derived) "
@@ -387,7 +374,7 @@ class Catalog(VectorRows, LexicalRows):
             ],
         )
         body = db.execute("SELECT text FROM contents WHERE id = ?", (content_id,)).fetchone()["text"] or ""
-        write_fts_row(db, rowid, asset.title, asset.description, asset.tags, body, asset.annotations)
+        write_fts_row(db, rowid, searchable_text(asset, body, asset.annotations))
         db.execute("INSERT INTO lexical_log(asset_id, op) VALUES (?, 'upsert')", (asset.id,))
         return rowid
 

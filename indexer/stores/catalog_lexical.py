@@ -4,12 +4,11 @@ that stores outside the catalog replay (indexer/stores/outbox.py). Mixed into `C
 (indexer/stores/catalog.py), whose connection and asset reads these methods use.
 """
 
-import json
 import sqlite3
 from collections.abc import Iterator
 
-from indexer.assets import Annotation
-from indexer.stores.lexical import LexicalDoc
+from indexer.stores.catalog_schema import FTS_COLUMNS, metadata_from_row
+from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc
 
 
 class LexicalRows:
@@ -26,8 +25,7 @@ class LexicalRows:
         assert content is not None
         return LexicalDoc(
             asset_id=row["id"], content_id=row["content_id"], owner=row["owner"], media_type=row["media_type"],
-            title=row["title"], description=row["description"], tags=json.loads(row["tags"]),
-            text=content.text or "", visibility=row["visibility"], licence=row["licence"],
+            **metadata_from_row(row), text=content.text or "",
             created_at=row["created_at"], width=content.width, height=content.height,
             duration=content.duration, annotations=self.annotations(row["rowid"]),
         )
@@ -53,13 +51,11 @@ class LexicalRows:
         return self.db.execute("SELECT coalesce(max(seq), 0) FROM lexical_log").fetchone()[0]
 
 
-def write_fts_row(
-    db: sqlite3.Connection, rowid: int, title: str, description: str, tags: list[str], body: str,
-    annotations: list[Annotation],
-) -> None:
-    """The embedded store's BM25 row for one asset (replaces any earlier one)."""
+def write_fts_row(db: sqlite3.Connection, rowid: int, texts: dict[str, str]) -> None:
+    """The embedded store's BM25 row for one asset (replaces any earlier one); `texts` by SEARCHABLE_TEXT
+    key, as `searchable_text` gives them."""
     db.execute("DELETE FROM assets_fts WHERE rowid = ?", (rowid,))
     db.execute(
-        "INSERT INTO assets_fts(rowid, title, description, tags, body, annotations) VALUES (?,?,?,?,?,?)",
-        (rowid, title, description, " ".join(tags), body, " ".join(a.value for a in annotations)),
+        f"INSERT INTO assets_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})",
+        (rowid, *(texts[key] for key in SEARCHABLE_TEXT)),
     )

@@ -11,7 +11,19 @@
     lexical_log     the outbox of lexical stores outside the catalog
     image_features  frozen image features, for adapters
     assets_fts      FTS5 over each asset's searchable text, for BM25
+
+An asset's editable fields (indexer/assets.py's EDITABLE_FIELDS) are columns of `assets` by the same
+names: `metadata_columns` and `metadata_from_row` convert them (tags are stored as a JSON list).
 """
+
+import json
+import sqlite3
+
+from indexer.assets import EDITABLE_FIELDS, AssetMetadata, metadata_of
+from indexer.stores.lexical import SEARCHABLE_TEXT
+
+# The FTS5 columns: the searchable text of stores/lexical.py, in its order (the body is `text` there).
+FTS_COLUMNS = tuple("body" if key == "text" else key for key in SEARCHABLE_TEXT)
 
 SCHEMA_VERSION = "1"
 # Vector ids: a content's own vector uses the content id; a segment's (a video keyframe)
@@ -92,6 +104,20 @@ CREATE TABLE IF NOT EXISTS image_features (  -- frozen image features for adapte
     vector BLOB NOT NULL               -- float16
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5(
-    title, description, tags, body, annotations, tokenize = 'porter unicode61'
+    {fts_columns}, tokenize = 'porter unicode61'
 );
-"""
+""".replace("{fts_columns}", ", ".join(FTS_COLUMNS))
+
+
+def metadata_columns(metadata: AssetMetadata) -> dict[str, object]:
+    """An asset's editable fields as columns of the assets table (tags as a JSON list)."""
+    values = metadata_of(metadata)
+    values["tags"], values["visibility"] = json.dumps(metadata.tags), str(metadata.visibility)
+    return values
+
+
+def metadata_from_row(row: sqlite3.Row) -> dict[str, object]:
+    """An asset row's editable fields, as AssetMetadata takes them."""
+    values: dict[str, object] = {name: row[name] for name in EDITABLE_FIELDS}
+    values["tags"] = json.loads(row["tags"])
+    return values

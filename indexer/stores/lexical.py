@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from indexer.assets import Annotation, MediaType, Visibility
+from indexer.assets import Annotation, AssetMetadata, MediaType
 from indexer.filters import Filters
 from indexer.access import Viewer
 
@@ -27,24 +27,30 @@ def marked_html(text: str) -> str:
     return html.escape(text).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
-class LexicalDoc(BaseModel):
-    """What the lexical store knows of one asset."""
+class LexicalDoc(AssetMetadata):
+    """What the lexical store knows of one asset: its editable metadata (AssetMetadata) and the rest."""
 
     asset_id: str
     content_id: int
     owner: str
     media_type: MediaType
-    title: str = ""
-    description: str = ""
-    tags: list[str] = Field(default_factory=list)
     text: str = ""
-    visibility: Visibility = Visibility.public
-    licence: str | None = None
     created_at: datetime
     width: int | None = None
     height: int | None = None
     duration: float | None = None
     annotations: list[Annotation] = Field(default_factory=list)
+
+
+# The searchable text of an asset, each with its BM25 weight, in this order (the FTS5 columns'); a key
+# names the highlight that text gives. Both lexical stores rank and highlight these.
+SEARCHABLE_TEXT: dict[str, float] = {"title": 3.0, "description": 1.5, "tags": 2.0, "text": 1.0, "annotations": 1.0}
+
+
+def searchable_text(metadata: AssetMetadata, text: str, annotations: Sequence[Annotation]) -> dict[str, str]:
+    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces."""
+    return {"title": metadata.title, "description": metadata.description, "tags": " ".join(metadata.tags),
+            "text": text, "annotations": " ".join(a.value for a in annotations)}
 
 
 class LexicalQuery(BaseModel):

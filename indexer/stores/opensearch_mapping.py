@@ -16,22 +16,19 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from indexer.assets import Annotation, TimeRange
+from indexer.assets import EDITABLE_FIELDS, Annotation, TimeRange
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, utc_iso
-from indexer.stores.lexical import LexicalDoc
+from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, searchable_text
 
 # Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
 MAPPING_VERSION = 1
 MAX_RESULT_WINDOW = 10_000
 
-# Searchable text and its BM25 weights (the embedded store's bm25() weights), and the key of the
-# highlight each field gives (the embedded store's column names).
+# The searchable text (stores/lexical.py's SEARCHABLE_TEXT): text field -> (BM25 weight, highlight key).
+# Tags and annotations are text fields of their own here: their names hold the keywords and the nested list.
+_TEXT_FIELD_NAMES = {"tags": "tag_text", "annotations": "annotation_text"}
 TEXT_FIELDS: dict[str, tuple[float, str]] = {
-    "title": (3.0, "title"),
-    "description": (1.5, "description"),
-    "tag_text": (2.0, "tags"),
-    "text": (1.0, "text"),
-    "annotation_text": (1.0, "annotations"),
+    _TEXT_FIELD_NAMES.get(key, key): (weight, key) for key, weight in SEARCHABLE_TEXT.items()
 }
 # Offsets in the postings: the highlighter reads them instead of re-analysing (fast, no length limit).
 _ENGLISH = {"type": "text", "analyzer": "english", "index_options": "offsets"}
@@ -40,6 +37,14 @@ _ENGLISH = {"type": "text", "analyzer": "english", "index_options": "offsets"}
 _LONGEST_KEYWORD = 8191
 _KEYWORD = {"type": "keyword", "ignore_above": _LONGEST_KEYWORD}
 _KEYWORD_NOCASE = {**_KEYWORD, "fields": {"nocase": {**_KEYWORD, "normalizer": "nocase"}}}
+# How each editable field (indexer/assets.py's AssetMetadata) is indexed: a new one needs its line here.
+METADATA_FIELDS: dict[str, dict[str, Any]] = {
+    "title": _ENGLISH, "description": _ENGLISH, "tags": _KEYWORD_NOCASE, "visibility": _KEYWORD,
+    "licence": _KEYWORD_NOCASE,
+}
+if set(METADATA_FIELDS) != set(EDITABLE_FIELDS):
+    raise RuntimeError(f"the OpenSearch mapping lists {sorted(METADATA_FIELDS)}, the asset's editable fields are "
+                       f"{sorted(EDITABLE_FIELDS)}: map each in indexer/stores/opensearch_mapping.py")
 
 
 def index_template(prefix: str, shards: int, replicas: int | None) -> dict[str, Any]:
@@ -66,10 +71,8 @@ def index_template(prefix: str, shards: int, replicas: int | None) -> dict[str, 
                     "content_id": {"type": "long"},
                     "owner": _KEYWORD_NOCASE,
                     "media_type": _KEYWORD,
-                    "visibility": _KEYWORD,
-                    "licence": _KEYWORD_NOCASE,
+                    **METADATA_FIELDS,
                     **{name: _ENGLISH for name in TEXT_FIELDS},
-                    "tags": _KEYWORD_NOCASE,
                     "created_at": {"type": "date", "format": "strict_date_optional_time"},
                     # The catalog's text form (utc_iso): range filters and the browse order compare it
                     # as SQLite does, to the microsecond.
@@ -106,19 +109,14 @@ def index_template(prefix: str, shards: int, replicas: int | None) -> dict[str, 
 def to_source(doc: LexicalDoc) -> dict[str, Any]:
     created = utc_iso(doc.created_at)
     annotations = doc.annotations
+    texts = searchable_text(doc, doc.text, annotations)
     return {
         "asset_id": doc.asset_id,
         "content_id": doc.content_id,
         "owner": doc.owner,
         "media_type": str(doc.media_type),
-        "visibility": str(doc.visibility),
-        "licence": doc.licence,
-        "title": doc.title,
-        "description": doc.description,
-        "text": doc.text,
-        "tags": doc.tags,
-        "tag_text": " ".join(doc.tags),
-        "annotation_text": " ".join(a.value for a in annotations),
+        **doc.model_dump(mode="json", include=set(EDITABLE_FIELDS)),
+        **{field: texts[key] for field, (_, key) in TEXT_FIELDS.items()},
         "created_at": created,
         "created_iso": created,
         "year": created[:4],
@@ -153,8 +151,7 @@ def from_source(source: Mapping[str, Any]) -> LexicalDoc:
     ]
     return LexicalDoc(
         asset_id=source["asset_id"], content_id=source["content_id"], owner=source["owner"],
-        media_type=source["media_type"], title=source.get("title", ""), description=source.get("description", ""),
-        tags=source.get("tags", []), text=source.get("text", ""), visibility=source["visibility"],
-        licence=source.get("licence"), created_at=source["created_iso"], width=source.get("width"),
+        media_type=source["media_type"], **{name: source[name] for name in EDITABLE_FIELDS if name in source},
+        text=source.get("text", ""), created_at=source["created_iso"], width=source.get("width"),
         height=source.get("height"), duration=source.get("duration"), annotations=annotations,
     )

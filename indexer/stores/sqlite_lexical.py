@@ -13,12 +13,14 @@ from indexer.assets import MediaType
 from indexer.filters import FACE_ANNOTATION, LABEL_ANNOTATION, COLOUR_ANNOTATION, Filters
 from indexer.stores.catalog import Catalog
 from indexer.stores.catalog_lexical import write_fts_row
-from indexer.stores.lexical import MARK_END, MARK_START, FacetCount, LexicalDoc, LexicalHit, LexicalQuery
+from indexer.stores.lexical import (
+    MARK_END, MARK_START, SEARCHABLE_TEXT, FacetCount, LexicalDoc, LexicalHit, LexicalQuery, searchable_text,
+)
 from indexer.stores.sql_filters import filters_sql
 
-# bm25() column weights: title, description, tags, body, annotations.
-BM25_WEIGHTS = (3.0, 1.5, 2.0, 1.0, 1.0)
-_COLUMNS = ("title", "description", "tags", "text", "annotations")
+# bm25() column weights, in the FTS5 columns' order, and the highlight each column gives.
+BM25_WEIGHTS = tuple(SEARCHABLE_TEXT.values())
+_COLUMNS = tuple(SEARCHABLE_TEXT)
 
 
 def _quote(term: str) -> str:
@@ -72,7 +74,7 @@ class SqliteLexicalStore:
                 row = db.execute("SELECT rowid FROM assets WHERE id = ?", (doc.asset_id,)).fetchone()
                 if row is None:
                     raise ValueError(f"the embedded lexical store indexes catalog assets only; '{doc.asset_id}' is not one")
-                write_fts_row(db, row["rowid"], doc.title, doc.description, doc.tags, doc.text, doc.annotations)
+                write_fts_row(db, row["rowid"], searchable_text(doc, doc.text, doc.annotations))
 
     def delete(self, asset_ids: Sequence[str]) -> None:
         with self.catalog.transaction() as db:
