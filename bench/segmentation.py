@@ -1,4 +1,4 @@
-"""Shot segmentation: the D3.2 Pearson method (indexer/video.py) against PySceneDetect.
+"""Shot segmentation: the D3.2 Pearson method (indexer/media/shots.py) against PySceneDetect.
 
 Ground truth comes from a synthetic set with known cuts: pieces of the shared sample clips (each
 piece inside one shot, checked by eye on contact sheets), re-encoded at 640x360/25 fps and joined

@@ -13,7 +13,7 @@
   the whole download.
 
 Whether the bytes are what the Content-Type says is left to the ingest pipeline, which decodes every
-file fully (indexer/media.py, indexer/video.py).
+file fully (indexer/media/decoding.py, indexer/media/ffmpeg.py).
 """
 
 import http.client

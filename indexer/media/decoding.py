@@ -1,6 +1,6 @@
 """Reading media safely: type detection, image decoding with limits, hashing, thumbnails.
 
-Videos and audio are read by ffmpeg/ffprobe in indexer/video.py."""
+Videos and audio are read by ffmpeg/ffprobe in indexer/media/ffmpeg.py."""
 
 import hashlib
 import io
