@@ -19,9 +19,9 @@ from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound
 from indexer.filters import Filters
 from indexer.stores.catalog import SEGMENT_ID_BASE
+from indexer.stores.feed_state import FeedState
 from query.language import parse_query
 from recommender.seeds import Clustering, Seed, SeedMode, cluster_posts, plan_seeds, softmax_draw
-from recommender.state import FeedState
 
 SPACES = {"text": SPACE_TEXT, "image": SPACE_IMAGE}
 TARGET_TYPES = {"text": ("text",), "image": ("image", "video")}
