@@ -160,7 +160,7 @@ class Collection:
         """
         with self._index_lock:
             # One cheap query on the search path: nothing new since the least advanced index.
-            newest = self.catalog.db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+            newest = self.catalog.newest_vector_seq()
             if newest <= min(index.applied_seq for index in self.indexes.values()):
                 return
             for space, index in self.indexes.items():
