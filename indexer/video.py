@@ -737,8 +737,7 @@ def reencode_keyframes(collection, batch: int = 32) -> list[tuple[str, int, np.n
     ids SEGMENT_ID_BASE + segment id, and their pictures are the JPEGs under derived/)."""
     from indexer.stores.catalog import SEGMENT_ID_BASE
 
-    rows = collection.catalog.db.execute(
-        "SELECT id, keyframe_path FROM segments WHERE keyframe_path IS NOT NULL ORDER BY id").fetchall()
+    rows = collection.catalog.keyframes()
     out: list[tuple[str, int, np.ndarray]] = []
     for start in range(0, len(rows), batch):
         chunk = [r for r in rows[start : start + batch] if (collection.home / r["keyframe_path"]).is_file()]
