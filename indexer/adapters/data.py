@@ -60,12 +60,7 @@ def owner_texts(row: sqlite3.Row) -> list[str]:
 
 def captioned_rows(collection: Collection, include_private: bool, after_rowid: int = 0) -> list[sqlite3.Row]:
     """Picture assets with some text, newer than `after_rowid` (the cheap SQL part of the filter)."""
-    visibility = "" if include_private else "AND visibility = 'public'"
-    return collection.catalog.db.execute(
-        f"SELECT rowid, id, title, description, source, content_id, media_type FROM assets "
-        f"WHERE media_type IN ('image', 'video') AND rowid > ? {visibility} "
-        "AND (description != '' OR title != '') ORDER BY rowid", (after_rowid,)
-    ).fetchall()
+    return collection.catalog.captioned_pictures(include_private, after_rowid)
 
 
 def count_captioned(collection: Collection, include_private: bool, after_rowid: int = 0) -> int:
@@ -122,11 +117,10 @@ def backfill_features(collection: Collection, vector_ids: np.ndarray, batch: int
     paths: list[tuple[int, Path]] = []
     for vid in (int(v) for v in vector_ids):
         if vid >= SEGMENT_ID_BASE:
-            row = catalog.db.execute("SELECT keyframe_path FROM segments WHERE id = ?", (vid - SEGMENT_ID_BASE,)).fetchone()
-            rel = row["keyframe_path"] if row else None
+            rel = catalog.segment_keyframe_path(vid - SEGMENT_ID_BASE)
         else:
-            row = catalog.db.execute("SELECT media_path, media_type FROM contents WHERE id = ?", (vid,)).fetchone()
-            rel = row["media_path"] if row and row["media_type"] == "image" else None
+            content = catalog.content(vid)
+            rel = content.media_path if content and content.media_type == "image" else None
         if rel and (collection.home / rel).is_file():
             paths.append((vid, collection.home / rel))
     stored = 0
@@ -137,8 +131,7 @@ def backfill_features(collection: Collection, vector_ids: np.ndarray, batch: int
         with collection.write_lock, catalog.transaction() as db:
             for (vid, _), vector in zip(chunk, features, strict=True):
                 # Only for pictures still there: a deletion may have happened meanwhile.
-                exists = db.execute("SELECT 1 FROM vectors WHERE space = ? AND content_id = ?", (SPACE_IMAGE, vid)).fetchone()
-                if exists:
+                if catalog.has_vector(SPACE_IMAGE, vid):
                     catalog.insert_features(db, vid, FEATURE_MODEL, vector)
                     stored += 1
     return stored
