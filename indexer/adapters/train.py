@@ -237,7 +237,7 @@ def train(collection: Collection, options: TrainOptions | None = None, on_epoch:
     options = options or TrainOptions()
     started = time.perf_counter()
     include_private = collection.settings.adapter_train_private if options.include_private is None else options.include_private
-    max_rowid = collection.catalog.db.execute("SELECT coalesce(max(rowid), 0) FROM assets").fetchone()[0]
+    max_rowid = collection.catalog.last_asset_rowid()
     if examples is None:
         examples = collect_examples(collection, include_private)
     if len(examples) < options.min_examples:
