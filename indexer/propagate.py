@@ -16,8 +16,7 @@ source for assets of the same owner, so propagation never leaks what a user cann
 """
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -27,32 +26,13 @@ from indexer.access import ADMIN, Viewer
 from indexer.assets import Annotation, Asset, TimeRange
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, Collection
 from indexer.errors import InvalidInput, NotFound
+from indexer.stores.proposals import NewProposal, open_proposals
 
 PROPAGATED_PREFIX = "propagated:"
 DUPLICATE_SIMILARITY = 0.95
 MIN_SIMILARITY = 0.75
 NEIGHBOURS = 5
 FILE = "propagation.sqlite3"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS proposals (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL,
-    source TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    similarity REAL NOT NULL,
-    kind TEXT NOT NULL,
-    source_model TEXT,
-    start_s REAL,
-    end_s REAL,
-    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'rejected')),
-    created_at TEXT NOT NULL,
-    decided_at TEXT,
-    UNIQUE (target, source, name, value)
-);
-"""
 
 
 @dataclass
@@ -79,17 +59,6 @@ def propagatable(annotation: Annotation) -> bool:
     """People's annotations and outside services': what no annotator of ours would produce again."""
     model = annotation.model
     return model is None or model.startswith("mediaverse:")
-
-
-@contextmanager
-def _store(collection: Collection) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(collection.home / FILE, timeout=30, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    try:
-        db.executescript(SCHEMA)
-        yield db
-    finally:
-        db.close()
 
 
 def _proposal(row: sqlite3.Row) -> Proposal:
@@ -150,7 +119,7 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
     for asset_id, row in rows.items():
         by_content.setdefault(row["content_id"], []).append(asset_id)
     now = datetime.now(timezone.utc).isoformat()
-    new: list[tuple] = []
+    new: list[NewProposal] = []
     neighbours_of: dict[int, dict[int, float]] = {}
     for target_id in targets:
         target_row = rows[target_id]
@@ -176,21 +145,15 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
                     confidence = similarity * (a.confidence if a.confidence is not None else 1.0)
                     new.append((target_id, source_id, a.name, a.value, round(confidence, 4), round(similarity, 4), kind,
                                 a.model, a.time.start if a.time else None, a.time.end if a.time else None, now))
-    with _store(collection) as db:
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(
-            "INSERT OR IGNORE INTO proposals(target, source, name, value, confidence, similarity, kind, source_model, "
-            "start_s, end_s, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", new)
-        db.execute("COMMIT")
+    with open_proposals(collection.home / FILE) as store:
+        store.add_new(new)
     return proposals(collection, "open", targets if asset_ids is not None else None)
 
 
 def proposals(collection: Collection, status: str | None = "open", targets: Iterable[str] | None = None) -> list[Proposal]:
     """Stored proposals, near-duplicates first, then by confidence."""
-    with _store(collection) as db:
-        rows = db.execute(
-            "SELECT * FROM proposals WHERE (? IS NULL OR status = ?) "
-            "ORDER BY kind = 'duplicate' DESC, confidence DESC, id", (status, status)).fetchall()
+    with open_proposals(collection.home / FILE) as store:
+        rows = store.with_status(status)
     wanted = set(targets) if targets is not None else None
     return [_proposal(r) for r in rows if wanted is None or r["target"] in wanted]
 
@@ -209,9 +172,8 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         raise InvalidInput("no proposal ids given", "run `mediasearch propagate` to list them")
-    with _store(collection) as db:
-        rows = {r["id"]: _proposal(r) for r in db.execute(
-            f"SELECT * FROM proposals WHERE id IN ({','.join('?' * len(ids))})", ids)}
+    with open_proposals(collection.home / FILE) as store:
+        rows = {r["id"]: _proposal(r) for r in store.by_ids(ids)}
     missing = [i for i in ids if i not in rows]
     if missing:
         raise NotFound(f"no proposal {missing[0]}", "run `mediasearch propagate` to list them")
@@ -239,11 +201,8 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
                     catalog.upsert_asset(tx, current.model_copy(update={"annotations": merged}), row["content_id"])
         collection.sync_lexical()
     now = datetime.now(timezone.utc).isoformat()
-    with _store(collection) as db:
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("UPDATE proposals SET status = ?, decided_at = ? WHERE id = ?",
-                       [("accepted" if accept else "rejected", now, p.id) for p in decided])
-        db.execute("COMMIT")
+    with open_proposals(collection.home / FILE) as store:
+        store.set_status([p.id for p in decided], "accepted" if accept else "rejected", now)
     for p in decided:
         p.status = "accepted" if accept else "rejected"
     return decided
