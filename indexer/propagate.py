@@ -11,8 +11,10 @@ and its kind: `duplicate` (similarity >= 0.95: the same picture re-encoded, crop
 
 Proposals wait in `propagation.sqlite3` under the home folder until an editor accepts or rejects
 them (`mediasearch propagate --accept ID...`); an accepted one is stored on the asset with model
-`propagated:<source asset id>` and model_version `<kind>@<similarity>`. A private asset is only a
-source for assets of the same owner, so propagation never leaks what a user cannot see.
+`propagated` and model_version `<kind>@<similarity>`, and from then on belongs to that asset (the
+source's id stays in the proposals store, the editor's view). A public asset may feed any asset; a
+private one only other private assets of its owner, so propagation never shows a private asset's
+words where anyone else could read them. Acceptance checks the source again (it may have gone private).
 """
 
 import sqlite3
@@ -28,7 +30,7 @@ from indexer.collection import SPACE_DENSE, SPACE_IMAGE, Collection
 from indexer.errors import InvalidInput, NotFound
 from indexer.stores.proposals import NewProposal, open_proposals
 
-PROPAGATED_PREFIX = "propagated:"
+PROPAGATED_MODEL = "propagated"
 DUPLICATE_SIMILARITY = 0.95
 MIN_SIMILARITY = 0.75
 NEIGHBOURS = 5
@@ -50,8 +52,10 @@ class Proposal:
     status: str
 
     def annotation(self) -> Annotation:
+        # The source's id stays in the proposals store (the editor's view): shown on the target, it would
+        # name another asset to everyone who may see the target, also after the source goes private.
         return Annotation(name=self.name, value=self.value, confidence=round(self.confidence, 4),
-                          model=f"{PROPAGATED_PREFIX}{self.source}", model_version=f"{self.kind}@{self.similarity:.3f}",
+                          model=PROPAGATED_MODEL, model_version=f"{self.kind}@{self.similarity:.3f}",
                           time=self.time)
 
 
@@ -136,8 +140,8 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
                 source_row = rows[source_id]
                 if source_id == target_id:
                     continue
-                if source_row["visibility"] != "public" and source_row["owner"] != target_row["owner"]:
-                    continue  # never carry a private asset's metadata to someone else's asset
+                if not _may_feed(source_row, target_row):
+                    continue  # never carry a private asset's metadata where others could see it
                 kind = "duplicate" if similarity >= DUPLICATE_SIMILARITY else "similar"
                 for a in asset(source_id).annotations:
                     if not propagatable(a) or (a.name, a.value.lower()) in have:
@@ -158,11 +162,17 @@ def proposals(collection: Collection, status: str | None = "open", targets: Iter
     return [_proposal(r) for r in rows if wanted is None or r["target"] in wanted]
 
 
-def _source_still_shared(collection: Collection, proposal: Proposal, target_owner: str) -> bool:
-    """A proposal made while its source was public carries nothing once the source went private
-    (or away): checked again when it is accepted."""
+def _may_feed(source, target) -> bool:  # noqa: ANN001 - asset rows
+    """A public asset may feed any asset; a private one only another private asset of its owner, so
+    its words never show where anyone but the owner (and admins) could read them."""
+    return source["visibility"] == "public" or (
+        target["visibility"] == "private" and source["owner"] == target["owner"])
+
+
+def _source_still_shared(collection: Collection, proposal: Proposal, target) -> bool:  # noqa: ANN001
+    """Checked again when a proposal is accepted: its source may have gone private (or away) since."""
     source = collection.catalog.asset_row(proposal.source)
-    return source is not None and (source["visibility"] == "public" or source["owner"] == target_owner)
+    return source is not None and _may_feed(source, target)
 
 
 def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Viewer) -> list[Proposal]:
@@ -192,7 +202,7 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
                 current = catalog.asset_from_row(row, viewer)
                 merged = list(current.annotations)
                 for p in items:
-                    if not _source_still_shared(collection, p, row["owner"]):
+                    if not _source_still_shared(collection, p, row):
                         raise InvalidInput(f"proposal {p.id}: its source '{p.source}' is gone or private now",
                                            "reject it, or run `mediasearch propagate` again")
                     if p.annotation() not in merged:
