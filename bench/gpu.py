@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from indexer.device import faiss_build, faiss_gpu_count, rescore_top_k  # noqa: E402
-from indexer.stores.vectors import VectorIndex, _build, _to_gpu, auto_factory  # noqa: E402
+from indexer.stores.vectors import VectorIndex, _build, _to_gpu, auto_factory, training_sample  # noqa: E402
 
 DIM = 512
 K = 10
@@ -139,9 +139,12 @@ def bench_clip(model: str, device: str, n_images: int, n_texts: int, repeats: in
 
 
 # --- FAISS
+SWEEP: list[dict] = []
+
+
 def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: bool, repeats: int,
-                budget_s: float) -> list[dict]:
-    device = "cuda" if gpu else "cpu"
+                budget_s: float, sweep: list[tuple[int, int]] = (), cpu_skip: bool = False) -> list[dict]:
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # the data and the exact reference
     t, (base, queries, base_dev) = once(lambda: clustered(n, n_queries, device))
     log(f"{n:,} vectors made on {device} in {t:.1f}s")
     ids = np.arange(n, dtype=np.int64)
@@ -150,15 +153,19 @@ def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: 
     rows = []
 
     def train_only(on_gpu: bool) -> float:
+        """What a build's training costs: on the GPU, as VectorIndex.build trains there (on a sample of
+        256 vectors per list); on the CPU, as it trains there (FAISS samples for k-means itself)."""
         index = _build(DIM, factory)
         if on_gpu:
             index = _to_gpu(index)
+            return once(lambda: index.train(training_sample(base, index.nlist)))[0]
         return once(lambda: index.train(base))[0]
 
-    def searched(index: VectorIndex, qs: np.ndarray, base_t: torch.Tensor) -> tuple[float, float, float, np.ndarray]:
+    def searched(index: VectorIndex, qs: np.ndarray, base_t: torch.Tensor,
+                 wide: int = WIDE) -> tuple[float, float, float, np.ndarray]:
         def run() -> tuple[np.ndarray, np.ndarray]:
-            hits = index.search_many(qs, WIDE)
-            cand = np.full((len(qs), WIDE), -1, dtype=np.int64)
+            hits = index.search_many(qs, wide)
+            cand = np.full((len(qs), wide), -1, dtype=np.int64)
             for r, h in enumerate(hits):
                 cand[r, : len(h.ids)] = h.ids
             raw = cand[:, :K].copy()
@@ -166,8 +173,8 @@ def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: 
                                    torch.from_numpy(cand).to(base_t.device), K)
             return raw, top.cpu().numpy()
 
-        seconds = timed(run, repeats)
-        raw, top = run()
+        raw, top = run()  # the warm-up, and the answers recall is measured on
+        seconds = timed(run, repeats if index.device == "cuda" or n < 5_000_000 else 1, warmup=0)
         return len(qs) / seconds, recall(expected[: len(qs)], raw), recall(expected[: len(qs)], top), top
 
     base_cpu_t = torch.from_numpy(base)
@@ -181,7 +188,16 @@ def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: 
         log(f"GPU search {qps:,.0f} q/s, recall {raw_r:.4f} raw, {top_r:.4f} rescored")
         rows.append({"n": n, "device": "GPU", "factory": gpu_index.effective_factory, "nprobe": gpu_index._index.nprobe,
                      "train": t_train, "build": t_build, "qps": qps, "queries": len(queries), "raw": raw_r,
-                     "recall": top_r, "exact_qps": len(queries) / t_exact})
+                     "recall": top_r, "exact_qps": len(queries) / t_exact, "exact_on": device})
+        default_nprobe = gpu_index._index.nprobe
+        for nprobe, wide in sweep:
+            gpu_index.set_nprobe(nprobe)
+            qps_s, raw_s, top_s, _ = searched(gpu_index, queries, base_dev, wide)
+            log(f"sweep nprobe {nprobe}, {wide} candidates: {qps_s:,.0f} q/s, recall {raw_s:.4f} raw, {top_s:.4f} rescored")
+            SWEEP.append({"n": n, "nprobe": nprobe, "wide": wide, "qps": qps_s, "recall": top_s})
+        gpu_index.set_nprobe(default_nprobe)
+        if cpu_skip:
+            return rows
     t_train = train_only(False) if time.perf_counter() - STARTED < budget_s else None
     log(f"CPU training {fmt(t_train, 1)}s" + ("" if t_train is not None else " (skipped: past --budget-s)"))
     if cpu_build or gpu_index is None:
@@ -195,7 +211,7 @@ def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: 
     log(f"CPU search {qps:,.0f} q/s, recall {raw_r:.4f} raw, {top_r:.4f} rescored")
     row = {"n": n, "device": "CPU", "factory": cpu_index.effective_factory, "nprobe": cpu_index._index.nprobe,
            "train": t_train, "build": t_build, "qps": qps, "queries": cpu_queries, "raw": raw_r, "recall": top_r,
-           "exact_qps": None if gpu else len(queries) / t_exact}
+           "exact_qps": None if gpu else len(queries) / t_exact, "exact_on": device}
     if gpu_index is not None:
         same = np.mean([set(a.tolist()) == set(b.tolist()) for a, b in zip(gpu_top[:cpu_queries], cpu_top, strict=True)])
         row["same_top10"] = float(same)
@@ -247,10 +263,13 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=440, help="skip the remaining CPU training past this time")
     parser.add_argument("--out", type=Path, default=None, help="write the section here instead of docs/benchmarks.md")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-faiss-gpu", action="store_true", help="FAISS on the CPU even with a GPU build")
+    parser.add_argument("--gpu-only", action="store_true", help="leave out the CPU measurements")
+    parser.add_argument("--sweep", default="", help="GPU search settings to try too, e.g. 64:40,64:100,128:40 (nprobe:candidates)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: clip, faiss, adapter")
     args = parser.parse_args()
     gpu = torch.cuda.is_available()
-    faiss_gpu = gpu and faiss_build() == "gpu" and faiss_gpu_count() > 0
+    faiss_gpu = gpu and faiss_build() == "gpu" and faiss_gpu_count() > 0 and not args.no_faiss_gpu
     sizes = [int(s) for s in (args.sizes or ("20000,40000" if args.quick else "1000000,10000000")).split(",")]
     n_queries = args.queries or (200 if args.quick else 10_000)
     cpu_queries = min(n_queries, args.cpu_queries or (200 if args.quick else 1000))
@@ -264,69 +283,88 @@ def main() -> None:
         f"({faiss_build()} build, {faiss_gpu_count() if faiss_build() == 'gpu' else 0} GPUs); {threads} CPU threads")
 
     clip_rows, faiss_rows, adapter_rows = [], [], []
+    def render() -> str:
+        lines = []
+        if clip_rows:
+            by = dict(clip_rows)
+            g, c = by.get("cuda"), by.get("cpu")
+            lines += [f"CLIP {clip_model}, random weights (speed only); batch {g['batch'] if g else '-'} on the GPU "
+                      f"(from free memory), 32 on the CPU; fp16 autocast on the GPU.", "",
+                      "| CLIP | GPU | CPU | GPU / CPU |", "|---|---|---|---|"]
+            for key, label in (("image_model", "images/s, model alone (preprocessed batches)"),
+                               ("image_e2e", "images/s, `encode_images` from 320x240 PIL pictures"),
+                               ("text", "texts/s, `encode_texts`")):
+                gv, cv = (g or {}).get(key), (c or {}).get(key)
+                lines.append(f"| {label} | {fmt(gv)} | {fmt(cv)} | {speedup(gv, cv)} |")
+            lines.append("")
+        if faiss_rows:
+            lines += ["| vectors x 512 | device | index (nprobe) | IVF training s | build s (train + add) | queries/s, batched, "
+                      "with rescoring | recall@10 raw | recall@10 rescored | same top 10 as GPU |",
+                      "|---|---|---|---|---|---|---|---|---|"]
+            for r in faiss_rows:
+                build = fmt(r["build"], 1) if r["build"] is not None else "- (searches the GPU-built copy)"
+                lines.append(f"| {r['n']:,} | {r['device']} | {r['factory']} ({r['nprobe']}) | {fmt(r['train'], 1)} | {build} | "
+                             f"{fmt(r['qps'])} ({r['queries']:,} queries) | {r['raw']:.4f} | {r['recall']:.4f} | "
+                             f"{fmt(100 * r['same_top10'], 1) + ' %' if 'same_top10' in r else '-'} |")
+            exact = [r for r in faiss_rows if r.get("exact_qps")]
+            if exact:
+                lines += ["", "Exact brute force (torch, float32, the recall reference): " + ", ".join(
+                    f"{r['exact_qps']:,.0f} queries/s at {r['n']:,} on {'the GPU' if r['exact_on'] == 'cuda' else 'the CPU'}"
+                    for r in exact) + "."]
+            lines.append("")
+        if SWEEP:
+            lines += ["| vectors x 512 | GPU search: nprobe | candidates rescored | queries/s, batched | recall@10 rescored |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {r['n']:,} | {r['nprobe']} | {r['wide']} | {fmt(r['qps'])} | {r['recall']:.4f} |" for r in SWEEP]
+            lines.append("")
+        if adapter_rows:
+            lines += ["| adapter fit (1280-d into 384-d, linear) | GPU s | CPU s | GPU / CPU |", "|---|---|---|---|"]
+            by_dev = {d: (p, e, s) for d, p, e, s in adapter_rows}
+            p, e, _ = next(iter(by_dev.values()))
+            cpu_s = by_dev["cpu"][2] if "cpu" in by_dev else None
+            gpu_s = by_dev["cuda"][2] if "cuda" in by_dev else None
+            lines.append(f"| {p:,} pictures, {5 * p:,} texts, {e} epochs | {fmt(gpu_s, 1)} | {fmt(cpu_s, 1)} | "
+                         f"{speedup(gpu_s, cpu_s, higher_is_better=False)} |")
+        lines += ["", f"The run took {time.perf_counter() - STARTED:.0f} s."]
+        return "\n".join(lines)
+
+    command = "python bench/gpu.py " + " ".join(sys.argv[1:])
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; GPU {gpu_name}; "
+               f"torch {torch.__version__} (CUDA {torch.version.cuda}); faiss {faiss.__version__} ({faiss_build()} build)")
+    title = "GPU: CLIP, FAISS and adapters, GPU against CPU"
+
+    def checkpoint() -> None:
+        """With --out, the table so far: a run cut short by a time limit still leaves its figures."""
+        if args.out is not None:
+            args.out.write_text(f"## {title} ({time.strftime('%Y-%m-%d')})\n\n`{command.strip()}` on {machine}\n\n{render()}\n")
+
     if "clip" not in skip:
-        for device in (["cuda"] if gpu else []) + ["cpu"]:
+        for device in (["cuda"] if gpu else []) + ([] if args.gpu_only else ["cpu"]):
             n_img = 128 if device == "cpu" else 8192
             n_txt = 128 if device == "cpu" else 16384
             if args.quick:
                 n_img, n_txt = 64, 64
             clip_rows.append((device, bench_clip(clip_model, device, n_img, n_txt, args.repeats)))
             log(f"CLIP {clip_model} on {device}: {clip_rows[-1][1]}")
+            checkpoint()
     if "adapter" not in skip:
         pictures, epochs = (500, 2) if args.quick else (8000, 20)
-        for device in (["cuda"] if gpu else []) + ["cpu"]:
+        for device in (["cuda"] if gpu else []) + ([] if args.gpu_only else ["cpu"]):
+            bench_adapter(device, 200, 1)  # warm-up: the first optimiser imports torch._dynamo (~10 s)
             adapter_rows.append((device, pictures, epochs, bench_adapter(device, pictures, epochs)))
             log(f"adapter fit on {device}: {adapter_rows[-1][3]:.1f}s")
+            checkpoint()
     if "faiss" not in skip:
         for n in sizes:
+            sweep = [tuple(int(v) for v in item.split(":")) for item in args.sweep.split(",") if item]
             faiss_rows += bench_faiss(n, n_queries, cpu_queries, faiss_gpu, n <= args.cpu_build_max, args.repeats,
-                                      args.budget_s)
+                                      args.budget_s, sweep, args.gpu_only and faiss_gpu)
+            checkpoint()
 
-    lines = []
-    if clip_rows:
-        by = dict(clip_rows)
-        g, c = by.get("cuda"), by["cpu"]
-        lines += [f"CLIP {clip_model}, random weights (speed only); batch {g['batch'] if g else c['batch']} on the GPU "
-                  f"(from free memory), 32 on the CPU; fp16 autocast on the GPU.", "",
-                  "| CLIP | GPU | CPU | GPU / CPU |", "|---|---|---|---|"]
-        for key, label in (("image_model", "images/s, model alone (preprocessed batches)"),
-                           ("image_e2e", "images/s, `encode_images` from 320x240 PIL pictures"),
-                           ("text", "texts/s, `encode_texts`")):
-            lines.append(f"| {label} | {fmt(g[key]) if g else '-'} | {fmt(c[key])} | {speedup(g[key] if g else None, c[key])} |")
-        lines.append("")
-    if faiss_rows:
-        lines += ["| vectors x 512 | device | index (nprobe) | IVF training s | build s (train + add) | queries/s, batched, "
-                  "with rescoring | recall@10 raw | recall@10 rescored | same top 10 as GPU |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in faiss_rows:
-            build = fmt(r["build"], 1) if r["build"] is not None else "- (searches the GPU-built copy)"
-            lines.append(f"| {r['n']:,} | {r['device']} | {r['factory']} ({r['nprobe']}) | {fmt(r['train'], 1)} | {build} | "
-                         f"{fmt(r['qps'])} ({r['queries']:,} queries) | {r['raw']:.4f} | {r['recall']:.4f} | "
-                         f"{fmt(100 * r['same_top10'], 1) + ' %' if 'same_top10' in r else '-'} |")
-        exact = [r for r in faiss_rows if r.get("exact_qps")]
-        if exact:
-            lines += ["", "Exact brute force (torch, float32, the recall reference): " + ", ".join(
-                f"{r['exact_qps']:,.0f} queries/s at {r['n']:,} on {'the GPU' if r['device'] == 'GPU' else 'the CPU'}"
-                for r in exact) + "."]
-        lines.append("")
-    if adapter_rows:
-        lines += ["| adapter fit (1280-d into 384-d, linear) | GPU s | CPU s | GPU / CPU |", "|---|---|---|---|"]
-        by_dev = {d: (p, e, s) for d, p, e, s in adapter_rows}
-        p, e, cpu_s = by_dev["cpu"]
-        gpu_s = by_dev["cuda"][2] if "cuda" in by_dev else None
-        lines.append(f"| {p:,} pictures, {5 * p:,} texts, {e} epochs | {fmt(gpu_s, 1)} | {fmt(cpu_s, 1)} | "
-                     f"{speedup(gpu_s, cpu_s, higher_is_better=False)} |")
-    total = time.perf_counter() - STARTED
-    lines += ["", f"The run took {total:.0f} s."]
-    body = "\n".join(lines)
+    body = render()
     print(body)
-    command = "python bench/gpu.py " + " ".join(sys.argv[1:])
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; GPU {gpu_name}; "
-               f"torch {torch.__version__} (CUDA {torch.version.cuda}); faiss {faiss.__version__} ({faiss_build()} build)")
-    title = "GPU: CLIP, FAISS and adapters, GPU against CPU"
-    if args.out is not None:
-        args.out.write_text(f"## {title} ({time.strftime('%Y-%m-%d')})\n\n`{command.strip()}` on {machine}\n\n{body}\n")
-    elif not args.no_write:
+    checkpoint()
+    if args.out is None and not args.no_write:
         sys.path.insert(0, str(Path(__file__).parent))
         from report import append
 

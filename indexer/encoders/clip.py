@@ -127,8 +127,40 @@ class ClipEncoder:
         return self._image_batch
 
     def _encode_images_cuda(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Batches sized from free GPU memory, CPU threads preprocessing ahead, pinned copies, fp16."""
+        """Batches sized from free GPU memory, CPU threads preprocessing ahead, pinned copies, fp16.
+
+        The CPU threads run the PIL part of open_clip's preprocessing (resize, crop, RGB) and hand over
+        uint8 pixels; ToTensor's /255 and Normalize run on the GPU: a quarter of the bytes to copy, and
+        no float work holding the GIL in the threads (810 images/s from PIL pictures before, on an H200)."""
         from indexer.encoders.batching import encode_pictures_cuda
 
-        (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), self._preprocess, self._model.encode_image)
+        split = _split_preprocess(self._preprocess)
+        if split is None:
+            (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), self._preprocess, self._model.encode_image)
+            return unit_rows(vectors)
+        pil_part, mean, std = split
+        mean_t = torch.tensor(mean, device="cuda").view(1, -1, 1, 1)
+        std_t = torch.tensor(std, device="cuda").view(1, -1, 1, 1)
+
+        def prepare(image: Image.Image) -> torch.Tensor:
+            return torch.from_numpy(np.array(pil_part(image), dtype=np.uint8)).permute(2, 0, 1)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return self._model.encode_image((x.float().div_(255.0) - mean_t) / std_t)
+
+        (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), prepare, forward)
         return unit_rows(vectors)
+
+
+def _split_preprocess(preprocess: object) -> tuple[object, tuple[float, ...], tuple[float, ...]] | None:
+    """open_clip's eval transform as (the PIL steps before ToTensor, Normalize's mean, its std), or None when
+    it is not a Compose ending in ToTensor then Normalize."""
+    from torchvision import transforms as T
+
+    steps = list(getattr(preprocess, "transforms", []))
+    if len(steps) < 2 or not isinstance(steps[-2], T.ToTensor) or not isinstance(steps[-1], T.Normalize):
+        return None
+    if any(isinstance(step, (T.ToTensor, T.Normalize)) for step in steps[:-2]):
+        return None
+    normalize = steps[-1]
+    return T.Compose(steps[:-2]), tuple(float(v) for v in normalize.mean), tuple(float(v) for v in normalize.std)

@@ -103,7 +103,7 @@ class ImageNetClassifier:
             self._cuda_batch = batch_size_for(CUDA_BYTES_PER_IMAGE)
 
         def prepare(img: Image.Image) -> torch.Tensor:
-            pixels = np.asarray(img.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC))
+            pixels = np.array(img.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC))
             return torch.from_numpy(pixels).permute(2, 0, 1)  # uint8: a quarter of the bytes to copy
 
         def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
