@@ -191,3 +191,53 @@ def test_without_a_gpu_auto_is_cpu_and_cuda_is_a_configuration_error():
         torch_device("cuda")
     with pytest.raises(ConfigurationError):
         VectorIndex(16, "Flat", "cuda")
+
+
+def test_ingest_decodes_ahead_on_threads_with_the_same_results_and_errors():
+    """What a CUDA collection's ingest does while the GPU encodes: pictures decoded on CPU threads, in order,
+    the same image and the same rejection as decoding on the spot; texts and non-pictures pass untouched."""
+    import io
+
+    from PIL import Image
+
+    from indexer.config import Settings
+    from indexer.errors import MediasearchError
+    from indexer.ingest import AssetInput, _decode_ahead
+    from indexer.media import load_image
+
+    def png(seed: int) -> bytes:
+        out = io.BytesIO()
+        Image.fromarray(np.random.default_rng(seed).integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(out, "PNG")
+        return out.getvalue()
+
+    items = [AssetInput(id=f"i{n}", owner="ana", data=png(n), name=f"i{n}.png") for n in range(5)]
+    items.insert(2, AssetInput(id="t", owner="ana", text="a text"))
+    items.insert(4, AssetInput(id="bad", owner="ana", data=b"not a picture", name="bad.jpg"))
+    settings = Settings(max_image_pixels=10_000)
+    items.append(AssetInput(id="big", owner="ana", data=_big_png(), name="big.png"))
+    seen = list(_decode_ahead(iter(items), settings, window=3))
+    assert [item.id for item, _ in seen] == [item.id for item in items]
+    for item, future in seen:
+        if item.id == "t":
+            assert future is None
+            continue
+        try:
+            expected = load_image(item.data, item.name, settings.max_image_pixels)
+        except MediasearchError as exc:
+            if future is not None and future.result() is None:  # left to the caller, which rejects it
+                continue
+            with pytest.raises(type(exc)):
+                future.result()
+            continue
+        image, fmt = future.result()
+        assert fmt == expected[1] and np.array_equal(np.asarray(image), np.asarray(expected[0]))
+
+
+def _big_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (200, 100)).save(out, "PNG")  # 20,000 pixels: over the 10,000 of the test's settings
+    return out.getvalue()
