@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.device import DeviceChoice
+
 EncoderChoice = Literal["auto", "clip", "bundled"]
 RefreshChoice = Literal["true", "false", "wait_for"]
 
@@ -19,6 +21,8 @@ class Settings(BaseModel):
     # faiss.index_factory string for the vector indexes (metric: inner product), or "auto": exact Flat
     # under 20,000 vectors, then IVF...,SQ8 sized to the collection (indexer/stores/vectors.py).
     faiss_factory: str = "auto"
+    # Where torch models and FAISS run: auto (cuda when torch sees a GPU), cpu or cuda (indexer/device.py).
+    device: DeviceChoice = "auto"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 60_000_000
     max_text_chars: int = 1_000_000

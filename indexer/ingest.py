@@ -6,10 +6,13 @@ catalog transaction together with its vectors; the FAISS indexes then catch up
 from the catalog's change log.
 """
 
+import io
 import json
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +33,7 @@ from indexer.disk import atomic_write
 from indexer.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.errors import Conflict, Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.media import (
-    decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
+    IMAGE_SUFFIXES, decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
 )
 from indexer.access import Viewer
 from indexer.stores.catalog import SEGMENT_ID_BASE, ContentRow
@@ -116,7 +119,47 @@ class _Prepared:
         return len(self.media.shots) if self.media is not None else int(self.image is not None)
 
 
-def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
+def _decode_ahead(items: Iterable[AssetInput], settings: "Settings", window: int) -> Iterator[tuple[AssetInput, Future | None]]:
+    """Yield each item with a future of its decoded picture (or None), decoding up to `window` upcoming
+    images on CPU threads while the caller encodes the current batch on the GPU. A picture at or above
+    PIL's decompression-bomb threshold is left to the caller (its warning filter is process-wide)."""
+
+    def decode(item: AssetInput) -> tuple[Image.Image, str] | None:
+        assert item.data is not None
+        try:
+            with Image.open(io.BytesIO(item.data)) as probe:
+                width, height = probe.size
+        except Exception:
+            return None  # the caller's load_image reports it
+        if width * height > min(settings.max_image_pixels, Image.MAX_IMAGE_PIXELS or width * height):
+            return None
+        return load_image(item.data, item.name or item.id, settings.max_image_pixels)
+
+    def is_picture(item: AssetInput) -> bool:
+        if item.text is not None or item.data is None or not 0 < len(item.data) <= settings.max_upload_bytes:
+            return False
+        if item.media_type is not None:
+            return item.media_type == MediaType.image
+        return bool(item.name) and Path(item.name).suffix.lower() in IMAGE_SUFFIXES
+
+    source = iter(items)
+    queue: deque[tuple[AssetInput, Future | None]] = deque()
+    with ThreadPoolExecutor(max_workers=max(1, min(8, (os.cpu_count() or 2) - 1)), thread_name_prefix="decode") as pool:
+
+        def fill() -> None:
+            while len(queue) < window:
+                item = next(source, None)
+                if item is None:
+                    return
+                queue.append((item, pool.submit(decode, item) if is_picture(item) else None))
+
+        fill()
+        while queue:
+            yield queue.popleft()
+            fill()
+
+
+def _prepare(collection: Collection, item: AssetInput, decoded: Future | None = None) -> _Prepared:
     settings = collection.settings
     label = item.name or item.id
     media_type = item.media_type
@@ -149,7 +192,8 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
             f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_upload_bytes:,}",
             "send a smaller file or raise MEDIASEARCH_MAX_UPLOAD_BYTES",
         )
-    image, fmt = load_image(item.data, label, settings.max_image_pixels)
+    ahead = decoded.result() if decoded is not None else None
+    image, fmt = ahead if ahead is not None else load_image(item.data, label, settings.max_image_pixels)
     content_hash = sha256_bytes(item.data)
     return _Prepared(
         item, media_type, content_hash, collection.catalog.content_by_hash(content_hash),
@@ -227,7 +271,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
         started = time.perf_counter()
         if embed is not None or any(a.name == "labels" for a in annotators):
             # The same forward pass gives the pooled features that adapters learn from (indexer/adapters/).
-            probabilities, features = shared_classifier().predict_with_features(images)
+            probabilities, features = shared_classifier(collection.device).predict_with_features(images)
             for (p, n, item), probs, feats in zip(pictures, probabilities, features, strict=True):
                 item.probabilities = probs
                 if embed is not None:
@@ -440,10 +484,15 @@ def ingest(
             _discard(collection, p)
         batch.clear()
 
-    for item in items:
+    # On CUDA, CPU threads decode the next pictures while the GPU encodes a batch; on the CPU the cores
+    # are busy encoding already, and items are decoded one by one as before.
+    paired: Iterable[tuple[AssetInput, Future | None]] = (
+        _decode_ahead(items, collection.settings, 2 * batch_size) if collection.device == "cuda"
+        else ((item, None) for item in items))
+    for item, decoded in paired:
         try:
             started = time.perf_counter()
-            prepared = _prepare(collection, item)
+            prepared = _prepare(collection, item, decoded)
             prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
             batch.append(prepared)
         except MediasearchError as exc:

@@ -127,7 +127,7 @@ def backfill_features(collection: Collection, vector_ids: np.ndarray, batch: int
     for start in range(0, len(paths), batch):
         chunk = paths[start : start + batch]
         pictures = [load_image(path.read_bytes(), str(path), collection.settings.max_image_pixels)[0] for _, path in chunk]
-        _, features = shared_classifier().predict_with_features(pictures)
+        _, features = shared_classifier(collection.device).predict_with_features(pictures)
         with collection.write_lock, catalog.transaction() as db:
             for (vid, _), vector in zip(chunk, features, strict=True):
                 # Only for pictures still there: a deletion may have happened meanwhile.

@@ -296,6 +296,8 @@ def train_and_activate(collection: Collection, options: TrainOptions | None = No
     from indexer.adapters.store import ACTIVE_KEY, LATEST_KEY, lock_path
 
     options = options or TrainOptions()
+    if options.device is None:  # MEDIASEARCH_DEVICE decides (auto: cuda when torch sees a GPU)
+        options = options.model_copy(update={"device": collection.device})
     path = lock_path(collection.home)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as lock:
