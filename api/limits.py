@@ -305,9 +305,9 @@ class BodyLimitMiddleware:
 
 
 def _too_large(size: int, limit: int, setting: str, *, declared: bool) -> BodyFault:
-    what = f"the body is {size:,} bytes" if declared else f"the body passed {limit:,} bytes"
-    return BodyFault(413, "too_large", f"{what}; this endpoint takes at most {limit:,}",
-                     f"send less, or raise {setting}")
+    message = (f"the body is {size:,} bytes; this endpoint takes at most {limit:,}" if declared else
+               f"the body is over {limit:,} bytes, the most this endpoint takes (stopped reading at {size:,})")
+    return BodyFault(413, "too_large", message, f"send less, or raise {setting}")
 
 
 async def _answer(send: Send, fault: MediasearchError, *, close: bool) -> None:
