@@ -188,7 +188,7 @@ def _prepare(collection: Collection, item: AssetInput, decoded: Future | None = 
     if media_type in (MediaType.video, MediaType.audio):
         return _prepare_media(collection, item, media_type, label)
     if len(item.data) > settings.max_upload_bytes:
-        raise InvalidInput(
+        raise TooLarge(
             f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_upload_bytes:,}",
             "send a smaller file or raise MEDIASEARCH_MAX_UPLOAD_BYTES",
         )
