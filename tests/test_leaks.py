@@ -51,7 +51,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from conftest import png
-from indexer.access import ADMIN, Role
+from indexer.access import ADMIN as ADMIN_VIEWER, Role
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.stores.keys import KeyStore
@@ -311,7 +311,7 @@ class World:
 
         found = propose(self.collection)
         if found:
-            decide(self.collection, [p.id for p in found], accept=True, viewer=ADMIN)  # the editor
+            decide(self.collection, [p.id for p in found], accept=True, viewer=ADMIN_VIEWER)  # the editor
 
     # --- what a user must never see
     def forbidden(self, user: str | None) -> dict[str, str]:
