@@ -113,6 +113,9 @@ class _Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     # Frozen image features for adapters: None for the image itself, else the shot's index.
     features: dict[int | None, np.ndarray] = field(default_factory=dict)
+    # Stored bytes that the poster cannot see any copy of: encoded and annotated all the same (and the
+    # result dropped), so the time an answer takes does not tell that someone else posted them privately.
+    shadow: bool = False
 
     @property
     def pictures(self) -> int:
@@ -181,7 +184,8 @@ def _prepare(collection: Collection, item: AssetInput, decoded: Future | None = 
         else:
             raise InvalidInput(f"{label}: a text asset needs its text", "send the text in 'text'")
         content_hash = text_hash(text)
-        return _Prepared(item, media_type, content_hash, collection.catalog.content_by_hash(content_hash), text=text)
+        return _shadowed(collection, _Prepared(item, media_type, content_hash,
+                                               collection.catalog.content_by_hash(content_hash), text=text))
     if item.data is None:
         raise InvalidInput(f"{label}: {'an' if media_type in (MediaType.image, MediaType.audio) else 'a'} "
                            f"{media_type} asset needs its file", f"send the {media_type} file's bytes")
@@ -195,10 +199,18 @@ def _prepare(collection: Collection, item: AssetInput, decoded: Future | None = 
     ahead = decoded.result() if decoded is not None else None
     image, fmt = ahead if ahead is not None else load_image(item.data, label, settings.max_image_pixels)
     content_hash = sha256_bytes(item.data)
-    return _Prepared(
+    return _shadowed(collection, _Prepared(
         item, media_type, content_hash, collection.catalog.content_by_hash(content_hash),
         image=image, image_format=fmt,
-    )
+    ))
+
+
+def _shadowed(collection: Collection, p: _Prepared) -> _Prepared:
+    """Pictures and texts whose bytes are stored but hidden from the poster get the full work (see
+    `_Prepared.shadow`). Videos and audio are not redone: their timing is a documented limit."""
+    if p.existing_content is not None:
+        p.shadow = not collection.catalog.copies(p.existing_content.id, "", Viewer(username=p.item.owner))
+    return p
 
 
 def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaType, label: str) -> _Prepared:
@@ -251,7 +263,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
     time range of its shot."""
     fresh: dict[str, _Prepared] = {}
     for p in batch:
-        if p.existing_content is None:
+        if p.existing_content is None or p.shadow:
             fresh.setdefault(p.content_hash, p)
     texts = [p for p in fresh.values() if p.text is not None]
     # (prepared item, shot index or None, picture item)

@@ -133,6 +133,7 @@ class Catalog:
         self.db.executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._migrate()
+        self.secret("cursor_key")  # made now, with the schema, so that no search ever has to write
 
     def _migrate(self) -> None:
         """Homes made before annotations knew their origin: mark what our own pipeline made (a model
