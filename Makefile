@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA ?=
 
-.PHONY: install system-packages demo test serve clean
+.PHONY: install install-gpu system-packages demo test serve clean
 
 install: system-packages $(VENV)/.installed
 
@@ -35,6 +35,14 @@ $(VENV)/.installed: pyproject.toml
 	@# installed without its dependencies so pip keeps that torch (everything it imports is declared there).
 	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	touch $@
+
+# On a GPU host: FAISS's CUDA build instead of faiss-cpu (pyproject's `gpu` extra; docs/deploy.md#gpu). Both
+# wheels install the package `faiss`: faiss-cpu is removed, then the GPU build reinstalled over what that removed.
+install-gpu: install
+	$(PY) -m pip install --quiet -e '.[dev,gpu]'
+	$(PY) -m pip uninstall --quiet -y faiss-cpu
+	$(PY) -m pip install --quiet --force-reinstall --no-deps faiss-gpu-cuvs==1.15.1
+	$(PY) -c "import faiss; print('faiss', faiss.__version__, 'GPUs:', faiss.get_num_gpus())"
 
 # The demo runs every annotator (OCR, faces, colours, EXIF, content flags) unless told otherwise.
 demo: install

@@ -26,7 +26,8 @@ from indexer.pipeline.edits import delete_asset, update_asset
 from indexer.pipeline.ingest import ingest_one
 from indexer.media.decoding import load_image
 from api import ops
-from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, mode as auth_mode
+from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, checked_key, mode as auth_mode
+from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from indexer.access import Role, Viewer
 from indexer.stores.keys import ApiKey, KeyStore
 from indexer.filters import Filters
@@ -109,7 +110,7 @@ class CreatedKey(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 504, 507)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 408, 409, 413, 422, 429, 504, 507)
 }
 
 
@@ -236,13 +237,15 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 
     app.add_middleware(DeadlineMiddleware, request_timeout=settings.request_timeout, ingest_timeout=settings.ingest_timeout)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)  # api/limits.py: body size, JSON depth, cut-off and stalled bodies
+    attempts = KeyAttempts(settings.key_failures, settings.key_failure_window)  # failed API keys per client address
     ops_state = ops.install(app)  # outermost: request ids, logs, /metrics, /ready, 503 while the collection opens
 
     def metrics_guard(request: Request) -> None:
         """/metrics counts private assets: admins only once keys are in use (open installs: anyone)."""
         if "keys" not in state:
             return  # not open yet: nothing counted to hide
-        principal = authenticate(request, settings, state["keys"])  # type: ignore[arg-type]
+        principal = authenticate(request, settings, state["keys"], attempts)  # type: ignore[arg-type]
         if principal.mode != "open":
             principal.require(Role.admin)
 
@@ -253,7 +256,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
 
     def who(request: Request, _: Annotated[Any, Depends(bearer)] = None) -> Principal:
         """The caller: see api/auth.py for the open, keys and anonymous modes."""
-        return authenticate(request, settings, state["keys"])  # type: ignore[arg-type]
+        return authenticate(request, settings, state["keys"], attempts)  # type: ignore[arg-type]
 
     Who = Annotated[Principal, Depends(who)]
 
@@ -268,7 +271,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     async def _error(_: Request, exc: MediasearchError) -> JSONResponse:
         body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message, hint=exc.hint,
                                              position=getattr(exc, "position", None), length=getattr(exc, "length", None)))
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -279,7 +282,9 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if (refused := form_error(exc)) is not None:  # a form field over Starlette's size limit: 413
+            return await _error(request, refused)
         body = ErrorResponse(error=ErrorBody(code="http_error", message=str(exc.detail)))
         return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status_code, headers=exc.headers)
 
@@ -305,7 +310,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.post("/v1/session", response_model=Me, responses=ERRORS)
     def sign_in(body: SignIn, request: Request, response: Response) -> Me:
         """Checks a key and keeps it in an HttpOnly, SameSite=Strict cookie, so that the page's images load."""
-        record = state["keys"].verify(body.key)  # type: ignore[attr-defined]
+        record = checked_key(request, body.key, state["keys"], attempts)  # type: ignore[arg-type]
         if record is None:
             raise Unauthorized("the API key is unknown, revoked or malformed", "check the key")
         response.set_cookie(COOKIE, body.key.strip(), httponly=True, samesite="strict",

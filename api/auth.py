@@ -10,7 +10,7 @@ Three modes, chosen per request from the catalog and MEDIASEARCH_ANONYMOUS:
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import Request
 from fastapi.security import HTTPBearer
@@ -18,7 +18,10 @@ from fastapi.security import HTTPBearer
 from indexer.access import Role, Viewer
 from indexer.config import Settings
 from indexer.errors import Forbidden, MediasearchError
-from indexer.stores.keys import KeyStore
+from indexer.stores.keys import ApiKey, KeyStore
+
+if TYPE_CHECKING:
+    from api.limits import KeyAttempts
 
 COOKIE = "mediasearch_key"
 Mode = Literal["open", "keys"]
@@ -110,10 +113,28 @@ def key_from(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.cookies.get(COOKIE) or None
 
 
-def authenticate(request: Request, settings: Settings, keys: KeyStore) -> Principal:
+def client_address(request: Request) -> str:
+    """The client's address as uvicorn sees it (behind a proxy in --forwarded-allow-ips, the
+    X-Forwarded-For address it names)."""
+    return request.client.host if request.client else "unknown"
+
+
+def checked_key(request: Request, key: str, keys: KeyStore, attempts: "KeyAttempts | None") -> ApiKey | None:
+    """The key's record, or None; failures count against the client's address, and an address over
+    the limit gets 429 without its key being looked at (api/limits.py)."""
+    address = client_address(request)
+    if attempts is not None:
+        attempts.check(address)
+    record = keys.verify(key)
+    if record is None and attempts is not None:
+        attempts.failed(address)
+    return record
+
+
+def authenticate(request: Request, settings: Settings, keys: KeyStore, attempts: "KeyAttempts | None" = None) -> Principal:
     key = key_from(request)
     if key:
-        record = keys.verify(key)
+        record = checked_key(request, key, keys, attempts)
         if record is None:
             raise Unauthorized("the API key is unknown, revoked or malformed",
                                "check the key, or ask an admin for a new one (`mediasearch keys create`)")
@@ -127,4 +148,5 @@ def authenticate(request: Request, settings: Settings, keys: KeyStore) -> Princi
                        "send `Authorization: Bearer <key>`, or sign in on the web page with your key")
 
 
-__all__ = ["COOKIE", "Principal", "Unauthorized", "authenticate", "bearer", "key_from", "mode"]
+__all__ = ["COOKIE", "Principal", "Unauthorized", "authenticate", "bearer", "checked_key", "client_address", "key_from",
+           "mode"]

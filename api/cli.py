@@ -295,10 +295,12 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         console.print(f"encoder   {info['encoder']}  [dim]({info['encoder_reason']})[/dim]")
         console.print(f"sentences {info['sentence_encoder']}")
         console.print(f"assets    {info['assets']} {info['assets_by_type']}, distinct contents {info['contents']}")
-        table = Table("space", "catalog vectors", "index vectors", "faiss factory")
+        console.print(f"device    {info['device']}  [dim](MEDIASEARCH_DEVICE: models and exact rescoring)[/dim]")
+        table = Table("space", "catalog vectors", "index vectors", "faiss factory", "faiss device")
         for space, s in info["spaces"].items():
             table.add_row(space, str(s["vectors_in_catalog"]), str(s["vectors_in_index"]),
-                          s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})"))
+                          s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})"),
+                          f"{s['device']} [dim]({s['device_reason']})[/dim]")
         console.print(table)
         lex = info["lexical"]
         console.print(f"lexical   {lex['store']} {lex['where']}")

@@ -153,9 +153,7 @@ class _StoreCollector:
         for space, index in c.indexes.items():
             vectors.add_metric([space, "catalog"], counts.get(f"vectors_{space}", 0))
             vectors.add_metric([space, "index"], index.ntotal)
-            row = c.catalog.db.execute("SELECT count(*) FROM vector_log WHERE space = ? AND seq > ?",
-                                       (space, index.applied_seq)).fetchone()
-            backlog.add_metric([space], row[0])
+            backlog.add_metric([space], c.catalog.vector_log_backlog(space, index.applied_seq))
         yield vectors
         yield backlog
         lexical = c.lexical_sync.backlog() if c.lexical_sync is not None else 0
@@ -311,7 +309,7 @@ def readiness(state: OpsState) -> Ready:
     reasons = []
     try:
         c.catch_up()
-        newest = c.catalog.db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+        newest = c.catalog.newest_vector_seq()
         for space, index in c.indexes.items():
             if index.applied_seq < newest and c.catalog.log_since(space, index.applied_seq):
                 reasons.append(f"the {space} vector index is replaying the catalog's vector_log")

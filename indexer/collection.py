@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import Settings
+from indexer.device import CUDA, rescore_top_k, torch_device
 from indexer.media.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
 from indexer.errors import ConfigurationError, EncoderMismatch, StorageFull
 from indexer.access import ADMIN, Viewer
@@ -44,6 +45,8 @@ class SpaceStatus:
     vectors_in_index: int
     factory: str
     effective_factory: str
+    device: str
+    device_reason: str
 
 
 class Collection:
@@ -54,6 +57,8 @@ class Collection:
         self.encoder = encoder
         self.encoder_reason = encoder_reason
         self.sentence = sentence
+        # Where torch work runs (encoders, the exact rescoring); each index says where FAISS runs.
+        self.device = torch_device(settings.device)
         self.lexical: LexicalStore = SqliteLexicalStore(catalog)
         # With an OpenSearch URL, BM25 moves there, fed from the catalog's lexical_log outbox.
         self.lexical_sync: "OutboxSync | None" = None
@@ -130,7 +135,7 @@ class Collection:
         path = self._index_path(space)
         if path.exists():
             try:
-                index = VectorIndex.load(path)
+                index = VectorIndex.load(path, self.settings.device)
                 if index.dim == self.dim(space) and index.factory == self.settings.faiss_factory:
                     if index.applied_seq >= int(self.catalog.get_meta("trimmed_seq") or 0):
                         return index
@@ -144,7 +149,7 @@ class Collection:
         if not len(ids) or vectors.shape[1] != self.dim(space):
             # Empty, or vectors of another encoder awaiting `mediasearch reindex`.
             ids, vectors = np.zeros(0, np.int64), np.zeros((0, self.dim(space)), np.float32)
-        index = VectorIndex.build(self.dim(space), self.settings.faiss_factory, ids, vectors)
+        index = VectorIndex.build(self.dim(space), self.settings.faiss_factory, ids, vectors, self.settings.device)
         index.applied_seq = seq
         self._unsaved_changes += 1
         return index
@@ -158,7 +163,7 @@ class Collection:
         """
         with self._index_lock:
             # One cheap query on the search path: nothing new since the least advanced index.
-            newest = self.catalog.db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+            newest = self.catalog.newest_vector_seq()
             if newest <= min(index.applied_seq for index in self.indexes.values()):
                 return
             for space, index in self.indexes.items():
@@ -222,6 +227,8 @@ class Collection:
             # rescored exactly from the catalog's float vectors, so quantisation never reorders the top.
             wide = k if index.is_exact else max(2 * k, k + 30)
             results = index.search_many(queries, wide, allowed)
+        if not index.is_exact and self.device == CUDA:
+            return self._rescore_on_gpu(space, queries, results, k, allowed)
         if not index.is_exact:
             results = [
                 self._exact_search(space, q, k, allowed)
@@ -240,6 +247,33 @@ class Collection:
         scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
         order = np.argsort(-scores)[:k]
         return VectorHits(ids[order].tolist(), scores[order].tolist())
+
+    def _rescore_on_gpu(self, space: str, queries: np.ndarray, results: list[VectorHits], k: int,
+                        allowed: np.ndarray | None) -> list[VectorHits]:
+        """The rescoring of `vector_search_many` in one batch: the candidates' float vectors read from the
+        catalog once, one matrix product on the GPU (torch), the top k of each query."""
+        import torch
+
+        lists = [allowed if allowed is not None and len(hits.ids) < min(k, len(allowed))
+                 else np.asarray(hits.ids, dtype=np.int64) for hits in results]
+        union = np.unique(np.concatenate(lists)) if lists else np.zeros(0, np.int64)
+        ids, vectors = self.catalog.vectors(space, union)
+        if not len(ids):
+            return [VectorHits([], []) for _ in results]
+        position = {int(v): i for i, v in enumerate(ids)}
+        width = max(len(c) for c in lists)
+        rows = np.full((len(lists), width), -1, dtype=np.int64)
+        for r, candidates in enumerate(lists):
+            found = [position[int(c)] for c in candidates if int(c) in position]
+            rows[r, : len(found)] = found
+        scores, top = rescore_top_k(torch.from_numpy(vectors).to(CUDA), torch.from_numpy(
+            np.ascontiguousarray(queries, dtype=np.float32).reshape(len(lists), -1)).to(CUDA),
+            torch.from_numpy(rows).to(CUDA), k)
+        out = []
+        for row_scores, row_top in zip(scores.cpu().numpy(), top.cpu().numpy(), strict=True):
+            keep = row_top >= 0
+            out.append(VectorHits(ids[row_top[keep]].tolist(), row_scores[keep].tolist()))
+        return out
 
     def candidates(
         self, viewer: Viewer, filters: Filters | None = None, excluded_words: list[str] | None = None
@@ -287,6 +321,8 @@ class Collection:
                 vectors_in_index=index.ntotal,
                 factory=index.factory,
                 effective_factory=index.effective_factory,
+                device=index.device,
+                device_reason=index.device_reason,
             ).__dict__
             for space, index in self.indexes.items()
         }
@@ -297,6 +333,7 @@ class Collection:
             "encoder": self.encoder.id,
             "encoder_reason": self.encoder_reason,
             "sentence_encoder": self.sentence.id,
+            "device": self.device,
             "assets": counts["assets"],
             "contents": counts["contents"],
             "assets_by_type": {k.removeprefix("assets_"): v for k, v in counts.items() if k.startswith("assets_")},

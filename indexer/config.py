@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.device import DeviceChoice
+
 EncoderChoice = Literal["auto", "clip", "bundled"]
 RefreshChoice = Literal["true", "false", "wait_for"]
 
@@ -19,6 +21,8 @@ class Settings(BaseModel):
     # faiss.index_factory string for the vector indexes (metric: inner product), or "auto": exact Flat
     # under 20,000 vectors, then IVF...,SQ8 sized to the collection (indexer/stores/vectors.py).
     faiss_factory: str = "auto"
+    # Where torch models and FAISS run: auto (cuda when torch sees a GPU), cpu or cuda (indexer/device.py).
+    device: DeviceChoice = "auto"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 60_000_000
     max_text_chars: int = 1_000_000
@@ -62,6 +66,16 @@ class Settings(BaseModel):
     # Per-request deadlines of the API, in seconds: creating assets, and everything else.
     ingest_timeout: float = Field(default=300.0, gt=0)
     request_timeout: float = Field(default=30.0, gt=0)
+    # Request bodies (api/limits.py), checked while they stream in, before anything parses them: the
+    # size of bodies on endpoints that take no media (asset creation and the picture endpoints follow
+    # max_media_bytes and max_upload_bytes), JSON nesting, and the longest wait for the next body bytes.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=64, ge=2, le=10_000)
+    body_read_timeout: float = Field(default=15.0, gt=0)
+    # Failed API key attempts per client address: after this many within the window (seconds), requests
+    # carrying a key get 429 until the oldest failure leaves the window.
+    key_failures: int = Field(default=10, ge=1)
+    key_failure_window: float = Field(default=300.0, gt=0)
     # Requests without an API key: None (unset) lets them in only while no key was ever made (a local,
     # single-user install); True serves them as read-only, public-only visitors (a public demo); False
     # refuses them.

@@ -226,12 +226,5 @@ def _as_of(collection: Collection, content_ids: np.ndarray, as_of_rowid: int) ->
     if not len(content_ids):
         return content_ids
     ids = [int(i) for i in content_ids]
-    keep = set()
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        rows = collection.catalog.db.execute(
-            f"SELECT DISTINCT content_id FROM assets WHERE rowid <= ? AND content_id IN ({','.join('?' * len(chunk))})",
-            (as_of_rowid, *chunk),
-        )
-        keep.update(r[0] for r in rows)
+    keep = collection.catalog.contents_with_asset_by(ids, as_of_rowid)
     return np.array([i for i in ids if i in keep], dtype=np.int64)

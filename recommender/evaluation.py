@@ -67,12 +67,9 @@ def build(collection: Collection, cs: CaptionSet) -> Setup:
 
 
 def _give_posts(setup: Setup, names: list[str]) -> None:
-    db = setup.collection.catalog.db
-    db.execute("UPDATE assets SET owner = 'platform' WHERE owner = 'poster'")
-    ids = [f"img:{n}" for n in names] + [f"txt:{n}" for n in names]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        db.execute(f"UPDATE assets SET owner = 'poster' WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+    catalog = setup.collection.catalog
+    catalog.reassign_owner("poster", "platform")
+    catalog.set_owner([f"img:{n}" for n in names] + [f"txt:{n}" for n in names], "poster")
 
 
 def sample_posts(setup: Setup, n: int, rng: np.random.Generator, main_topics: int = 3, outliers: int = 3) -> tuple[list[str], set[str]]:

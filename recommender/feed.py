@@ -19,9 +19,9 @@ from indexer.collection import SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound
 from indexer.filters import Filters
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
+from indexer.stores.feed_state import FeedState
 from query.language import parse_query
 from recommender.seeds import Clustering, Seed, SeedMode, cluster_posts, plan_seeds, softmax_draw
-from recommender.state import FeedState
 
 SPACES = {"text": SPACE_TEXT, "image": SPACE_IMAGE}
 TARGET_TYPES = {"text": ("text",), "image": ("image", "video")}
@@ -110,11 +110,8 @@ def _visible_interests(collection: Collection, state: FeedState, user: str, view
 
 
 def _user_posts(collection: Collection, state: FeedState, user: str, modality: str, viewer: Viewer) -> _Posts:
-    db = collection.catalog.db
     types = ("image", "video") if modality == "image" else ("text",)
-    rows = db.execute(
-        f"SELECT id, content_id, media_type FROM assets WHERE owner = ? AND media_type IN ({','.join('?' * len(types))}) "
-        "ORDER BY rowid", (user, *types)).fetchall()
+    rows = collection.catalog.owner_posts(user, types)
     pairs: list[tuple[int, str, str]] = []
     for r in rows:
         pairs.append((r["content_id"], r["id"], "post"))
@@ -169,7 +166,7 @@ def feed(
     parsed = parse_query(q)
     all_filters = parsed.filters.merged(filters or Filters())
     allowed = collection.candidates(viewer, all_filters)  # None: nothing hidden, search unfiltered
-    own = {r[0] for r in collection.catalog.db.execute("SELECT content_id FROM assets WHERE owner = ?", (user,))}
+    own = collection.catalog.owner_content_ids(user)
     liked = {row["content_id"] for row in _visible_interests(collection, state, user, viewer)}
     excluded = own | liked | (state.seen(user) if exclude_seen else set())
     response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=seed, took_ms=0)
@@ -218,9 +215,7 @@ def _target_candidates(collection: Collection, allowed: np.ndarray | None, targe
     types = TARGET_TYPES[target]
     if allowed is None:
         allowed = collection.catalog.filtered_content_ids(Viewer(admin=True))
-    rows = collection.catalog.db.execute(
-        f"SELECT id FROM contents WHERE media_type IN ({','.join('?' * len(types))})", types).fetchall()
-    of_type = {r[0] for r in rows}
+    of_type = collection.catalog.content_ids_of_types(types)
     contents = np.array([c for c in allowed.tolist() if c in of_type and c not in excluded], dtype=np.int64)
     if target == "image" and len(contents):
         contents = np.concatenate([contents, collection.catalog.segment_vector_ids(contents)])

@@ -4,6 +4,7 @@ Videos and audio are read by ffmpeg/ffprobe in indexer/media/ffmpeg.py."""
 
 import hashlib
 import io
+import re
 import unicodedata
 import warnings
 from pathlib import Path
@@ -83,13 +84,16 @@ def load_image(data: bytes, name: str = "image", max_pixels: int = 60_000_000) -
                 )
             width, height = probe.size
             if width * height > max_pixels:
-                raise TooLarge(
-                    f"{name} has {width}x{height} pixels", f"the limit is {max_pixels:,} pixels"
-                )
+                raise TooLarge(f"{name} has {width}x{height} pixels", _pixel_hint(max_pixels))
             probe.verify()
             image = Image.open(io.BytesIO(data))
             image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own bound (Image.MAX_IMAGE_PIXELS) stops far larger pictures while it reads the header.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow decodes"
+        raise TooLarge(f"{name} has {size}", _pixel_hint(max_pixels)) from None
+    except UnidentifiedImageError:
         raise InvalidInput(f"{name} is not a readable image", "send a JPEG, PNG, WebP or GIF file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(
@@ -98,6 +102,14 @@ def load_image(data: bytes, name: str = "image", max_pixels: int = 60_000_000) -
     image_format = probe.format
     image = ImageOps.exif_transpose(image)
     return image.convert("RGB"), image_format
+
+
+def _pixel_hint(max_pixels: int) -> str:
+    pillow = Image.MAX_IMAGE_PIXELS
+    if pillow is not None and pillow < max_pixels:
+        return (f"the limit is {pillow:,} pixels: Pillow's decompression-bomb bound, below "
+                f"MEDIASEARCH_MAX_IMAGE_PIXELS ({max_pixels:,}); send a smaller picture")
+    return f"the limit is {max_pixels:,} pixels; send a smaller picture or raise MEDIASEARCH_MAX_IMAGE_PIXELS"
 
 
 def thumbnail_bytes(image: Image.Image, size: int) -> bytes:

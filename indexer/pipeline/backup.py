@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from indexer.config import Settings
 from indexer.errors import ConfigurationError, InvalidInput
 from indexer.locks import HomeLock
 from indexer.stores.files import derived_folder
+from indexer.stores.snapshot import CatalogSnapshot
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -48,16 +48,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _referenced(db: sqlite3.Connection) -> Iterator[str]:
+def _referenced(snapshot: CatalogSnapshot) -> Iterator[str]:
     """Every file under the home that the catalog points to, relative to the home."""
-    for media_path, thumb_path, content_hash, media_type in db.execute(
-        "SELECT media_path, thumb_path, hash, media_type FROM contents"
-    ):
+    for media_path, thumb_path, content_hash, media_type in snapshot.content_files():
         yield from (p for p in (media_path, thumb_path) if p)
         if media_type in ("video", "audio"):
             yield f"{derived_folder(content_hash)}/"  # keyframes, preview, strip
-    for (keyframe,) in db.execute("SELECT keyframe_path FROM segments WHERE keyframe_path IS NOT NULL"):
-        yield keyframe
+    yield from snapshot.keyframe_paths()
 
 
 def _place(src: Path, dest: Path) -> None:
@@ -90,16 +87,9 @@ def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> 
     started = time.time()
     lock = HomeLock(home / "write.lock")
     with lock:
-        source = sqlite3.connect(catalog_path, timeout=30)
-        target = sqlite3.connect(dest / CATALOG_FILE)
-        try:
-            source.backup(target)  # one step: a single consistent snapshot, readers and writers go on
-        finally:
-            source.close()
-        seq = target.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
-        trimmed = target.execute("SELECT value FROM meta WHERE key = 'trimmed_seq'").fetchone()
-        seq = max(seq, int(trimmed[0]) if trimmed else 0)
-        files = sorted(set(_referenced(target)))
+        snapshot = CatalogSnapshot.take(catalog_path, dest / CATALOG_FILE)
+        seq = snapshot.last_vector_seq()
+        files = sorted(set(_referenced(snapshot)))
         done = 0
         missing = []
         for rel in files:
@@ -135,14 +125,10 @@ def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> 
                 if item.is_file() and not item.name.endswith((".tmp", ".lock")):
                     (dest / item.relative_to(home)).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(item, dest / item.relative_to(home))
-    counts = {
-        "assets": target.execute("SELECT count(*) FROM assets").fetchone()[0],
-        "contents": target.execute("SELECT count(*) FROM contents").fetchone()[0],
-        **{f"vectors_{space}": n for space, n in target.execute("SELECT space, count(*) FROM vectors GROUP BY space")},
-    }
-    meta = dict(target.execute("SELECT key, value FROM meta").fetchall())
-    integrity = target.execute("PRAGMA integrity_check").fetchone()[0]
-    target.close()
+    counts = snapshot.counts()
+    meta = snapshot.meta()
+    integrity = snapshot.integrity()
+    snapshot.close()
     if integrity != "ok":
         raise ConfigurationError(f"the catalog snapshot failed SQLite's integrity check: {integrity}",
                                  "run `mediasearch check` on the collection")

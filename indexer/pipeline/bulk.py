@@ -69,19 +69,16 @@ def import_precomputed(
     def write() -> None:
         ids = [r.asset.id for r in batch]
         with collection.write_lock, catalog.transaction() as db:
-            existing = set()
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                existing |= {r[0] for r in db.execute(f"SELECT id FROM assets WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            existing = catalog.existing_asset_ids(ids)
             for record in batch:
                 if record.asset.id in existing:
                     report.skipped_existing += 1
                     continue
                 existing.add(record.asset.id)
                 digest = record.content_hash or hashlib.sha256((record.text or "").encode()).hexdigest()
-                found = db.execute("SELECT id FROM contents WHERE hash = ?", (digest,)).fetchone()
+                found = catalog.content_id_by_hash(digest)
                 if found is not None:
-                    content_id = found[0]
+                    content_id = found
                     report.shared_content += 1
                 else:
                     content_id = catalog.insert_content(

@@ -33,11 +33,10 @@ def _referenced(collection: Collection) -> tuple[set[str], set[str]]:
     """(files the catalog points to, derived folders of stored contents), relative to the home."""
     files: set[str] = set()
     folders: set[str] = set()
-    db = collection.catalog.db
-    for media_path, thumb_path, content_hash in db.execute("SELECT media_path, thumb_path, hash FROM contents"):
+    for media_path, thumb_path, content_hash, _ in collection.catalog.content_files():
         files.update(p for p in (media_path, thumb_path) if p)
         folders.add(derived_folder(content_hash))
-    files.update(r[0] for r in db.execute("SELECT keyframe_path FROM segments WHERE keyframe_path IS NOT NULL"))
+    files.update(r["keyframe_path"] for r in collection.catalog.keyframes())
     return files, folders
 
 
@@ -121,13 +120,13 @@ def check(collection: Collection) -> dict[str, object]:
     report: dict[str, object] = {}
     agree = True
     for space, index in collection.indexes.items():
-        expected = {r[0] for r in collection.catalog.db.execute("SELECT content_id FROM vectors WHERE space = ?", (space,))}
+        expected = set(collection.catalog.space_vector_ids(space).tolist())
         present = set(index.ids().tolist())
         missing, extra = sorted(expected - present), sorted(present - expected)
         report[f"vectors:{space}"] = {"catalog": len(expected), "store": len(present), "missing": missing[:20],
                                       "extra": extra[:20], "in_agreement": not missing and not extra}
         agree &= not missing and not extra
-    expected_assets = {r[0] for r in collection.catalog.db.execute("SELECT id FROM assets")}
+    expected_assets = collection.catalog.all_asset_ids()
     indexed = {doc.asset_id for doc in collection.lexical.scan()}
     missing, extra = sorted(expected_assets - indexed), sorted(indexed - expected_assets)
     report[f"lexical:{collection.lexical.name}"] = {"catalog": len(expected_assets), "store": len(indexed),

@@ -6,8 +6,12 @@ catalog transaction together with its vectors; the FAISS indexes then catch up
 from the catalog's change log.
 """
 
+import io
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,9 +23,12 @@ from PIL import Image
 from indexer.access import Viewer
 from indexer.assets import EDITABLE_FIELDS, Annotation, Asset, AssetInput, MediaType, TimeRange, metadata_of
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
+from indexer.config import Settings
 from indexer.errors import Conflict, InvalidInput, MediasearchError, TooLarge
 from indexer.media.annotators import ImageItem, load_annotators, run_annotators
-from indexer.media.decoding import decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes
+from indexer.media.decoding import (
+    IMAGE_SUFFIXES, decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
+)
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.media.prepare import PreparedMedia
 from indexer.pipeline.adapters.switch import with_adapted
@@ -79,13 +86,56 @@ class _Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     # Frozen image features for adapters: None for the image itself, else the shot's index.
     features: dict[int | None, np.ndarray] = field(default_factory=dict)
+    # Stored bytes that the poster cannot see any copy of: encoded and annotated all the same (and the
+    # result dropped), so the time an answer takes does not tell that someone else posted them privately.
+    shadow: bool = False
 
     @property
     def pictures(self) -> int:
         return len(self.media.shots) if self.media is not None else int(self.image is not None)
 
 
-def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
+def _decode_ahead(items: Iterable[AssetInput], settings: "Settings", window: int) -> Iterator[tuple[AssetInput, Future | None]]:
+    """Yield each item with a future of its decoded picture (or None), decoding up to `window` upcoming
+    images on CPU threads while the caller encodes the current batch on the GPU. A picture at or above
+    PIL's decompression-bomb threshold is left to the caller (its warning filter is process-wide)."""
+
+    def decode(item: AssetInput) -> tuple[Image.Image, str] | None:
+        assert item.data is not None
+        try:
+            with Image.open(io.BytesIO(item.data)) as probe:
+                width, height = probe.size
+        except Exception:
+            return None  # the caller's load_image reports it
+        if width * height > min(settings.max_image_pixels, Image.MAX_IMAGE_PIXELS or width * height):
+            return None
+        return load_image(item.data, item.name or item.id, settings.max_image_pixels)
+
+    def is_picture(item: AssetInput) -> bool:
+        if item.text is not None or item.data is None or not 0 < len(item.data) <= settings.max_upload_bytes:
+            return False
+        if item.media_type is not None:
+            return item.media_type == MediaType.image
+        return bool(item.name) and Path(item.name).suffix.lower() in IMAGE_SUFFIXES
+
+    source = iter(items)
+    queue: deque[tuple[AssetInput, Future | None]] = deque()
+    with ThreadPoolExecutor(max_workers=max(1, min(8, (os.cpu_count() or 2) - 1)), thread_name_prefix="decode") as pool:
+
+        def fill() -> None:
+            while len(queue) < window:
+                item = next(source, None)
+                if item is None:
+                    return
+                queue.append((item, pool.submit(decode, item) if is_picture(item) else None))
+
+        fill()
+        while queue:
+            yield queue.popleft()
+            fill()
+
+
+def _prepare(collection: Collection, item: AssetInput, decoded: Future | None = None) -> _Prepared:
     settings = collection.settings
     label = item.name or item.id
     media_type = item.media_type
@@ -107,23 +157,33 @@ def _prepare(collection: Collection, item: AssetInput) -> _Prepared:
         else:
             raise InvalidInput(f"{label}: a text asset needs its text", "send the text in 'text'")
         content_hash = text_hash(text)
-        return _Prepared(item, media_type, content_hash, collection.catalog.content_by_hash(content_hash), text=text)
+        return _shadowed(collection, _Prepared(item, media_type, content_hash,
+                                               collection.catalog.content_by_hash(content_hash), text=text))
     if item.data is None:
         raise InvalidInput(f"{label}: {'an' if media_type in (MediaType.image, MediaType.audio) else 'a'} "
                            f"{media_type} asset needs its file", f"send the {media_type} file's bytes")
     if media_type in (MediaType.video, MediaType.audio):
         return _prepare_media(collection, item, media_type, label)
     if len(item.data) > settings.max_upload_bytes:
-        raise InvalidInput(
+        raise TooLarge(
             f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_upload_bytes:,}",
             "send a smaller file or raise MEDIASEARCH_MAX_UPLOAD_BYTES",
         )
-    image, fmt = load_image(item.data, label, settings.max_image_pixels)
+    ahead = decoded.result() if decoded is not None else None
+    image, fmt = ahead if ahead is not None else load_image(item.data, label, settings.max_image_pixels)
     content_hash = sha256_bytes(item.data)
-    return _Prepared(
+    return _shadowed(collection, _Prepared(
         item, media_type, content_hash, collection.catalog.content_by_hash(content_hash),
         image=image, image_format=fmt,
-    )
+    ))
+
+
+def _shadowed(collection: Collection, p: _Prepared) -> _Prepared:
+    """Pictures and texts whose bytes are stored but hidden from the poster get the full work (see
+    `_Prepared.shadow`). Videos and audio are not redone: their timing is a documented limit."""
+    if p.existing_content is not None:
+        p.shadow = not collection.catalog.copies(p.existing_content.id, "", Viewer(username=p.item.owner))
+    return p
 
 
 def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaType, label: str) -> _Prepared:
@@ -175,7 +235,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
     time range of its shot."""
     fresh: dict[str, _Prepared] = {}
     for p in batch:
-        if p.existing_content is None:
+        if p.existing_content is None or p.shadow:
             fresh.setdefault(p.content_hash, p)
     texts = [p for p in fresh.values() if p.text is not None]
     # (prepared item, shot index or None, picture item)
@@ -195,7 +255,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
         started = time.perf_counter()
         if embed is not None or any(a.name == "labels" for a in annotators):
             # The same forward pass gives the pooled features that adapters learn from (indexer/pipeline/adapters/).
-            probabilities, features = shared_classifier().predict_with_features(images)
+            probabilities, features = shared_classifier(collection.device).predict_with_features(images)
             for (p, n, item), probs, feats in zip(pictures, probabilities, features, strict=True):
                 item.probabilities = probs
                 if embed is not None:
@@ -381,10 +441,15 @@ def ingest(
             _discard(collection, p)
         batch.clear()
 
-    for item in items:
+    # On CUDA, CPU threads decode the next pictures while the GPU encodes a batch; on the CPU the cores
+    # are busy encoding already, and items are decoded one by one as before.
+    paired: Iterable[tuple[AssetInput, Future | None]] = (
+        _decode_ahead(items, collection.settings, 2 * batch_size) if collection.device == "cuda"
+        else ((item, None) for item in items))
+    for item, decoded in paired:
         try:
             started = time.perf_counter()
-            prepared = _prepare(collection, item)
+            prepared = _prepare(collection, item, decoded)
             prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
             batch.append(prepared)
         except MediasearchError as exc:

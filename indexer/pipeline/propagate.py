@@ -11,13 +11,14 @@ and its kind: `duplicate` (similarity >= 0.95: the same picture re-encoded, crop
 
 Proposals wait in `propagation.sqlite3` under the home folder until an editor accepts or rejects
 them (`mediasearch propagate --accept ID...`); an accepted one is stored on the asset with model
-`propagated:<source asset id>` and model_version `<kind>@<similarity>`. A private asset is only a
-source for assets of the same owner, so propagation never leaks what a user cannot see.
+`propagated` and model_version `<kind>@<similarity>`, and from then on belongs to that asset (the
+source's id stays in the proposals store, the editor's view). A public asset may feed any asset; a
+private one only other private assets of its owner, so propagation never shows a private asset's
+words where anyone else could read them. Acceptance checks the source again (it may have gone private).
 """
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -27,32 +28,13 @@ from indexer.access import ADMIN, Viewer
 from indexer.assets import Annotation, Asset, TimeRange
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, Collection
 from indexer.errors import InvalidInput, NotFound
+from indexer.stores.proposals import NewProposal, open_proposals
 
-PROPAGATED_PREFIX = "propagated:"
+PROPAGATED_MODEL = "propagated"
 DUPLICATE_SIMILARITY = 0.95
 MIN_SIMILARITY = 0.75
 NEIGHBOURS = 5
 FILE = "propagation.sqlite3"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS proposals (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL,
-    source TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    similarity REAL NOT NULL,
-    kind TEXT NOT NULL,
-    source_model TEXT,
-    start_s REAL,
-    end_s REAL,
-    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'rejected')),
-    created_at TEXT NOT NULL,
-    decided_at TEXT,
-    UNIQUE (target, source, name, value)
-);
-"""
 
 
 @dataclass
@@ -70,8 +52,10 @@ class Proposal:
     status: str
 
     def annotation(self) -> Annotation:
+        # The source's id stays in the proposals store (the editor's view): shown on the target, it would
+        # name another asset to everyone who may see the target, also after the source goes private.
         return Annotation(name=self.name, value=self.value, confidence=round(self.confidence, 4),
-                          model=f"{PROPAGATED_PREFIX}{self.source}", model_version=f"{self.kind}@{self.similarity:.3f}",
+                          model=PROPAGATED_MODEL, model_version=f"{self.kind}@{self.similarity:.3f}",
                           time=self.time)
 
 
@@ -79,17 +63,6 @@ def propagatable(annotation: Annotation) -> bool:
     """People's annotations and outside services': what no annotator of ours would produce again."""
     model = annotation.model
     return model is None or model.startswith("mediaverse:")
-
-
-@contextmanager
-def _store(collection: Collection) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(collection.home / FILE, timeout=30, isolation_level=None)
-    db.row_factory = sqlite3.Row
-    try:
-        db.executescript(SCHEMA)
-        yield db
-    finally:
-        db.close()
 
 
 def _proposal(row: sqlite3.Row) -> Proposal:
@@ -150,7 +123,7 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
     for asset_id, row in rows.items():
         by_content.setdefault(row["content_id"], []).append(asset_id)
     now = datetime.now(timezone.utc).isoformat()
-    new: list[tuple] = []
+    new: list[NewProposal] = []
     neighbours_of: dict[int, dict[int, float]] = {}
     for target_id in targets:
         target_row = rows[target_id]
@@ -167,8 +140,8 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
                 source_row = rows[source_id]
                 if source_id == target_id:
                     continue
-                if source_row["visibility"] != "public" and source_row["owner"] != target_row["owner"]:
-                    continue  # never carry a private asset's metadata to someone else's asset
+                if not _may_feed(source_row, target_row):
+                    continue  # never carry a private asset's metadata where others could see it
                 kind = "duplicate" if similarity >= DUPLICATE_SIMILARITY else "similar"
                 for a in asset(source_id).annotations:
                     if not propagatable(a) or (a.name, a.value.lower()) in have:
@@ -176,30 +149,30 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
                     confidence = similarity * (a.confidence if a.confidence is not None else 1.0)
                     new.append((target_id, source_id, a.name, a.value, round(confidence, 4), round(similarity, 4), kind,
                                 a.model, a.time.start if a.time else None, a.time.end if a.time else None, now))
-    with _store(collection) as db:
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(
-            "INSERT OR IGNORE INTO proposals(target, source, name, value, confidence, similarity, kind, source_model, "
-            "start_s, end_s, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", new)
-        db.execute("COMMIT")
+    with open_proposals(collection.home / FILE) as store:
+        store.add_new(new)
     return proposals(collection, "open", targets if asset_ids is not None else None)
 
 
 def proposals(collection: Collection, status: str | None = "open", targets: Iterable[str] | None = None) -> list[Proposal]:
     """Stored proposals, near-duplicates first, then by confidence."""
-    with _store(collection) as db:
-        rows = db.execute(
-            "SELECT * FROM proposals WHERE (? IS NULL OR status = ?) "
-            "ORDER BY kind = 'duplicate' DESC, confidence DESC, id", (status, status)).fetchall()
+    with open_proposals(collection.home / FILE) as store:
+        rows = store.with_status(status)
     wanted = set(targets) if targets is not None else None
     return [_proposal(r) for r in rows if wanted is None or r["target"] in wanted]
 
 
-def _source_still_shared(collection: Collection, proposal: Proposal, target_owner: str) -> bool:
-    """A proposal made while its source was public carries nothing once the source went private
-    (or away): checked again when it is accepted."""
+def _may_feed(source, target) -> bool:  # noqa: ANN001 - asset rows
+    """A public asset may feed any asset; a private one only another private asset of its owner, so
+    its words never show where anyone but the owner (and admins) could read them."""
+    return source["visibility"] == "public" or (
+        target["visibility"] == "private" and source["owner"] == target["owner"])
+
+
+def _source_still_shared(collection: Collection, proposal: Proposal, target) -> bool:  # noqa: ANN001
+    """Checked again when a proposal is accepted: its source may have gone private (or away) since."""
     source = collection.catalog.asset_row(proposal.source)
-    return source is not None and (source["visibility"] == "public" or source["owner"] == target_owner)
+    return source is not None and _may_feed(source, target)
 
 
 def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Viewer) -> list[Proposal]:
@@ -209,9 +182,8 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         raise InvalidInput("no proposal ids given", "run `mediasearch propagate` to list them")
-    with _store(collection) as db:
-        rows = {r["id"]: _proposal(r) for r in db.execute(
-            f"SELECT * FROM proposals WHERE id IN ({','.join('?' * len(ids))})", ids)}
+    with open_proposals(collection.home / FILE) as store:
+        rows = {r["id"]: _proposal(r) for r in store.by_ids(ids)}
     missing = [i for i in ids if i not in rows]
     if missing:
         raise NotFound(f"no proposal {missing[0]}", "run `mediasearch propagate` to list them")
@@ -230,7 +202,7 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
                 current = catalog.asset_from_row(row, viewer)
                 merged = list(current.annotations)
                 for p in items:
-                    if not _source_still_shared(collection, p, row["owner"]):
+                    if not _source_still_shared(collection, p, row):
                         raise InvalidInput(f"proposal {p.id}: its source '{p.source}' is gone or private now",
                                            "reject it, or run `mediasearch propagate` again")
                     if p.annotation() not in merged:
@@ -239,11 +211,8 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
                     catalog.upsert_asset(tx, current.model_copy(update={"annotations": merged}), row["content_id"])
         collection.sync_lexical()
     now = datetime.now(timezone.utc).isoformat()
-    with _store(collection) as db:
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("UPDATE proposals SET status = ?, decided_at = ? WHERE id = ?",
-                       [("accepted" if accept else "rejected", now, p.id) for p in decided])
-        db.execute("COMMIT")
+    with open_proposals(collection.home / FILE) as store:
+        store.set_status([p.id for p in decided], "accepted" if accept else "rejected", now)
     for p in decided:
         p.status = "accepted" if accept else "rejected"
     return decided

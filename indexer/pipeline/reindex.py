@@ -50,7 +50,7 @@ def reindex_lexical(collection: Collection, progress: Callable[[int, int], None]
 
 def reindex(collection: Collection, progress: Callable[[int, int], None] | None = None) -> int:
     catalog, encoder = collection.catalog, collection.encoder
-    rows = catalog.db.execute("SELECT id, media_type, media_path, text FROM contents ORDER BY id").fetchall()
+    rows = catalog.contents_to_encode()
     new: list[tuple[str, int, np.ndarray]] = []
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
@@ -77,18 +77,11 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
     spaces = (SPACE_IMAGE, SPACE_TEXT, SPACE_ADAPTED) if changed else (SPACE_IMAGE, SPACE_TEXT)
     with collection.write_lock, catalog.transaction() as db:
         for space in spaces:
-            db.execute(
-                "INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' FROM vectors WHERE space = ?",
-                (space,),
-            )
-            db.execute("DELETE FROM vectors WHERE space = ?", (space,))
-        for space, content_id, vector in new:
-            db.execute("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)",
-                       (space, content_id, np.asarray(vector, np.float32).tobytes()))
-            db.execute("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')", (space, content_id))
+            catalog.remove_space(db, space)
+        catalog.add_vectors(db, new)
         catalog.set_meta("encoder_id", encoder.id, db)
         if changed:
-            db.execute("DELETE FROM meta WHERE key = 'adapter_active'")
+            catalog.delete_meta(db, "adapter_active")
     for space in spaces:
         collection.indexes[space] = collection.rebuild_index(space)
     collection.flush()
@@ -99,8 +92,7 @@ def reencode_keyframes(collection: Collection, batch: int = 32) -> list[tuple[st
     """(space, vector id, vector) for every stored keyframe, through the collection's active encoder:
     what `reindex` must add back after it empties the image space (keyframe vectors have
     ids SEGMENT_ID_BASE + segment id, and their pictures are the JPEGs under derived/)."""
-    rows = collection.catalog.db.execute(
-        "SELECT id, keyframe_path FROM segments WHERE keyframe_path IS NOT NULL ORDER BY id").fetchall()
+    rows = collection.catalog.keyframes()
     out: list[tuple[str, int, np.ndarray]] = []
     for start in range(0, len(rows), batch):
         chunk = [r for r in rows[start : start + batch] if (collection.home / r["keyframe_path"]).is_file()]

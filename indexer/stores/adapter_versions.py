@@ -248,12 +248,7 @@ def owner_texts(row: sqlite3.Row) -> list[str]:
 
 def captioned_rows(collection: AdapterHome, include_private: bool, after_rowid: int = 0) -> list[sqlite3.Row]:
     """Picture assets with some text, newer than `after_rowid` (the cheap SQL part of the filter)."""
-    visibility = "" if include_private else "AND visibility = 'public'"
-    return collection.catalog.db.execute(
-        f"SELECT rowid, id, title, description, source, content_id, media_type FROM assets "
-        f"WHERE media_type IN ('image', 'video') AND rowid > ? {visibility} "
-        "AND (description != '' OR title != '') ORDER BY rowid", (after_rowid,)
-    ).fetchall()
+    return collection.catalog.captioned_pictures(include_private, after_rowid)
 
 
 def count_captioned(collection: AdapterHome, include_private: bool, after_rowid: int = 0) -> int:

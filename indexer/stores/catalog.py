@@ -50,6 +50,7 @@ class Catalog(VectorRows, LexicalRows):
         self.db.executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._migrate()
+        self.secret("cursor_key")  # made now, with the schema, so that no search ever has to write
 
     def _migrate(self) -> None:
         """Homes made before annotations knew their origin: mark what our own pipeline made (a model
@@ -412,6 +413,126 @@ class Catalog(VectorRows, LexicalRows):
         own = {r[0] for r in self.db.execute("SELECT DISTINCT media_type FROM assets WHERE owner = ?",
                                              (viewer.username,))}
         return present | frozenset(own)
+
+    # --- named reads and writes for the code outside the stores (maintenance, re-encoding, adapters, feeds,
+    # evaluation): every SQL statement of mediasearch lives under indexer/stores/
+    def newest_vector_seq(self) -> int:
+        """The newest entry still in vector_log (0 when it is empty); unlike `last_seq()`, entries
+        trimmed away do not count. One cheap query: whether any index has something to replay."""
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+
+    def vector_log_backlog(self, space: str, after_seq: int) -> int:
+        """How many vector_log entries of one space come after `after_seq` (an index's applied one)."""
+        return self.db.execute("SELECT count(*) FROM vector_log WHERE space = ? AND seq > ?",
+                               (space, after_seq)).fetchone()[0]
+
+    def space_vector_ids(self, space: str) -> np.ndarray:
+        """The ids of every vector of one space (content ids, and keyframes' SEGMENT_ID_BASE + segment id)."""
+        rows = self.db.execute("SELECT content_id FROM vectors WHERE space = ?", (space,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def has_vector(self, space: str, vector_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM vectors WHERE space = ? AND content_id = ?",
+                               (space, vector_id)).fetchone() is not None
+
+    def all_asset_ids(self) -> set[str]:
+        """Every asset id, private ones included: for checks and repairs, not for any viewer."""
+        return {r[0] for r in self.db.execute("SELECT id FROM assets")}
+
+    def existing_asset_ids(self, asset_ids: Iterable[str]) -> set[str]:
+        """Which of these asset ids are taken already."""
+        ids = list(asset_ids)
+        out: set[str] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            out |= {r[0] for r in self.db.execute(f"SELECT id FROM assets WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+        return out
+
+    def content_id_by_hash(self, content_hash: str) -> int | None:
+        row = self.db.execute("SELECT id FROM contents WHERE hash = ?", (content_hash,)).fetchone()
+        return row[0] if row is not None else None
+
+    def content_files(self) -> list[tuple[str | None, str | None, str, str]]:
+        """(media path, thumbnail path, hash, media type) of every content: the files the contents own."""
+        return [tuple(r) for r in self.db.execute("SELECT media_path, thumb_path, hash, media_type FROM contents")]
+
+    def keyframes(self) -> list[sqlite3.Row]:
+        """(id, keyframe_path) of every segment with a keyframe picture, by segment id."""
+        return self.db.execute(
+            "SELECT id, keyframe_path FROM segments WHERE keyframe_path IS NOT NULL ORDER BY id").fetchall()
+
+    def segment_keyframe_path(self, segment_id: int) -> str | None:
+        row = self.db.execute("SELECT keyframe_path FROM segments WHERE id = ?", (segment_id,)).fetchone()
+        return row["keyframe_path"] if row else None
+
+    def contents_to_encode(self) -> list[sqlite3.Row]:
+        """(id, media_type, media_path, text) of every content, by id: what a re-encode reads."""
+        return self.db.execute("SELECT id, media_type, media_path, text FROM contents ORDER BY id").fetchall()
+
+    def remove_space(self, db: sqlite3.Connection, space: str) -> None:
+        """Remove every vector of one space, logging each removal for the FAISS indexes."""
+        db.execute("INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' "
+                   "FROM vectors WHERE space = ?", (space,))
+        db.execute("DELETE FROM vectors WHERE space = ?", (space,))
+
+    def add_vectors(self, db: sqlite3.Connection, entries: Iterable[tuple[str, int, np.ndarray]]) -> None:
+        """Store (space, vector id, vector) entries, logging each addition for the FAISS indexes."""
+        rows = [(space, int(vid), np.asarray(vector, np.float32).tobytes()) for space, vid, vector in entries]
+        db.executemany("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)", rows)
+        db.executemany("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')",
+                       [(space, vid) for space, vid, _ in rows])
+
+    def delete_meta(self, db: sqlite3.Connection, key: str) -> None:
+        db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def captioned_pictures(self, include_private: bool, after_rowid: int = 0) -> list[sqlite3.Row]:
+        """Picture assets (images, videos) with a title or a description, newer than `after_rowid`,
+        by rowid; public ones only unless `include_private`. What adapters learn from."""
+        visibility = "" if include_private else "AND visibility = 'public'"
+        return self.db.execute(
+            f"SELECT rowid, id, title, description, source, content_id, media_type FROM assets "
+            f"WHERE media_type IN ('image', 'video') AND rowid > ? {visibility} "
+            "AND (description != '' OR title != '') ORDER BY rowid", (after_rowid,)
+        ).fetchall()
+
+    def owner_posts(self, owner: str, media_types: Iterable[str]) -> list[sqlite3.Row]:
+        """(id, content_id, media_type) of one owner's assets of these types, oldest first."""
+        types = list(media_types)
+        return self.db.execute(
+            f"SELECT id, content_id, media_type FROM assets WHERE owner = ? AND media_type IN ({','.join('?' * len(types))}) "
+            "ORDER BY rowid", (owner, *types)).fetchall()
+
+    def owner_content_ids(self, owner: str) -> set[int]:
+        """The contents of every asset one owner posted."""
+        return {r[0] for r in self.db.execute("SELECT content_id FROM assets WHERE owner = ?", (owner,))}
+
+    def content_ids_of_types(self, media_types: Iterable[str]) -> set[int]:
+        types = list(media_types)
+        return {r[0] for r in self.db.execute(
+            f"SELECT id FROM contents WHERE media_type IN ({','.join('?' * len(types))})", types)}
+
+    def contents_with_asset_by(self, content_ids: Iterable[int], as_of_rowid: int) -> set[int]:
+        """Which of these contents had an asset with a rowid up to `as_of_rowid` (a cursor's first page)."""
+        ids = [int(i) for i in content_ids]
+        keep: set[int] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            keep.update(r[0] for r in self.db.execute(
+                f"SELECT DISTINCT content_id FROM assets WHERE rowid <= ? AND content_id IN ({','.join('?' * len(chunk))})",
+                (as_of_rowid, *chunk)))
+        return keep
+
+    def reassign_owner(self, old_owner: str, new_owner: str) -> None:
+        """Every asset of `old_owner` now belongs to `new_owner`. The rows only, each statement its own
+        transaction; no lexical outbox entry: for evaluation collections that lend posts to a user."""
+        self.db.execute("UPDATE assets SET owner = ? WHERE owner = ?", (new_owner, old_owner))
+
+    def set_owner(self, asset_ids: Iterable[str], owner: str) -> None:
+        """These assets now belong to `owner`; the rows only, like `reassign_owner`."""
+        ids = list(asset_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.db.execute(f"UPDATE assets SET owner = ? WHERE id IN ({','.join('?' * len(chunk))})", (owner, *chunk))
 
 
 def _annotation(r: sqlite3.Row) -> Annotation:

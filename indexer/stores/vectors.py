@@ -10,6 +10,11 @@ The factory "auto" picks by size (`auto_factory`): exact `Flat` under 20,000 vec
 IVF with 8-bit scalar quantisation, its number of lists growing with the collection (each step
 up is a rebuild). SQ8 keeps a 384-d vector in ~400 bytes instead of 1,536; the owner rescores
 an approximate index's candidates exactly from the stored float vectors (docs/benchmarks.md).
+
+On a GPU host (`MEDIASEARCH_DEVICE`, indexer/device.py) an index also keeps a GPU copy made with
+`faiss.index_cpu_to_gpu`: unfiltered searches run there, IVF training and the first bulk add run there
+too, and the CPU copy stays the one that is written to, filtered and saved, so the files are the same
+on both. A removal makes the GPU copy stale; it is copied again at the next search.
 """
 
 import json
@@ -18,6 +23,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from indexer.device import CPU, DeviceChoice, faiss_placement, gpu_resources
 
 FORMAT_VERSION = 1
 EXACT_FACTORY = "Flat"
@@ -36,6 +43,33 @@ def auto_factory(n: int) -> str:
 def _auto_step(factory: str) -> int:
     steps = [EXACT_FACTORY, *(f for _, f in reversed(AUTO_LADDER))]
     return steps.index(factory) if factory in steps else 0
+
+
+# FAISS's GPU kernels select at most this many neighbours and probe at most this many lists.
+GPU_MAX_K = 2048
+
+
+def _gpu_clonable(index: faiss.Index) -> bool:
+    """Index types with a GPU implementation: Flat and IVF with flat, SQ or PQ codes."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexIDMap):
+        return _gpu_clonable(index.index)
+    return isinstance(index, (faiss.IndexFlat, faiss.IndexIVFFlat, faiss.IndexIVFScalarQuantizer,
+                              faiss.IndexIVFPQ))
+
+
+def training_sample(vectors: np.ndarray, nlist: int, seed: int = 0) -> np.ndarray:
+    """At most 256 vectors per IVF list, drawn at random: FAISS's k-means samples that many anyway, and the
+    GPU's scalar quantiser would otherwise train on every vector (49.7 s instead of a few at 10M x 512)."""
+    limit = 256 * nlist
+    if len(vectors) <= limit:
+        return vectors
+    rows = np.sort(np.random.default_rng(seed).choice(len(vectors), limit, replace=False))
+    return vectors[rows]
+
+
+def _to_gpu(index: faiss.Index) -> faiss.Index:
+    return faiss.index_cpu_to_gpu(gpu_resources(), 0, index)
 
 
 @dataclass
@@ -91,30 +125,97 @@ def _search_parameters(inner: faiss.Index, selector: faiss.IDSelector) -> faiss.
 
 
 class VectorIndex:
-    def __init__(self, dim: int, factory: str = EXACT_FACTORY):
+    def __init__(self, dim: int, factory: str = EXACT_FACTORY, device: DeviceChoice = CPU):
         self.dim = dim
         self.factory = factory
         self.min_training = min_training_vectors(dim, factory)
         self.effective_factory = factory if self.min_training == 0 else EXACT_FACTORY
         self._index = _build(dim, self.effective_factory)
         self.applied_seq = 0
+        self.device_choice: DeviceChoice = device
+        self._placement = faiss_placement(device) if device != CPU else None
+        # The GPU copy searched when the device is cuda (None: not made yet, or stale after a removal);
+        # for an IndexIDMap2 it copies the inner index, and _gpu_ids maps its positions to ids.
+        self._gpu: faiss.Index | None = None
+        self._gpu_ids: np.ndarray | None = None
 
     @classmethod
-    def build(cls, dim: int, factory: str, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
+    def build(cls, dim: int, factory: str, ids: np.ndarray, vectors: np.ndarray,
+              device: DeviceChoice = CPU) -> "VectorIndex":
         """A fresh index over these vectors, trained on them when the factory needs it and
-        there are enough of them (otherwise exact search until there are)."""
-        index = cls(dim, factory)
+        there are enough of them (otherwise exact search until there are). On the GPU an IVF index
+        is trained and filled there, then copied to the CPU."""
+        index = cls(dim, factory, device)
         target = auto_factory(len(ids)) if factory == AUTO_FACTORY else factory
         if index.min_training and len(ids) >= index.min_training and target != EXACT_FACTORY:
             index._index = _build(dim, target)
-            index._index.train(np.ascontiguousarray(vectors, dtype=np.float32))
             index.effective_factory = target
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            if index.on_gpu:
+                index._train_and_add_on_gpu(np.ascontiguousarray(ids, dtype=np.int64), vectors)
+            else:
+                index._index.train(vectors)
             if factory == AUTO_FACTORY:
                 # Fewer lists probed than for a hand-written factory: the owner rescores the candidates
                 # exactly, and at 1M x 512 nprobe 64 cost 19 ms a query where 16 cost a few (benchmarks.md).
-                index._index.nprobe = max(16, index._index.nlist // 64)
+                index.set_nprobe(max(16, index._index.nlist // 64))
+            if index.ntotal:
+                return index
         index.add(ids, vectors)
         return index
+
+    def _train_and_add_on_gpu(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """IVF training (the coarse k-means and the codec) and the bulk add on the GPU; the filled
+        index comes back to the CPU as the copy that is saved, and stays on the GPU for search."""
+        nprobe = self._index.nprobe
+        gpu = _to_gpu(self._index)
+        gpu.train(training_sample(vectors, self._index.nlist))
+        if len(ids):
+            gpu.add_with_ids(vectors, ids)
+        cpu = faiss.index_gpu_to_cpu(gpu)  # an owning proxy of the concrete class: no downcast_index, which
+        cpu.nprobe = nprobe                  # would return a non-owning one and let this one free the index
+        cpu.set_direct_map_type(faiss.DirectMap.Hashtable)
+        self._index = cpu
+        self._gpu, self._gpu_ids = gpu, None
+        self.set_nprobe(nprobe)
+
+    # --- where it runs
+    @property
+    def on_gpu(self) -> bool:
+        """True when searches of this index run on the GPU."""
+        return self._placement is not None and self._placement.gpu and _gpu_clonable(self._index)
+
+    @property
+    def device(self) -> str:
+        """'cuda' or 'cpu', where unfiltered searches run."""
+        return "cuda" if self.on_gpu else "cpu"
+
+    @property
+    def device_reason(self) -> str:
+        if self._placement is None:
+            return "MEDIASEARCH_DEVICE=cpu" if self.device_choice == CPU else "no CUDA device"
+        if self._placement.gpu and not self.on_gpu:
+            return f"{self.effective_factory} has no FAISS GPU implementation"
+        return self._placement.reason
+
+    def set_nprobe(self, nprobe: int) -> None:
+        """Lists probed by an IVF index, on both copies."""
+        self._index.nprobe = nprobe
+        if self._gpu is not None:
+            faiss.GpuParameterSpace().set_index_parameter(self._gpu, "nprobe", min(nprobe, GPU_MAX_K))
+
+    def _gpu_index(self) -> faiss.Index:
+        """The GPU copy, made (again) from the CPU one when missing or stale."""
+        if self._gpu is None:
+            if isinstance(self._index, faiss.IndexIDMap):
+                self._gpu = _to_gpu(self._index.index)
+                self._gpu_ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            else:
+                self._gpu, self._gpu_ids = _to_gpu(self._index), None
+                if isinstance(self._index, faiss.IndexIVF):
+                    faiss.GpuParameterSpace().set_index_parameter(self._gpu, "nprobe",
+                                                                  min(self._index.nprobe, GPU_MAX_K))
+        return self._gpu
 
     @property
     def ntotal(self) -> int:
@@ -149,6 +250,12 @@ class VectorIndex:
             raise ValueError(f"expected vectors of dimension {self.dim}, got shape {vectors.shape}")
         if len(ids):
             self._index.add_with_ids(vectors, ids)
+            if self._gpu is not None:
+                if self._gpu_ids is None:
+                    self._gpu.add_with_ids(vectors, ids)
+                else:  # an IndexIDMap2 on the CPU: positions on the GPU, ids beside them
+                    self._gpu.add(vectors)
+                    self._gpu_ids = np.concatenate([self._gpu_ids, ids])
 
     def remove(self, ids: np.ndarray) -> bool:
         """Remove ids; False when the structure cannot remove (HNSW) and must be rebuilt."""
@@ -160,6 +267,7 @@ class VectorIndex:
             self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
         except RuntimeError:
             return False
+        self._gpu = self._gpu_ids = None  # GPU indexes cannot remove: copied again at the next search
         return True
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> VectorHits:
@@ -177,7 +285,12 @@ class VectorIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if k <= 0 or not self.ntotal:
             return [VectorHits([], []) for _ in queries]
-        if allowed is None:
+        if allowed is None and self.on_gpu and k <= GPU_MAX_K:
+            # Filtered searches stay on the CPU copy: FAISS's GPU indexes take no ID selector.
+            scores, ids = self._gpu_index().search(queries, min(k, self.ntotal))
+            if self._gpu_ids is not None:
+                ids = np.where(ids >= 0, self._gpu_ids[np.maximum(ids, 0)], -1)
+        elif allowed is None:
             scores, ids = self._index.search(queries, min(k, self.ntotal))
         else:
             allowed = np.ascontiguousarray(allowed, dtype=np.int64)
@@ -212,13 +325,13 @@ class VectorIndex:
                      what=f"the vector index {path.name}", fsync=True)
 
     @classmethod
-    def load(cls, path: Path) -> "VectorIndex":
+    def load(cls, path: Path, device: DeviceChoice = CPU) -> "VectorIndex":
         data = path.read_bytes()
         newline = data.index(b"\n")
         header = json.loads(data[:newline])
         if header.get("format") != FORMAT_VERSION:
             raise ValueError(f"{path} has format {header.get('format')}, expected {FORMAT_VERSION}")
-        index = cls(header["dim"], header["factory"])
+        index = cls(header["dim"], header["factory"], device)
         index._index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8, offset=newline + 1))
         index.effective_factory = header["effective_factory"]
         index.applied_seq = header["applied_seq"]

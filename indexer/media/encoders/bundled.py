@@ -34,10 +34,11 @@ class BundledEncoder:
         top_t: int = 10,
         text_encoder: MiniLMEncoder | None = None,
         classifier: ImageNetClassifier | None = None,
+        device: str = "cpu",
     ):
         self.top_t = top_t
         self._text = text_encoder or shared_minilm()
-        self._classifier = classifier or shared_classifier()
+        self._classifier = classifier or shared_classifier(device)
         self.dim = self._text.dim
         self.id = f"bundled:{self._text.id}+{self._classifier.id}-conse-t{top_t}"
         self.text_model_id = self._text.id

@@ -15,6 +15,10 @@ from PIL import Image
 from indexer.media.encoders.base import unit_rows
 from indexer.errors import ConfigurationError
 
+# Free GPU memory one picture may take while encoding (fp16 activations of ViT-B-32 are ~1 MB; bigger
+# models and input sizes fit under this generous figure): sizes the CUDA batches (indexer/device.py).
+CUDA_BYTES_PER_IMAGE = 8 << 20
+CUDA_TEXT_BATCH = 1024
 TINY_MODEL = "mediasearch-tiny-clip"
 _TINY_CONFIG = Path(__file__).with_name("tiny-clip.json")
 RANDOM_WEIGHTS = "random"
@@ -75,6 +79,7 @@ class ClipEncoder:
                 "give a checkpoint path in MEDIASEARCH_CLIP_PRETRAINED, or use MEDIASEARCH_ENCODER=bundled",
             ) from None
         self._model.eval()
+        self._image_batch = 0  # on CUDA: chosen from free memory at the first batch
         self._tokenizer = open_clip.get_tokenizer(model)
         label = Path(pretrained).name if Path(pretrained).is_file() else pretrained
         self.id = f"clip:{model}/{label}"
@@ -86,18 +91,76 @@ class ClipEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.device == "cuda":
+            return self._encode_texts_cuda(texts)
         out = []
         for start in range(0, len(texts), 64):
             tokens = self._tokenizer(list(texts[start : start + 64])).to(self.device)
             out.append(self._model.encode_text(tokens).float().cpu().numpy())
         return unit_rows(np.concatenate(out))
 
+    def _encode_texts_cuda(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        with torch.autocast("cuda", dtype=torch.float16):
+            for start in range(0, len(texts), CUDA_TEXT_BATCH):
+                tokens = self._tokenizer(list(texts[start : start + CUDA_TEXT_BATCH])).pin_memory()
+                out.append(self._model.encode_text(tokens.to("cuda", non_blocking=True)).float())
+        return unit_rows(torch.cat(out).cpu().numpy())
+
     @torch.inference_mode()
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.device == "cuda":
+            return self._encode_images_cuda(images)
         out = []
         for start in range(0, len(images), 32):
             batch = torch.stack([self._preprocess(img) for img in images[start : start + 32]])
             out.append(self._model.encode_image(batch.to(self.device)).float().cpu().numpy())
         return unit_rows(np.concatenate(out))
+
+    def cuda_batch_size(self) -> int:
+        from indexer.device import batch_size_for
+
+        if not self._image_batch:
+            self._image_batch = batch_size_for(CUDA_BYTES_PER_IMAGE)
+        return self._image_batch
+
+    def _encode_images_cuda(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Batches sized from free GPU memory, CPU threads preprocessing ahead, pinned copies, fp16.
+
+        The CPU threads run the PIL part of open_clip's preprocessing (resize, crop, RGB) and hand over
+        uint8 pixels; ToTensor's /255 and Normalize run on the GPU: a quarter of the bytes to copy, and
+        no float work holding the GIL in the threads (810 images/s from PIL pictures before, on an H200)."""
+        from indexer.media.encoders.batching import encode_pictures_cuda
+
+        split = _split_preprocess(self._preprocess)
+        if split is None:
+            (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), self._preprocess, self._model.encode_image)
+            return unit_rows(vectors)
+        pil_part, mean, std = split
+        mean_t = torch.tensor(mean, device="cuda").view(1, -1, 1, 1)
+        std_t = torch.tensor(std, device="cuda").view(1, -1, 1, 1)
+
+        def prepare(image: Image.Image) -> torch.Tensor:
+            return torch.from_numpy(np.array(pil_part(image), dtype=np.uint8)).permute(2, 0, 1)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return self._model.encode_image((x.float().div_(255.0) - mean_t) / std_t)
+
+        (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), prepare, forward)
+        return unit_rows(vectors)
+
+
+def _split_preprocess(preprocess: object) -> tuple[object, tuple[float, ...], tuple[float, ...]] | None:
+    """open_clip's eval transform as (the PIL steps before ToTensor, Normalize's mean, its std), or None when
+    it is not a Compose ending in ToTensor then Normalize."""
+    from torchvision import transforms as T
+
+    steps = list(getattr(preprocess, "transforms", []))
+    if len(steps) < 2 or not isinstance(steps[-2], T.ToTensor) or not isinstance(steps[-1], T.Normalize):
+        return None
+    if any(isinstance(step, (T.ToTensor, T.Normalize)) for step in steps[:-2]):
+        return None
+    normalize = steps[-1]
+    return T.Compose(steps[:-2]), tuple(float(v) for v in normalize.mean), tuple(float(v) for v in normalize.std)

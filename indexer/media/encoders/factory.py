@@ -1,6 +1,7 @@
 """Choosing and loading encoders."""
 
 from indexer.config import Settings
+from indexer.device import torch_device
 from indexer.media.encoders.base import Encoder, TextEncoder
 from indexer.errors import ConfigurationError
 
@@ -40,11 +41,11 @@ def load_encoder(settings: Settings, stored_encoder_id: str | None = None) -> tu
     if choice == "clip":
         from indexer.media.encoders.clip import ClipEncoder
 
-        return ClipEncoder(settings.clip_model, settings.clip_pretrained), reason
+        return ClipEncoder(settings.clip_model, settings.clip_pretrained, torch_device(settings.device)), reason
     if choice == "bundled":
         from indexer.media.encoders.bundled import BundledEncoder
 
-        return BundledEncoder(), reason
+        return BundledEncoder(device=torch_device(settings.device)), reason
     raise ConfigurationError(f"unknown encoder '{choice}'", "use auto, clip or bundled")
 
 

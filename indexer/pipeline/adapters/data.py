@@ -89,23 +89,21 @@ def backfill_features(collection: Collection, vector_ids: np.ndarray, batch: int
     paths: list[tuple[int, Path]] = []
     for vid in (int(v) for v in vector_ids):
         if vid >= SEGMENT_ID_BASE:
-            row = catalog.db.execute("SELECT keyframe_path FROM segments WHERE id = ?", (vid - SEGMENT_ID_BASE,)).fetchone()
-            rel = row["keyframe_path"] if row else None
+            rel = catalog.segment_keyframe_path(vid - SEGMENT_ID_BASE)
         else:
-            row = catalog.db.execute("SELECT media_path, media_type FROM contents WHERE id = ?", (vid,)).fetchone()
-            rel = row["media_path"] if row and row["media_type"] == "image" else None
+            content = catalog.content(vid)
+            rel = content.media_path if content and content.media_type == "image" else None
         if rel and (collection.home / rel).is_file():
             paths.append((vid, collection.home / rel))
     stored = 0
     for start in range(0, len(paths), batch):
         chunk = paths[start : start + batch]
         pictures = [load_image(path.read_bytes(), str(path), collection.settings.max_image_pixels)[0] for _, path in chunk]
-        _, features = shared_classifier().predict_with_features(pictures)
+        _, features = shared_classifier(collection.device).predict_with_features(pictures)
         with collection.write_lock, catalog.transaction() as db:
             for (vid, _), vector in zip(chunk, features, strict=True):
                 # Only for pictures still there: a deletion may have happened meanwhile.
-                exists = db.execute("SELECT 1 FROM vectors WHERE space = ? AND content_id = ?", (SPACE_IMAGE, vid)).fetchone()
-                if exists:
+                if catalog.has_vector(SPACE_IMAGE, vid):
                     catalog.insert_features(db, vid, FEATURE_MODEL, vector)
                     stored += 1
     return stored

@@ -33,8 +33,7 @@ def _adapted_vectors(collection: Collection, adapter: StoredAdapter, vector_ids:
 
 
 def _picture_ids(collection: Collection) -> np.ndarray:
-    rows = collection.catalog.db.execute("SELECT content_id FROM vectors WHERE space = ?", (SPACE_IMAGE,))
-    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+    return collection.catalog.space_vector_ids(SPACE_IMAGE)
 
 
 def switch(collection: Collection, version: str | None) -> int:
@@ -56,17 +55,12 @@ def switch(collection: Collection, version: str | None) -> int:
             keep = np.isin(ids, current)  # deleted while we computed
             ids, vectors = ids[keep], vectors[keep]
         with catalog.transaction() as db:
-            db.execute("INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' "
-                       "FROM vectors WHERE space = ?", (SPACE_ADAPTED,))
-            db.execute("DELETE FROM vectors WHERE space = ?", (SPACE_ADAPTED,))
+            catalog.remove_space(db, SPACE_ADAPTED)
             if adapter is not None:
-                db.executemany("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)",
-                               [(SPACE_ADAPTED, int(i), np.asarray(v, np.float32).tobytes()) for i, v in zip(ids, vectors, strict=True)])
-                db.executemany("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')",
-                               [(SPACE_ADAPTED, int(i)) for i in ids])
+                catalog.add_vectors(db, ((SPACE_ADAPTED, int(i), v) for i, v in zip(ids, vectors, strict=True)))
                 catalog.set_meta(ACTIVE_KEY, adapter.version, db)
             else:
-                db.execute("DELETE FROM meta WHERE key = ?", (ACTIVE_KEY,))
+                catalog.delete_meta(db, ACTIVE_KEY)
     # This process swaps its index in one step; other processes replay the log.
     with collection._index_lock:
         collection.indexes[SPACE_ADAPTED] = collection.rebuild_index(SPACE_ADAPTED)

@@ -226,7 +226,7 @@ def train(collection: Collection, options: TrainOptions | None = None, on_epoch:
     options = options or TrainOptions()
     started = time.perf_counter()
     include_private = collection.settings.adapter_train_private if options.include_private is None else options.include_private
-    max_rowid = collection.catalog.db.execute("SELECT coalesce(max(rowid), 0) FROM assets").fetchone()[0]
+    max_rowid = collection.catalog.last_asset_rowid()
     if examples is None:
         examples = collect_examples(collection, include_private)
     if len(examples) < options.min_examples:
@@ -285,6 +285,8 @@ def train_and_activate(collection: Collection, options: TrainOptions | None = No
     from indexer.stores.adapter_versions import ACTIVE_KEY, LATEST_KEY, lock_path
 
     options = options or TrainOptions()
+    if options.device is None:  # MEDIASEARCH_DEVICE decides (auto: cuda when torch sees a GPU)
+        options = options.model_copy(update={"device": collection.device})
     path = lock_path(collection.home)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as lock:

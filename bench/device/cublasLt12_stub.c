@@ -1,0 +1,1 @@
+int mediasearch_cublaslt12_stub;
