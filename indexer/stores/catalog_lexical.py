@@ -7,6 +7,7 @@ that stores outside the catalog replay (indexer/stores/outbox.py). Mixed into `C
 import sqlite3
 from collections.abc import Iterator
 
+from indexer.assets import Annotation
 from indexer.stores.catalog_schema import FTS_COLUMNS, metadata_from_row
 from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc
 
@@ -27,8 +28,8 @@ class LexicalRows:
             asset_id=row["id"], content_id=row["content_id"], owner=row["owner"], media_type=row["media_type"],
             **metadata_from_row(row), text=content.text or "",
             created_at=row["created_at"], width=content.width, height=content.height,
-            duration=content.duration, annotations=self.annotations(row["rowid"]),
-        )
+            duration=content.duration, annotations=[Annotation(**a.model_dump()) for a in self.annotations(row["rowid"])],
+        )  # the annotations as plain copies: the lexical stores keep no origin (`derived`), so they compare equal
 
     def iter_lexical_docs(self, batch_size: int = 500) -> Iterator[LexicalDoc]:
         last = 0
