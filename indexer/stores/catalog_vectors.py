@@ -96,3 +96,45 @@ class VectorRows:
             ):
                 out[SEGMENT_ID_BASE + r["id"]] = (r["content_id"], r["start_s"], r["end_s"])
         return out
+
+    # --- named reads and writes for the code outside the stores (check, reindex, adapters, /metrics)
+    def newest_vector_seq(self) -> int:
+        """The newest entry still in vector_log (0 when it is empty); unlike `last_seq()`, entries
+        trimmed away do not count. One cheap query: whether any index has something to replay."""
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+
+    def vector_log_backlog(self, space: str, after_seq: int) -> int:
+        """How many vector_log entries of one space come after `after_seq` (an index's applied one)."""
+        return self.db.execute("SELECT count(*) FROM vector_log WHERE space = ? AND seq > ?",
+                               (space, after_seq)).fetchone()[0]
+
+    def space_vector_ids(self, space: str) -> np.ndarray:
+        """The ids of every vector of one space (content ids, and keyframes' SEGMENT_ID_BASE + segment id)."""
+        rows = self.db.execute("SELECT content_id FROM vectors WHERE space = ?", (space,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def has_vector(self, space: str, vector_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM vectors WHERE space = ? AND content_id = ?",
+                               (space, vector_id)).fetchone() is not None
+
+    def keyframes(self) -> list[sqlite3.Row]:
+        """(id, keyframe_path) of every segment with a keyframe picture, by segment id."""
+        return self.db.execute(
+            "SELECT id, keyframe_path FROM segments WHERE keyframe_path IS NOT NULL ORDER BY id").fetchall()
+
+    def segment_keyframe_path(self, segment_id: int) -> str | None:
+        row = self.db.execute("SELECT keyframe_path FROM segments WHERE id = ?", (segment_id,)).fetchone()
+        return row["keyframe_path"] if row else None
+
+    def remove_space(self, db: sqlite3.Connection, space: str) -> None:
+        """Remove every vector of one space, logging each removal for the FAISS indexes."""
+        db.execute("INSERT INTO vector_log(space, content_id, op) SELECT space, content_id, 'remove' "
+                   "FROM vectors WHERE space = ?", (space,))
+        db.execute("DELETE FROM vectors WHERE space = ?", (space,))
+
+    def add_vectors(self, db: sqlite3.Connection, entries: Iterable[tuple[str, int, np.ndarray]]) -> None:
+        """Store (space, vector id, vector) entries, logging each addition for the FAISS indexes."""
+        rows = [(space, int(vid), np.asarray(vector, np.float32).tobytes()) for space, vid, vector in entries]
+        db.executemany("INSERT INTO vectors(space, content_id, vector) VALUES (?, ?, ?)", rows)
+        db.executemany("INSERT INTO vector_log(space, content_id, op) VALUES (?, ?, 'add')",
+                       [(space, vid) for space, vid, _ in rows])
