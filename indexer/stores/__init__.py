@@ -4,6 +4,7 @@
     catalog_schema.py     the tables, and how an asset's editable fields are stored in them
     catalog_vectors.py    Catalog's vector side: vectors, vector_log, segments, image features
     catalog_lexical.py    Catalog's lexical side: lexical documents, the lexical_log outbox, the FTS5 row
+    catalog_queries.py    Catalog's named asset and content queries for maintenance, adapters, feeds, evaluation
     sql_filters.py        the filter model as SQL
     vectors.py            the FAISS indexes (derived caches of the vectors table)
     lexical.py            the lexical store protocol, its documents and searchable text
@@ -15,4 +16,7 @@
     files.py              content files under the home: paths, the atomic write, the removal
     adapter_versions.py   adapters on disk, the active one, their status
     keys.py               API keys
+    feed_state.py         the recommender's interests, shown and dismissed items
+    proposals.py          propagation's proposals (a SQLite file of their own)
+    snapshot.py           a backup's copy of the catalog and what its manifest reads from it
 """
