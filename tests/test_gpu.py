@@ -203,7 +203,7 @@ def test_ingest_decodes_ahead_on_threads_with_the_same_results_and_errors():
     from indexer.config import Settings
     from indexer.errors import MediasearchError
     from indexer.assets import AssetInput
-    from indexer.pipeline.ingest import _decode_ahead
+    from indexer.pipeline.intake import decode_ahead as _decode_ahead
     from indexer.media.decoding import load_image
 
     def png(seed: int) -> bytes:

@@ -1,6 +1,7 @@
 """The pipeline: what changes a collection.
 
     ingest.py     validate, deduplicate, encode, annotate, store
+    intake.py     ingest's first stage: each item checked, decoded (ahead, on CUDA), looked up by its bytes
     inputs.py     files and folders, URLs and JSON-lines manifests as inputs for ingest
     edits.py      metadata changes, annotations attached later, deletion (owner or admin)
     reindex.py    re-encode every content with the active encoder; rebuild the lexical store

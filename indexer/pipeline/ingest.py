@@ -1,46 +1,34 @@
 """The ingest pipeline: validate, deduplicate, encode, annotate, store.
 
-Items are prepared one by one (a bad item is rejected with its reason and the
-batch goes on), encoded in batches, and each asset is written in a single
+Items are prepared one by one (indexer/pipeline/intake.py; a bad item is rejected
+with its reason and the batch goes on), encoded in batches, and each asset is written in a single
 catalog transaction together with its vectors; the FAISS indexes then catch up
 from the catalog's change log.
 """
 
-import io
-import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from indexer.access import Viewer
-from indexer.assets import EDITABLE_FIELDS, Annotation, Asset, AssetInput, MediaType, TimeRange, metadata_of
+from indexer.assets import EDITABLE_FIELDS, Asset, AssetInput, MediaType, TimeRange, metadata_of
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
-from indexer.config import Settings
-from indexer.errors import Conflict, InvalidInput, MediasearchError, TooLarge
+from indexer.errors import MediasearchError
 from indexer.media.annotators import ImageItem, load_annotators, run_annotators
-from indexer.media.decoding import (
-    IMAGE_SUFFIXES, decode_text, load_image, media_type_for_path, sha256_bytes, text_hash, thumbnail_bytes,
-)
+from indexer.media.decoding import media_type_for_path, thumbnail_bytes
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
-from indexer.media.prepare import PreparedMedia
 from indexer.pipeline.adapters.switch import with_adapted
+from indexer.pipeline.intake import NOTE_ANNOTATION, Prepared, decode_ahead, discard, prepare, taken
 from indexer.stores import files
 from indexer.stores.adapter_versions import active_adapter
-from indexer.stores.catalog import ContentRow
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 
 BATCH_SIZE = 32
 KEYFRAMES_PER_BATCH = 128  # a batch of videos is encoded once this many keyframes wait (memory)
-NOTE_ANNOTATION = "ingest_note"  # a part of the asset left out, and why (e.g. an unreadable audio track)
-NOTE_MODEL = "mediasearch-ingest"
 # What a post sets on an asset: posting the same bytes again with all of these unchanged is `unchanged`.
 POSTED_FIELDS = ("media_type", *EDITABLE_FIELDS, "source", "annotations", "created_at")
 
@@ -71,175 +59,20 @@ def stage_totals(outcomes: Iterable[IngestOutcome]) -> dict[str, float]:
     return totals
 
 
-@dataclass
-class _Prepared:
-    item: AssetInput
-    media_type: MediaType
-    content_hash: str
-    existing_content: ContentRow | None
-    image: Image.Image | None = None
-    image_format: str | None = None
-    text: str | None = None
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    labels: list[Annotation] = field(default_factory=list)  # every machine annotation of new content
-    media: "PreparedMedia | None" = None  # videos and audio
-    timings: dict[str, float] = field(default_factory=dict)
-    # Frozen image features for adapters: None for the image itself, else the shot's index.
-    features: dict[int | None, np.ndarray] = field(default_factory=dict)
-    # Stored bytes that the poster cannot see any copy of: encoded and annotated all the same (and the
-    # result dropped), so the time an answer takes does not tell that someone else posted them privately.
-    shadow: bool = False
-
-    @property
-    def pictures(self) -> int:
-        return len(self.media.shots) if self.media is not None else int(self.image is not None)
-
-
-def _decode_ahead(items: Iterable[AssetInput], settings: "Settings", window: int) -> Iterator[tuple[AssetInput, Future | None]]:
-    """Yield each item with a future of its decoded picture (or None), decoding up to `window` upcoming
-    images on CPU threads while the caller encodes the current batch on the GPU. A picture at or above
-    PIL's decompression-bomb threshold is left to the caller (its warning filter is process-wide)."""
-
-    def decode(item: AssetInput) -> tuple[Image.Image, str] | None:
-        assert item.data is not None
-        try:
-            with Image.open(io.BytesIO(item.data)) as probe:
-                width, height = probe.size
-        except Exception:
-            return None  # the caller's load_image reports it
-        if width * height > min(settings.max_image_pixels, Image.MAX_IMAGE_PIXELS or width * height):
-            return None
-        return load_image(item.data, item.name or item.id, settings.max_image_pixels)
-
-    def is_picture(item: AssetInput) -> bool:
-        if item.text is not None or item.data is None or not 0 < len(item.data) <= settings.max_upload_bytes:
-            return False
-        if item.media_type is not None:
-            return item.media_type == MediaType.image
-        return bool(item.name) and Path(item.name).suffix.lower() in IMAGE_SUFFIXES
-
-    source = iter(items)
-    queue: deque[tuple[AssetInput, Future | None]] = deque()
-    with ThreadPoolExecutor(max_workers=max(1, min(8, (os.cpu_count() or 2) - 1)), thread_name_prefix="decode") as pool:
-
-        def fill() -> None:
-            while len(queue) < window:
-                item = next(source, None)
-                if item is None:
-                    return
-                queue.append((item, pool.submit(decode, item) if is_picture(item) else None))
-
-        fill()
-        while queue:
-            yield queue.popleft()
-            fill()
-
-
-def _prepare(collection: Collection, item: AssetInput, decoded: Future | None = None) -> _Prepared:
-    settings = collection.settings
-    label = item.name or item.id
-    media_type = item.media_type
-    if media_type is None:
-        if item.text is not None:
-            media_type = MediaType.text
-        elif item.name:
-            media_type = media_type_for_path(Path(item.name))
-        else:
-            raise InvalidInput(f"{label}: media type unknown", "give type 'text', 'image', 'video' or 'audio'")
-    existing = collection.catalog.asset_row(item.id)
-    if existing is not None and existing["owner"] != item.owner:
-        raise _taken(item.id)
-    if media_type == MediaType.text:
-        if item.text is not None:
-            text = decode_text(item.text.encode("utf-8"), label, settings.max_text_chars)
-        elif item.data is not None:
-            text = decode_text(item.data, label, settings.max_text_chars)
-        else:
-            raise InvalidInput(f"{label}: a text asset needs its text", "send the text in 'text'")
-        content_hash = text_hash(text)
-        return _shadowed(collection, _Prepared(item, media_type, content_hash,
-                                               collection.catalog.content_by_hash(content_hash), text=text))
-    if item.data is None:
-        raise InvalidInput(f"{label}: {'an' if media_type in (MediaType.image, MediaType.audio) else 'a'} "
-                           f"{media_type} asset needs its file", f"send the {media_type} file's bytes")
-    if media_type in (MediaType.video, MediaType.audio):
-        return _prepare_media(collection, item, media_type, label)
-    if len(item.data) > settings.max_upload_bytes:
-        raise TooLarge(
-            f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_upload_bytes:,}",
-            "send a smaller file or raise MEDIASEARCH_MAX_UPLOAD_BYTES",
-        )
-    ahead = decoded.result() if decoded is not None else None
-    image, fmt = ahead if ahead is not None else load_image(item.data, label, settings.max_image_pixels)
-    content_hash = sha256_bytes(item.data)
-    return _shadowed(collection, _Prepared(
-        item, media_type, content_hash, collection.catalog.content_by_hash(content_hash),
-        image=image, image_format=fmt,
-    ))
-
-
-def _shadowed(collection: Collection, p: _Prepared) -> _Prepared:
-    """Pictures and texts whose bytes are stored but hidden from the poster get the full work (see
-    `_Prepared.shadow`). Videos and audio are not redone: their timing is a documented limit."""
-    if p.existing_content is not None:
-        p.shadow = not collection.catalog.copies(p.existing_content.id, "", Viewer(username=p.item.owner))
-    return p
-
-
-def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaType, label: str) -> _Prepared:
-    """Videos and audio: probe, segment, keyframes, previews, transcript — only for new bytes, so a
-    re-run after an interruption skips every video already stored."""
-    from indexer.media.ffmpeg import require_ffmpeg
-    from indexer.media.prepare import prepare_media
-
-    settings = collection.settings
-    assert item.data is not None
-    if not item.data:
-        raise InvalidInput(f"{label} is empty (0 bytes)", f"send the {media_type} file's content")
-    if len(item.data) > settings.max_media_bytes:
-        raise TooLarge(f"{label}: {len(item.data):,} bytes is over the limit of {settings.max_media_bytes:,}",
-                       "send a smaller file or raise MEDIASEARCH_MAX_MEDIA_BYTES")
-    content_hash = sha256_bytes(item.data)
-    existing = collection.catalog.content_by_hash(content_hash)
-    prepared = _Prepared(item, media_type, content_hash, existing)
-    if existing is not None:
-        return prepared
-    require_ffmpeg()
-    started = time.perf_counter()
-    prepared.media = prepare_media(
-        collection.home, item.data, content_hash, str(media_type), label, max_pixels=settings.max_image_pixels,
-        max_seconds=settings.max_video_seconds, thumbnail_size=settings.thumbnail_size,
-        speech_window=settings.speech_window_seconds, workers=settings.annotator_workers,
-    )
-    prepared.timings.update(prepared.media.timings)
-    prepared.timings["prepare"] = round(time.perf_counter() - started, 4)
-    prepared.labels = list(prepared.media.annotations)
-    for note in prepared.media.notes:
-        prepared.labels.append(Annotation(name=NOTE_ANNOTATION, value=note, model=NOTE_MODEL))
-    return prepared
-
-
-def _discard(collection: Collection, p: _Prepared) -> None:
-    """Files made for a new video or audio that was not stored after all."""
-    if p.media is not None and collection.catalog.content_by_hash(p.content_hash) is None:
-        files.remove(collection.home, [p.media.media_path])
-        files.remove_derived(collection.home, p.content_hash)
-
-
-def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
+def _encode(collection: Collection, batch: Sequence[Prepared]) -> None:
     """Encode and annotate the new contents of a batch (duplicates reuse what is stored).
 
     Pictures (images and video keyframes) go through EfficientNet-Lite0 once: its probabilities
     feed both the bundled encoder's ConSE vector and the `labels` annotator. Then the annotators
     chosen in MEDIASEARCH_ANNOTATORS run over the whole batch; a keyframe's annotations keep the
     time range of its shot."""
-    fresh: dict[str, _Prepared] = {}
+    fresh: dict[str, Prepared] = {}
     for p in batch:
         if p.existing_content is None or p.shadow:
             fresh.setdefault(p.content_hash, p)
     texts = [p for p in fresh.values() if p.text is not None]
     # (prepared item, shot index or None, picture item)
-    pictures: list[tuple[_Prepared, int | None, ImageItem]] = []
+    pictures: list[tuple[Prepared, int | None, ImageItem]] = []
     for p in fresh.values():
         if p.image is not None:
             pictures.append((p, None, ImageItem(image=p.image, data=p.item.data, format=p.image_format)))
@@ -298,7 +131,7 @@ def _encode(collection: Collection, batch: Sequence[_Prepared]) -> None:
             p.vectors, p.labels, p.media, p.features = first.vectors, first.labels, first.media, first.features
 
 
-def _store_files(collection: Collection, p: _Prepared) -> tuple[str | None, str | None, list[str]]:
+def _store_files(collection: Collection, p: Prepared) -> tuple[str | None, str | None, list[str]]:
     """Write the original and its thumbnail, content-addressed (safe to repeat after a crash); returns
     their paths and the files this call created, which the caller removes if the catalog write fails.
     Videos and audio wrote theirs while being prepared (ffmpeg reads the stored original).
@@ -333,17 +166,12 @@ def _removed_on_failure(collection: Collection, rels: list[str]) -> Iterator[Non
         raise
 
 
-def _taken(asset_id: str) -> Conflict:
-    """An id that another user's asset has: said without naming that user or anything of the asset."""
-    return Conflict(f"the id '{asset_id}' is taken", "ids are unique across users: choose another id")
-
-
-def _write(collection: Collection, p: _Prepared) -> IngestOutcome:
+def _write(collection: Collection, p: Prepared) -> IngestOutcome:
     item, catalog = p.item, collection.catalog
     with collection.write_lock:
         existing_row = catalog.asset_row(item.id)
         if existing_row is not None and existing_row["owner"] != item.owner:
-            raise _taken(item.id)
+            raise taken(item.id)
         content = catalog.content_by_hash(p.content_hash)
         # What the pipeline derived from the bytes belongs to the content: a copy of stored bytes inherits
         # it. Nothing a person attached to another copy comes along (catalog.derived_annotations).
@@ -416,14 +244,14 @@ def ingest(
         if on_done:
             on_done(outcome)
 
-    batch: list[_Prepared] = []
+    batch: list[Prepared] = []
 
     def run_batch() -> None:
         try:
             _encode(collection, batch)
         except BaseException:
             for p in batch:
-                _discard(collection, p)
+                discard(collection, p)
             raise
         failed = []
         for p in batch:
@@ -438,18 +266,18 @@ def ingest(
                 finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name, timings=dict(p.timings)),
                        p.media_type)
         for p in failed:  # after the batch: a duplicate in it may have stored the same files
-            _discard(collection, p)
+            discard(collection, p)
         batch.clear()
 
     # On CUDA, CPU threads decode the next pictures while the GPU encodes a batch; on the CPU the cores
     # are busy encoding already, and items are decoded one by one as before.
     paired: Iterable[tuple[AssetInput, Future | None]] = (
-        _decode_ahead(items, collection.settings, 2 * batch_size) if collection.device == "cuda"
+        decode_ahead(items, collection.settings, 2 * batch_size) if collection.device == "cuda"
         else ((item, None) for item in items))
     for item, decoded in paired:
         try:
             started = time.perf_counter()
-            prepared = _prepare(collection, item, decoded)
+            prepared = prepare(collection, item, decoded)
             prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
             batch.append(prepared)
         except MediasearchError as exc:
@@ -465,7 +293,7 @@ def ingest(
 def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
     """Ingest a single item, raising its error instead of reporting it (for the API)."""
     try:
-        prepared = _prepare(collection, item)
+        prepared = prepare(collection, item)
     except MediasearchError as exc:
         _observe(_guess_type(item), IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
         raise
@@ -473,7 +301,7 @@ def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
         _encode(collection, [prepared])
         outcome = _write(collection, prepared)
     except BaseException as exc:
-        _discard(collection, prepared)
+        discard(collection, prepared)
         if isinstance(exc, MediasearchError):
             _observe(prepared.media_type, IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
         raise
