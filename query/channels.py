@@ -9,7 +9,7 @@ within what the viewer may see and the filters allow.
     clip_text       text   texts    text (cross-modal encoder); skipped when its text tower is MiniLM
     text_to_image   text   images   image (cross-modal encoder): images and video keyframes, a
                                     video standing for its best keyframe, with its time range
-    text_to_adapted text   images   adapted (the active adapter, indexer/adapters/): the query through the
+    text_to_adapted text   images   adapted (the active adapter, indexer/pipeline/adapters/): the query through the
                                     encoder's text tower (and the adapter's text side), against
                                     pictures mapped by the adapter; only while an adapter is active
     image_to_image  image  images   image

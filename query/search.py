@@ -8,11 +8,7 @@ Results come back three ways:
   facets   exact counts per facet value for the query's lexical matches and filters
 """
 
-import base64
 import hashlib
-import hmac
-import json
-import secrets
 import time
 
 import numpy as np
@@ -26,6 +22,7 @@ from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound, StoreUnavailable
 from indexer.filters import FACET_FIELDS, Filters, TermFilter
 from indexer.stores.lexical import LexicalQuery, marked_html
+from query.cursor import decode_cursor, encode_cursor
 from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
@@ -121,38 +118,6 @@ def _fingerprint(request: SearchRequest, image: Image.Image | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _mask(key: bytes, nonce: bytes) -> int:
-    return int.from_bytes(hmac.new(key, b"mask" + nonce, hashlib.sha256).digest()[:8], "big")
-
-
-def _decode_cursor(cursor: str, fingerprint: str, key: bytes) -> tuple[int, int]:
-    """(offset, as_of) from a cursor made by `_encode_cursor` for the same query and collection."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
-        offset, sealed, nonce, tag = int(data["o"]), int(data["a"]), bytes.fromhex(data["n"]), str(data["t"])
-        fp = str(data["f"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-        raise InvalidInput("the cursor is not valid", "pass next_cursor from the previous page unchanged") from None
-    if fp != fingerprint:
-        raise InvalidInput("the cursor belongs to another query", "start again without a cursor")
-    expected = hmac.new(key, f"{offset}:{sealed}:{fp}".encode() + nonce, hashlib.sha256).hexdigest()[:32]
-    if not hmac.compare_digest(expected, tag):
-        raise InvalidInput("the cursor is not valid", "pass next_cursor from the previous page unchanged")
-    return offset, sealed ^ _mask(key, nonce)
-
-
-def _encode_cursor(offset: int, as_of: int, fingerprint: str, key: bytes) -> str:
-    """The next page's cursor. The catalog position it pins (`as_of`, the newest asset row when the first
-    page was served) is sealed with the collection's own key, so a cursor says nothing about how many
-    assets, private ones included, the collection holds; the tag stops anyone from editing it."""
-    nonce = secrets.token_bytes(8)
-    sealed = as_of ^ _mask(key, nonce)
-    tag = hmac.new(key, f"{offset}:{sealed}:{fingerprint}".encode() + nonce, hashlib.sha256).hexdigest()[:32]
-    raw = json.dumps({"o": offset, "a": sealed, "n": nonce.hex(), "t": tag, "f": fingerprint},
-                     separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _shown_score(channel: str, score) -> ChannelScore:  # noqa: ANN001 - a fusion ChannelScore
     """A channel's score as shown. BM25 depends on statistics over every document, private ones
     included (the limit Elasticsearch's document-level security has too): lexical scores are shown
@@ -172,7 +137,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     fingerprint = _fingerprint(request, image)
     cursor_key = collection.catalog.secret("cursor_key")
     if request.cursor:
-        offset, as_of = _decode_cursor(request.cursor, fingerprint, cursor_key)
+        offset, as_of = decode_cursor(request.cursor, fingerprint, cursor_key)
     else:
         offset = request.offset
         as_of = collection.catalog.last_asset_rowid()
@@ -263,7 +228,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         timings["facets"] = round((time.perf_counter() - t_facets) * 1000, 2)
 
     end = offset + request.k
-    next_cursor = _encode_cursor(end, as_of, fingerprint, cursor_key) if end < len(unified) else None
+    next_cursor = encode_cursor(end, as_of, fingerprint, cursor_key) if end < len(unified) else None
     t_hits = time.perf_counter()
     lists = {m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()}
     fused = [hit(i) for i in page]

@@ -1,4 +1,4 @@
-"""Adapters learnt from the collection's captioned pictures (indexer/adapters/): training on a small
+"""Adapters learnt from the collection's captioned pictures (indexer/pipeline/adapters/): training on a small
 real set, activation, the never-worse rule, the atomic switch, and what training may read."""
 
 import csv
