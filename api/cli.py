@@ -479,7 +479,7 @@ def serve(
                       f"readiness: /ready, metrics: /metrics)  {workers} worker{'s' if workers > 1 else ''}, "
                       f"home {settings.home.resolve()}")
         try:
-            uvicorn.run("api.ops:serve_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+            uvicorn.run("api.serve:serve_app", factory=True, host=host, port=port, workers=workers, log_config=None,
                         log_level="warning", access_log=False, timeout_worker_healthcheck=60)
         finally:
             if metrics_dir:

@@ -1,4 +1,4 @@
-"""Operations: structured logs, Prometheus metrics, readiness, graceful shutdown and the `serve` factory.
+"""Operations: structured logs, Prometheus metrics, readiness and graceful shutdown.
 
     GET /metrics   Prometheus text format: request latency per route template and status, search
                    latency per channel, ingests per media type and outcome, the vector_log and
@@ -404,28 +404,6 @@ def install(app: "FastAPI") -> OpsState:
     return state
 
 
-# --- `mediasearch serve`: the app each uvicorn worker builds
-def serve_app() -> "FastAPI":
-    """The factory `mediasearch serve` hands uvicorn: settings from the environment, logs set up,
-    the collection opened in the background (GET /ready says when it is done)."""
-    from api.app import create_app
-    from indexer.config import Settings
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-    except Exception:  # noqa: BLE001 - cosmetic
-        pass
-    settings = Settings.from_env()
-    configure_logging(settings.log_format)
-    return create_app(settings, open_in_background=True)
-
-
 def prepare_multiprocess_metrics(workers: int) -> str | None:
     """With several workers, point prometheus_client at a fresh folder shared by them; returns it
     when this call made it (the caller removes it on exit)."""
@@ -445,4 +423,4 @@ def prepare_multiprocess_metrics(workers: int) -> str | None:
     return folder
 
 
-__all__ = ["Ready", "configure_logging", "install", "readiness", "running", "serve_app"]
+__all__ = ["Ready", "configure_logging", "install", "prepare_multiprocess_metrics", "readiness", "running"]

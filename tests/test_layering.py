@@ -36,7 +36,6 @@ CREATE_TABLE = re.compile(r"\bCREATE\s+(VIRTUAL\s+)?TABLE\b", re.IGNORECASE)
 KNOWN_LOOPS = {
     "collection<->adapters": {"indexer.collection", "indexer.adapters.data", "indexer.adapters.store"},
     "ingest<->annotators.external": {"indexer.ingest", "indexer.annotators.external"},
-    "api.app<->api.ops": {"api.app", "api.ops"},
 }
 
 
