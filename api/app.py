@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from indexer.assets import Asset, MediaType, Visibility
 from indexer.collection import Collection
@@ -27,6 +27,10 @@ from indexer.media import load_image
 from api import ops
 from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, checked_key, mode as auth_mode
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
+from api.schemas import (
+    ERRORS, AddContentResponse, AssetIds, AssetUpdate, CreatedKey, ErrorBody, ErrorResponse, Health, Keyframe, Me,
+    NewKey, RetrievedList, RetrieveResponse, SignIn,
+)
 from indexer.access import Role, Viewer
 from indexer.stores.keys import ApiKey, KeyStore
 from indexer.filters import Filters
@@ -36,81 +40,6 @@ from query.search import FacetValue, facet_only
 from recommender.feed import FeedResponse, add_interests, dismiss, feed, seed_response
 
 STATIC = Path(__file__).with_name("static")
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    hint: str | None = None
-    position: int | None = Field(default=None, description="For query syntax errors: 0-based character offset.")
-    length: int | None = None
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody
-
-
-class AddContentResponse(BaseModel):
-    msg: str
-    time: float = Field(description="Seconds the operation took.")
-
-
-class RetrievedList(BaseModel):
-    contents: list[str]
-    scores: list[float]
-
-
-class RetrieveResponse(BaseModel):
-    text: RetrievedList
-    image: RetrievedList
-
-
-class AssetUpdate(BaseModel):
-    title: str | None = None
-    description: str | None = None
-    tags: list[str] | None = None
-    visibility: Visibility | None = None
-    licence: str | None = None
-
-
-class AssetIds(BaseModel):
-    ids: list[str] = Field(min_length=1, max_length=500)
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    encoder: str
-    encoder_reason: str
-    assets: int = Field(description="Public assets (private ones are counted for admins only: `mediasearch status`, "
-                        "/metrics with an admin key).")
-    auth: Literal["open", "keys"] = Field(description="open: no API key was ever made; keys: requests need one.")
-    anonymous: bool = Field(description="Whether requests without a key may read public assets.")
-
-
-class Me(BaseModel):
-    mode: Literal["open", "keys"]
-    username: str | None
-    role: Role | None = Field(description="None for an anonymous visitor (and in open mode).")
-
-
-class SignIn(BaseModel):
-    key: str = Field(min_length=1, max_length=200)
-
-
-class NewKey(BaseModel):
-    username: str = Field(min_length=1, max_length=200)
-    role: Role = Role.reader
-    name: str = Field(default="", max_length=200)
-
-
-class CreatedKey(BaseModel):
-    key: str = Field(description="Shown once: only its hash is stored.")
-    record: ApiKey
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 408, 409, 413, 422, 429, 504, 507)
-}
 
 
 def _with_urls(response: SearchResponse) -> SearchResponse:
@@ -552,12 +481,6 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     def strip(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
         """The keyframes of a video side by side (up to twelve, evenly chosen), as WebP."""
         return _derived_file(asset_id, principal.viewer(username), "strip.webp", "keyframe strip")
-
-    class Keyframe(BaseModel):
-        n: int
-        start: float = Field(description="Seconds from the start of the video.")
-        end: float
-        url: str | None
 
     @app.get("/v1/assets/{asset_id}/keyframes", response_model=list[Keyframe], responses=ERRORS)
     def keyframe_list(asset_id: str, principal: Who, username: str | None = None) -> list[Keyframe]:
