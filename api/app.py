@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, File, Form, Query, Request, Response, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
@@ -25,7 +25,9 @@ from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, 
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
 from api import ops
-from api.auth import COOKIE, Principal, Unauthorized, authenticate, bearer, checked_key, mode as auth_mode
+from api.auth import COOKIE, Unauthorized, checked_key, mode as auth_mode
+from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
+from api.deps import Who, acting, metrics_guard
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
     ERRORS, AddContentResponse, AssetIds, AssetUpdate, CreatedKey, ErrorBody, ErrorResponse, Health, Keyframe, Me,
@@ -141,14 +143,13 @@ def _media_type(value: Any) -> MediaType:
 def create_app(settings: Settings | None = None, collection: Collection | None = None, *,
                open_in_background: bool = False) -> FastAPI:
     settings = settings or (collection.settings if collection else Settings.from_env())
-    state: dict[str, Collection] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         def open_stores() -> Collection:
-            state["collection"] = collection or Collection.open(settings, create=True)
-            state["keys"] = KeyStore(state["collection"].catalog)
-            return state["collection"]
+            app.state.collection = collection or Collection.open(settings, create=True)
+            app.state.keys = KeyStore(app.state.collection.catalog)
+            return app.state.collection
 
         # api/ops.py: /ready says when this is done (`serve` opens in the background); on shutdown the
         # writes in flight finish before the stores close.
@@ -162,38 +163,21 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         "retrieval fused into one ranking, with the MediaVerse-compatible endpoints.",
         lifespan=lifespan,
     )
-    from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
+    # What the routes read through api/deps.py; the collection and the key store once they are open.
+    app.state.settings = settings
+    app.state.collection = None
+    app.state.keys = None
+    app.state.attempts = KeyAttempts(settings.key_failures, settings.key_failure_window)  # failed API keys per address
 
     app.add_middleware(DeadlineMiddleware, request_timeout=settings.request_timeout, ingest_timeout=settings.ingest_timeout)
     app.add_middleware(BodyLimitMiddleware, settings=settings)  # api/limits.py: body size, JSON depth, cut-off and stalled bodies
-    attempts = KeyAttempts(settings.key_failures, settings.key_failure_window)  # failed API keys per client address
-    ops_state = ops.install(app)  # outermost: request ids, logs, /metrics, /ready, 503 while the collection opens
-
-    def metrics_guard(request: Request) -> None:
-        """/metrics counts private assets: admins only once keys are in use (open installs: anyone)."""
-        if "keys" not in state:
-            return  # not open yet: nothing counted to hide
-        principal = authenticate(request, settings, state["keys"], attempts)  # type: ignore[arg-type]
-        if principal.mode != "open":
-            principal.require(Role.admin)
-
-    ops_state.metrics_guard = metrics_guard
+    # outermost: request ids, logs, /metrics (admins only once keys are in use), /ready, 503 while the collection opens
+    ops.install(app).metrics_guard = metrics_guard
 
     def col() -> Collection:
-        return state["collection"]
+        return app.state.collection  # type: ignore[no-any-return]
 
-    def who(request: Request, _: Annotated[Any, Depends(bearer)] = None) -> Principal:
-        """The caller: see api/auth.py for the open, keys and anonymous modes."""
-        return authenticate(request, settings, state["keys"], attempts)  # type: ignore[arg-type]
-
-    Who = Annotated[Principal, Depends(who)]
-
-    def acting(principal: Principal, username: str | None) -> Viewer:
-        """Who changes an asset: a contributor (its owner) or an admin."""
-        principal.require(Role.contributor)
-        if principal.mode == "open" and not username:
-            raise InvalidInput("missing 'username'", "name the asset's owner")
-        return principal.viewer(username)
+    attempts = app.state.attempts
 
     @app.exception_handler(MediasearchError)
     async def _error(_: Request, exc: MediasearchError) -> JSONResponse:
@@ -226,7 +210,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.get("/health", response_model=Health)
     def health() -> Health:
         c = col()
-        auth = auth_mode(settings, state["keys"])  # type: ignore[arg-type]
+        auth = auth_mode(settings, app.state.keys)  # type: ignore[arg-type]
         return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
                       assets=c.catalog.public_asset_count(), auth=auth, anonymous=auth == "open" or bool(settings.anonymous))
 
@@ -238,7 +222,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     @app.post("/v1/session", response_model=Me, responses=ERRORS)
     def sign_in(body: SignIn, request: Request, response: Response) -> Me:
         """Checks a key and keeps it in an HttpOnly, SameSite=Strict cookie, so that the page's images load."""
-        record = checked_key(request, body.key, state["keys"], attempts)  # type: ignore[arg-type]
+        record = checked_key(request, body.key, app.state.keys, attempts)  # type: ignore[arg-type]
         if record is None:
             raise Unauthorized("the API key is unknown, revoked or malformed", "check the key")
         response.set_cookie(COOKIE, body.key.strip(), httponly=True, samesite="strict",
@@ -253,7 +237,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     def list_keys(principal: Who, revoked: bool = False) -> list[ApiKey]:
         """Admins only: every key's public id, user, role and dates (never the key)."""
         principal.require(Role.admin)
-        return state["keys"].list(include_revoked=revoked)  # type: ignore[attr-defined]
+        return app.state.keys.list(include_revoked=revoked)  # type: ignore[attr-defined]
 
     @app.post("/v1/keys", response_model=CreatedKey, status_code=201, responses=ERRORS)
     def create_key(body: NewKey, principal: Who) -> CreatedKey:
@@ -262,7 +246,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         if principal.mode == "open":
             raise Forbidden("keys are made over the API by an admin's key",
                             "make the first one with `mediasearch keys create USER --role admin`")
-        record, key = state["keys"].create(body.username, body.role, body.name)  # type: ignore[attr-defined]
+        record, key = app.state.keys.create(body.username, body.role, body.name)  # type: ignore[attr-defined]
         return CreatedKey(key=key, record=record)
 
     @app.delete("/v1/keys/{key_id}", response_model=ApiKey, responses=ERRORS)
@@ -270,7 +254,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         principal.require(Role.admin)
         if principal.mode == "open":
             raise Forbidden("keys are revoked over the API by an admin's key", "use `mediasearch keys revoke`")
-        return state["keys"].revoke(key_id)  # type: ignore[attr-defined]
+        return app.state.keys.revoke(key_id)  # type: ignore[attr-defined]
 
     # --- adapters (indexer/adapters/): status, and re-training in a background thread while search goes on
     @app.get("/v1/admin/adapter", response_model=dict[str, Any], responses=ERRORS)
