@@ -21,20 +21,19 @@ from pydantic import ValidationError
 from indexer.assets import Asset, MediaType, Visibility
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.errors import Forbidden, InvalidInput, MediasearchError, NotFound, TooLarge
+from indexer.errors import InvalidInput, MediasearchError, NotFound, TooLarge
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
 from api import ops
-from api.auth import COOKIE, Unauthorized, checked_key, mode as auth_mode
 from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 from api.deps import Who, acting, metrics_guard
+from api.routes import health, keys
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
-    ERRORS, AddContentResponse, AssetIds, AssetUpdate, CreatedKey, ErrorBody, ErrorResponse, Health, Keyframe, Me,
-    NewKey, RetrievedList, RetrieveResponse, SignIn,
+    ERRORS, AddContentResponse, AssetIds, AssetUpdate, ErrorBody, ErrorResponse, Keyframe, RetrievedList, RetrieveResponse,
 )
 from indexer.access import Role, Viewer
-from indexer.stores.keys import ApiKey, KeyStore
+from indexer.stores.keys import KeyStore
 from indexer.filters import Filters
 from query import SearchRequest, SearchResponse, more_like_this, retrieve, search
 from query.fusion import FusionMethod, FusionOptions
@@ -207,54 +206,8 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         body = ErrorResponse(error=ErrorBody(code="invalid_input", message=f"{where}: {first['msg']}"))
         return JSONResponse(body.model_dump(), status_code=400)
 
-    @app.get("/health", response_model=Health)
-    def health() -> Health:
-        c = col()
-        auth = auth_mode(settings, app.state.keys)  # type: ignore[arg-type]
-        return Health(status="ok", encoder=c.encoder.id, encoder_reason=c.encoder_reason,
-                      assets=c.catalog.public_asset_count(), auth=auth, anonymous=auth == "open" or bool(settings.anonymous))
-
-    # --- identity: who am I, and the web page's sign-in (the key kept in an HttpOnly cookie)
-    @app.get("/v1/me", response_model=Me, responses=ERRORS)
-    def me(principal: Who) -> Me:
-        return Me(mode=principal.mode, username=principal.username, role=principal.role)
-
-    @app.post("/v1/session", response_model=Me, responses=ERRORS)
-    def sign_in(body: SignIn, request: Request, response: Response) -> Me:
-        """Checks a key and keeps it in an HttpOnly, SameSite=Strict cookie, so that the page's images load."""
-        record = checked_key(request, body.key, app.state.keys, attempts)  # type: ignore[arg-type]
-        if record is None:
-            raise Unauthorized("the API key is unknown, revoked or malformed", "check the key")
-        response.set_cookie(COOKIE, body.key.strip(), httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", max_age=30 * 24 * 3600)
-        return Me(mode="keys", username=record.username, role=record.role)
-
-    @app.delete("/v1/session", status_code=204, responses=ERRORS)
-    def sign_out(response: Response) -> None:
-        response.delete_cookie(COOKIE)
-
-    @app.get("/v1/keys", response_model=list[ApiKey], responses=ERRORS)
-    def list_keys(principal: Who, revoked: bool = False) -> list[ApiKey]:
-        """Admins only: every key's public id, user, role and dates (never the key)."""
-        principal.require(Role.admin)
-        return app.state.keys.list(include_revoked=revoked)  # type: ignore[attr-defined]
-
-    @app.post("/v1/keys", response_model=CreatedKey, status_code=201, responses=ERRORS)
-    def create_key(body: NewKey, principal: Who) -> CreatedKey:
-        """Admins only (the first key comes from `mediasearch keys create`)."""
-        principal.require(Role.admin)
-        if principal.mode == "open":
-            raise Forbidden("keys are made over the API by an admin's key",
-                            "make the first one with `mediasearch keys create USER --role admin`")
-        record, key = app.state.keys.create(body.username, body.role, body.name)  # type: ignore[attr-defined]
-        return CreatedKey(key=key, record=record)
-
-    @app.delete("/v1/keys/{key_id}", response_model=ApiKey, responses=ERRORS)
-    def revoke_key(key_id: str, principal: Who) -> ApiKey:
-        principal.require(Role.admin)
-        if principal.mode == "open":
-            raise Forbidden("keys are revoked over the API by an admin's key", "use `mediasearch keys revoke`")
-        return app.state.keys.revoke(key_id)  # type: ignore[attr-defined]
+    app.include_router(health.router)
+    app.include_router(keys.router)
 
     # --- adapters (indexer/adapters/): status, and re-training in a background thread while search goes on
     @app.get("/v1/admin/adapter", response_model=dict[str, Any], responses=ERRORS)
