@@ -27,7 +27,7 @@ from indexer.media import load_image
 from api import ops
 from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 from api.deps import Who, acting, metrics_guard
-from api.routes import health, keys
+from api.routes import admin, health, keys
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
     ERRORS, AddContentResponse, AssetIds, AssetUpdate, ErrorBody, ErrorResponse, Keyframe, RetrievedList, RetrieveResponse,
@@ -209,35 +209,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     app.include_router(health.router)
     app.include_router(keys.router)
 
-    # --- adapters (indexer/adapters/): status, and re-training in a background thread while search goes on
-    @app.get("/v1/admin/adapter", response_model=dict[str, Any], responses=ERRORS)
-    def adapter_info(principal: Who) -> dict[str, Any]:
-        """Admins only: the active adapter, the latest training, and whether a re-train would help."""
-        from indexer.adapters.store import adapter_status
-
-        principal.require(Role.admin)
-        return adapter_status(col())
-
-    @app.post("/v1/admin/adapter/train", response_model=dict[str, Any], status_code=202, responses=ERRORS)
-    def adapter_train(principal: Who) -> dict[str, Any]:
-        """Admins only: train an adapter in the background; it is switched in atomically if it beats
-        search without it (see GET /v1/admin/adapter for the outcome)."""
-        import threading
-
-        from indexer.adapters.data import count_captioned
-        from indexer.adapters.store import adapter_status, training_running
-        from indexer.adapters.train import TrainOptions, train_and_activate
-
-        principal.require(Role.admin)
-        c = col()
-        if training_running(c.home):
-            raise InvalidInput("an adapter is being trained already", "GET /v1/admin/adapter shows when it is done")
-        if count_captioned(c, c.settings.adapter_train_private) < TrainOptions().min_examples:
-            raise InvalidInput(f"an adapter needs at least {TrainOptions().min_examples} pictures with a title or description",
-                               "post images with their captions as descriptions first")
-        threading.Thread(target=lambda: train_and_activate(c, report=lambda _: None), daemon=True,
-                         name="adapter-training").start()
-        return adapter_status(c)
+    app.include_router(admin.router)
 
     # --- the web page: one HTML shell, routed in the browser (static files, no external requests)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
