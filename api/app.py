@@ -14,8 +14,7 @@ from fastapi import FastAPI, File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 
 from indexer.assets import Asset, MediaType, Visibility
@@ -27,7 +26,7 @@ from indexer.media import load_image
 from api import ops
 from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 from api.deps import Who, acting, metrics_guard
-from api.routes import admin, health, keys
+from api.routes import admin, health, keys, page
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
     ERRORS, AddContentResponse, AssetIds, AssetUpdate, ErrorBody, ErrorResponse, Keyframe, RetrievedList, RetrieveResponse,
@@ -39,9 +38,6 @@ from query import SearchRequest, SearchResponse, more_like_this, retrieve, searc
 from query.fusion import FusionMethod, FusionOptions
 from query.search import FacetValue, facet_only
 from recommender.feed import FeedResponse, add_interests, dismiss, feed, seed_response
-
-STATIC = Path(__file__).with_name("static")
-
 
 def _with_urls(response: SearchResponse) -> SearchResponse:
     """Thumbnails as URLs of this API rather than paths inside the collection home."""
@@ -210,16 +206,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     app.include_router(keys.router)
 
     app.include_router(admin.router)
-
-    # --- the web page: one HTML shell, routed in the browser (static files, no external requests)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    @app.get("/assets/{asset_id}", response_class=HTMLResponse, include_in_schema=False)
-    @app.get("/feed", response_class=HTMLResponse, include_in_schema=False)
-    @app.get("/feed/{username}", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+    page.install(app)
 
     # --- MediaVerse-compatible endpoints (D3.2 sections 3.7 and 4.5)
     mediaverse_body = {
