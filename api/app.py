@@ -20,13 +20,14 @@ from pydantic import ValidationError
 from indexer.assets import Asset, MediaType, Visibility
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.errors import InvalidInput, MediasearchError, NotFound, TooLarge
+from indexer.errors import InvalidInput, MediasearchError, NotFound
 from indexer.ingest import AssetInput, delete_asset, ingest_one, update_asset
 from indexer.media import load_image
 from api import ops
 from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 from api.deps import Who, acting, metrics_guard
 from api.routes import admin, health, keys, page
+from api.uploads import read_upload, upload_limit
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
     ERRORS, AddContentResponse, AssetIds, AssetUpdate, ErrorBody, ErrorResponse, Keyframe, RetrievedList, RetrieveResponse,
@@ -68,24 +69,6 @@ def _feed_urls(response: FeedResponse) -> FeedResponse:
     return response
 
 
-async def _read_upload(upload: UploadFile, settings: Settings, limit: int | None = None) -> bytes:
-    limit = limit or settings.max_upload_bytes
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(
-            f"upload '{upload.filename}' is over {limit:,} bytes", "send a smaller file"
-        )
-    return data
-
-
-def _upload_limit(filename: str | None, settings: Settings) -> int:
-    """Videos and audio may be larger than pictures (MEDIASEARCH_MAX_MEDIA_BYTES)."""
-    from indexer.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
-
-    suffix = Path(filename or "").suffix.lower()
-    return settings.max_media_bytes if suffix in VIDEO_SUFFIXES | AUDIO_SUFFIXES else settings.max_upload_bytes
-
-
 def _b64(value: str, field: str) -> bytes:
     try:
         return base64.b64decode(value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True)
@@ -112,7 +95,7 @@ async def _mediaverse_fields(request: Request, settings: Settings) -> dict[str, 
         fields = {}
         for key, value in form.multi_items():
             if hasattr(value, "read"):
-                fields[key] = await _read_upload(value, settings)  # type: ignore[arg-type]
+                fields[key] = await read_upload(value, settings)  # type: ignore[arg-type]
             else:
                 fields[key] = value
         if isinstance(fields.get("image"), str):
@@ -305,7 +288,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
             id=id, owner=owner, title=title, description=description,
             tags=[t for t in tags.split(",") if t.strip()], visibility=visibility, licence=licence,
             created_at=created_at, text=text,
-            data=await _read_upload(file, settings, _upload_limit(file.filename, settings)) if file is not None else None,
+            data=await read_upload(file, settings, upload_limit(file.filename, settings)) if file is not None else None,
             name=(file.filename or id) if file is not None else id,
             media_type=MediaType.text if text is not None else None,
         )
@@ -458,7 +441,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         *, principal: Who,
     ) -> SearchResponse:
         viewer = principal.viewer(username)
-        picture, _ = load_image(await _read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
+        picture, _ = load_image(await read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
         parsed_filters = Filters.model_validate_json(filters) if filters else Filters()
         request = SearchRequest(q=q, k=k, offset=offset, media_types=type, filters=parsed_filters)
         return _timed(_with_urls(await run_in_threadpool(search, col(), request, viewer, picture)))
