@@ -1,13 +1,10 @@
 """The REST API: MediaVerse-compatible endpoints, the native /v1 API and the web page."""
 
-import base64
-import binascii
 import json
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import FastAPI, File, Form, Query, Request, Response, UploadFile
@@ -26,19 +23,19 @@ from indexer.media import load_image
 from api import ops
 from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 from api.deps import Who, acting, metrics_guard
-from api.routes import admin, health, keys, page
+from api.routes import admin, health, keys, mediaverse, page
 from api.uploads import read_upload, upload_limit
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
-    ERRORS, AddContentResponse, AssetIds, AssetUpdate, ErrorBody, ErrorResponse, Keyframe, RetrievedList, RetrieveResponse,
+    ERRORS, AssetIds, AssetUpdate, ErrorBody, ErrorResponse, Keyframe,
 )
-from indexer.access import Role, Viewer
+from indexer.access import Viewer
 from indexer.stores.keys import KeyStore
 from indexer.filters import Filters
-from query import SearchRequest, SearchResponse, more_like_this, retrieve, search
+from query import SearchRequest, SearchResponse, more_like_this, search
 from query.fusion import FusionMethod, FusionOptions
 from query.search import FacetValue, facet_only
-from recommender.feed import FeedResponse, add_interests, dismiss, feed, seed_response
+from recommender.feed import FeedResponse, add_interests, dismiss, feed
 
 def _with_urls(response: SearchResponse) -> SearchResponse:
     """Thumbnails as URLs of this API rather than paths inside the collection home."""
@@ -67,55 +64,6 @@ def _feed_urls(response: FeedResponse) -> FeedResponse:
             if item.thumbnail and not item.thumbnail.startswith("/v1/"):
                 item.thumbnail = f"/v1/assets/{quote(item.id, safe='')}/thumbnail"
     return response
-
-
-def _b64(value: str, field: str) -> bytes:
-    try:
-        return base64.b64decode(value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(f"'{field}' is not valid base64", "base64-encode the image bytes") from None
-
-
-async def _mediaverse_fields(request: Request, settings: Settings) -> dict[str, Any]:
-    """The fields of /add_content and /retrieve, from a JSON body or a multipart form."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidInput("the body is not valid JSON", "send a JSON object") from None
-        if not isinstance(body, dict):
-            raise InvalidInput("the body must be a JSON object")
-        fields = dict(body)
-        if isinstance(fields.get("image"), str):
-            fields["image"] = _b64(fields["image"], "image")
-        return fields
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
-        fields = {}
-        for key, value in form.multi_items():
-            if hasattr(value, "read"):
-                fields[key] = await read_upload(value, settings)  # type: ignore[arg-type]
-            else:
-                fields[key] = value
-        if isinstance(fields.get("image"), str):
-            fields["image"] = _b64(fields["image"], "image")
-        return fields
-    raise InvalidInput(
-        f"unsupported content type '{content_type or 'none'}'", "send application/json or multipart/form-data"
-    )
-
-
-def _require(fields: dict[str, Any], *names: str) -> None:
-    missing = [n for n in names if fields.get(n) in (None, "")]
-    if missing:
-        raise InvalidInput(f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
-
-
-def _media_type(value: Any) -> MediaType:
-    if value not in ("text", "image"):
-        raise InvalidInput(f"type must be 'text' or 'image', got {value!r}")
-    return MediaType(value)
 
 
 def create_app(settings: Settings | None = None, collection: Collection | None = None, *,
@@ -191,66 +139,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     app.include_router(admin.router)
     page.install(app)
 
-    # --- MediaVerse-compatible endpoints (D3.2 sections 3.7 and 4.5)
-    mediaverse_body = {
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"type": "object", "properties": {
-                    "username": {"type": "string"}, "id": {"type": "string"},
-                    "type": {"type": "string", "enum": ["text", "image"]},
-                    "text": {"type": "string"}, "image": {"type": "string", "description": "base64"},
-                    "k": {"type": "integer"}}}},
-                "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "username": {"type": "string"}, "id": {"type": "string"},
-                    "type": {"type": "string", "enum": ["text", "image"]},
-                    "text": {"type": "string"}, "image": {"type": "string", "format": "binary"},
-                    "k": {"type": "integer"}}}},
-            },
-            "required": True,
-        }
-    }
-
-    @app.post("/add_content", response_model=AddContentResponse, responses=ERRORS, openapi_extra=mediaverse_body)
-    async def add_content(request: Request, principal: Who) -> AddContentResponse:
-        started = time.perf_counter()
-        principal.require(Role.contributor)
-        fields = await _mediaverse_fields(request, settings)
-        _require(fields, *(("username",) if principal.mode == "open" else ()), "id", "type")
-        owner = principal.owner(str(fields["username"]) if fields.get("username") else None)
-        media_type = _media_type(fields["type"])
-        if media_type == MediaType.text:
-            _require(fields, "text")
-            item = AssetInput(id=str(fields["id"]), owner=owner, media_type=media_type,
-                              text=str(fields["text"]), name=str(fields["id"]))
-        else:
-            _require(fields, "image")
-            item = AssetInput(id=str(fields["id"]), owner=owner, media_type=media_type,
-                              data=fields["image"], name=str(fields["id"]))
-        outcome = await run_in_threadpool(ingest_one, col(), item)
-        return AddContentResponse(msg=f"content {outcome.id} {outcome.status}", time=round(time.perf_counter() - started, 4))
-
-    @app.post("/retrieve", response_model=RetrieveResponse, responses=ERRORS, openapi_extra=mediaverse_body)
-    async def retrieve_content(request: Request, principal: Who) -> RetrieveResponse:
-        fields = await _mediaverse_fields(request, settings)
-        _require(fields, "type")
-        media_type = _media_type(fields["type"])
-        try:
-            k = int(fields.get("k", 10))
-        except (TypeError, ValueError):
-            raise InvalidInput("k must be an integer") from None
-        if not 1 <= k <= 1000:
-            raise InvalidInput(f"k must be between 1 and 1000, got {k}")
-        viewer = principal.viewer(str(fields["username"]) if fields.get("username") else None)
-        if media_type == MediaType.text:
-            _require(fields, "text")
-            lists = await run_in_threadpool(retrieve, col(), k, viewer, str(fields["text"]), None)
-        else:
-            _require(fields, "image")
-            image, _ = load_image(fields["image"], "image", settings.max_image_pixels)
-            lists = await run_in_threadpool(retrieve, col(), k, viewer, None, image)
-        return RetrieveResponse(**{
-            name: RetrievedList(contents=[i for i, _ in hits], scores=[s for _, s in hits]) for name, hits in lists.items()
-        })
+    app.include_router(mediaverse.router)
 
     # --- native API
     @app.post("/v1/assets", response_model=Asset, status_code=201, responses=ERRORS)
@@ -462,26 +351,6 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
                 username: str | None = None) -> SearchResponse:
         """More like this: assets near this one's vectors."""
         return _with_urls(more_like_this(col(), asset_id, principal.viewer(username), k))
-
-    # --- recommendations (D3.2 section 4)
-    @app.post("/recommend", responses=ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object", "properties": {
-            "username": {"type": "string"}, "k": {"type": "integer"}}, "required": ["username"]}},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "username": {"type": "string"}, "k": {"type": "integer"}}}}}}})
-    async def recommend(request: Request, principal: Who) -> dict[str, dict[str, dict[str, list]]]:
-        """MediaVerse-compatible: the seed algorithm, its four cross lists under "text" and "image"."""
-        fields = await _mediaverse_fields(request, settings)
-        if principal.mode == "open":
-            _require(fields, "username")
-        user = principal.user(str(fields["username"]) if fields.get("username") else None)
-        try:
-            k = int(fields.get("k", 10))
-        except (TypeError, ValueError):
-            raise InvalidInput("k must be an integer") from None
-        result = await run_in_threadpool(
-            lambda: feed(col(), user, k=k, mode="seed", exclude_seen=False, viewer=principal.viewer(user)))
-        return seed_response(result)
 
     @app.get("/v1/users/{username}/feed", response_model=FeedResponse, responses=ERRORS)
     def user_feed(
