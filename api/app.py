@@ -10,24 +10,23 @@ from fastapi import FastAPI, File, Form, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from indexer.assets import MediaType
 from indexer.collection import Collection
 from indexer.config import Settings
-from indexer.errors import MediasearchError, NotFound
+from indexer.errors import MediasearchError
 from indexer.media import load_image
 from api import ops
 from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
 from api.deps import Who, metrics_guard
-from api.routes import admin, assets, health, keys, mediaverse, page
+from api.routes import admin, assets, files, health, keys, mediaverse, page
 from api.uploads import read_upload
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
 from api.schemas import (
-    ERRORS, AssetIds, ErrorBody, ErrorResponse, Keyframe,
+    ERRORS, AssetIds, ErrorBody, ErrorResponse,
 )
-from indexer.access import Viewer
 from indexer.stores.keys import KeyStore
 from indexer.filters import Filters
 from query import SearchRequest, SearchResponse, more_like_this, search
@@ -140,75 +139,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     app.include_router(mediaverse.router)
 
     app.include_router(assets.router)
-
-    def _content_file(asset_id: str, viewer: Viewer, kind: str) -> FileResponse:
-        c = col()
-        row = c.catalog.asset_row(asset_id)
-        if row is None or not c.catalog.can_see(row, viewer):
-            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
-        content = c.catalog.content(row["content_id"])
-        path = (c.thumb_file(content) if kind == "thumbnail" else c.media_file(content)) if content else None
-        if path is None or not path.is_file():
-            raise NotFound(f"asset '{asset_id}' has no {kind}", "texts have no thumbnail or file")
-        return FileResponse(path)
-
-    @app.get("/v1/assets/{asset_id}/thumbnail", response_class=FileResponse, responses=ERRORS)
-    def thumbnail(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
-        return _content_file(asset_id, principal.viewer(username), "thumbnail")
-
-    @app.get("/v1/assets/{asset_id}/original", response_class=FileResponse, responses=ERRORS)
-    def original(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
-        return _content_file(asset_id, principal.viewer(username), "original")
-
-    # --- videos and audio: what ingest derived from them
-    def _visible_content(asset_id: str, viewer: Viewer):  # noqa: ANN202
-        c = col()
-        row = c.catalog.asset_row(asset_id)
-        if row is None or not c.catalog.can_see(row, viewer):
-            raise NotFound(f"no asset with id '{asset_id}'", "check the id")
-        content = c.catalog.content(row["content_id"])
-        assert content is not None
-        return c, content
-
-    def _derived_file(asset_id: str, viewer: Viewer, filename: str, kind: str) -> FileResponse:
-        from indexer.video import derived_folder
-
-        c, content = _visible_content(asset_id, viewer)
-        path = c.home / derived_folder(content.hash) / filename
-        if not path.is_file():
-            raise NotFound(f"asset '{asset_id}' has no {kind}", "only videos have one")
-        return FileResponse(path)
-
-    @app.get("/v1/assets/{asset_id}/preview", response_class=FileResponse, responses=ERRORS)
-    def preview(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
-        """A short animated WebP: about a second of each of up to eight shots of a video."""
-        return _derived_file(asset_id, principal.viewer(username), "preview.webp", "animated preview")
-
-    @app.get("/v1/assets/{asset_id}/strip", response_class=FileResponse, responses=ERRORS)
-    def strip(asset_id: str, principal: Who, username: str | None = None) -> FileResponse:
-        """The keyframes of a video side by side (up to twelve, evenly chosen), as WebP."""
-        return _derived_file(asset_id, principal.viewer(username), "strip.webp", "keyframe strip")
-
-    @app.get("/v1/assets/{asset_id}/keyframes", response_model=list[Keyframe], responses=ERRORS)
-    def keyframe_list(asset_id: str, principal: Who, username: str | None = None) -> list[Keyframe]:
-        """The shots of a video, in time order, each with the URL of its keyframe."""
-        c, content = _visible_content(asset_id, principal.viewer(username))
-        base = f"/v1/assets/{quote(asset_id, safe='')}/keyframes"
-        return [Keyframe(n=n, start=r["start_s"], end=r["end_s"], url=f"{base}/{n}" if r["keyframe_path"] else None)
-                for n, r in enumerate(c.catalog.segments(content.id))]
-
-    @app.get("/v1/assets/{asset_id}/keyframes/{n}", response_class=FileResponse, responses=ERRORS)
-    def keyframe(asset_id: str, n: int, principal: Who, username: str | None = None) -> FileResponse:
-        """The keyframe (JPEG) of shot n, counted from 0 in time order."""
-        c, content = _visible_content(asset_id, principal.viewer(username))
-        segments = c.catalog.segments(content.id)
-        if not 0 <= n < len(segments) or not segments[n]["keyframe_path"]:
-            raise NotFound(f"asset '{asset_id}' has no keyframe {n}",
-                           f"it has {len(segments)} shot{'s' if len(segments) != 1 else ''}, numbered from 0")
-        path = c.home / segments[n]["keyframe_path"]
-        if not path.is_file():
-            raise NotFound(f"the keyframe file of shot {n} of '{asset_id}' is missing", "reingest the video")
-        return FileResponse(path)
+    app.include_router(files.router)
 
     @app.get("/v1/search", response_model=SearchResponse, responses=ERRORS)
     def search_get(
