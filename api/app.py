@@ -1,34 +1,27 @@
-"""The REST API: MediaVerse-compatible endpoints, the native /v1 API and the web page."""
+"""The REST API: MediaVerse-compatible endpoints, the native /v1 API and the web page.
+
+`create_app` holds the lifespan, the middleware and the error handlers; the routes live in
+api/routes/, one router per area, and read what they share through api/deps.py.
+"""
 
 from contextlib import asynccontextmanager
-from typing import Annotated, Literal
-from urllib.parse import quote
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import ops
+from api.deadline import DeadlineMiddleware
+from api.deps import metrics_guard
+from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
+from api.routes import admin, assets, feed, files, health, keys, mediaverse, page, search
+from api.schemas import ErrorBody, ErrorResponse
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import MediasearchError
-from api import ops
-from api.deadline import DeadlineMiddleware  # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
-from api.deps import Who, metrics_guard
-from api.routes import admin, assets, files, health, keys, mediaverse, page, search
-from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
-from api.schemas import ERRORS, AssetIds, ErrorBody, ErrorResponse
 from indexer.stores.keys import KeyStore
-from recommender.feed import FeedResponse, add_interests, dismiss, feed
-
-
-def _feed_urls(response: FeedResponse) -> FeedResponse:
-    for lists in (response.text, response.image):
-        for item in (*lists.text, *lists.image) if lists else ():
-            if item.thumbnail and not item.thumbnail.startswith("/v1/"):
-                item.thumbnail = f"/v1/assets/{quote(item.id, safe='')}/thumbnail"
-    return response
 
 
 def create_app(settings: Settings | None = None, collection: Collection | None = None, *,
@@ -60,15 +53,11 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     app.state.keys = None
     app.state.attempts = KeyAttempts(settings.key_failures, settings.key_failure_window)  # failed API keys per address
 
+    # 504 past MEDIASEARCH_REQUEST_TIMEOUT / _INGEST_TIMEOUT
     app.add_middleware(DeadlineMiddleware, request_timeout=settings.request_timeout, ingest_timeout=settings.ingest_timeout)
     app.add_middleware(BodyLimitMiddleware, settings=settings)  # api/limits.py: body size, JSON depth, cut-off and stalled bodies
     # outermost: request ids, logs, /metrics (admins only once keys are in use), /ready, 503 while the collection opens
     ops.install(app).metrics_guard = metrics_guard
-
-    def col() -> Collection:
-        return app.state.collection  # type: ignore[no-any-return]
-
-    attempts = app.state.attempts
 
     @app.exception_handler(MediasearchError)
     async def _error(_: Request, exc: MediasearchError) -> JSONResponse:
@@ -98,44 +87,9 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         body = ErrorResponse(error=ErrorBody(code="invalid_input", message=f"{where}: {first['msg']}"))
         return JSONResponse(body.model_dump(), status_code=400)
 
-    app.include_router(health.router)
-    app.include_router(keys.router)
-
-    app.include_router(admin.router)
-    page.install(app)
-
-    app.include_router(mediaverse.router)
-
-    app.include_router(assets.router)
-    app.include_router(files.router)
-
-    app.include_router(search.router)
-
-    @app.get("/v1/users/{username}/feed", response_model=FeedResponse, responses=ERRORS)
-    def user_feed(
-        username: str,
-        k: Annotated[int, Query(ge=1, le=500)] = 20,
-        d: Annotated[float, Query(ge=0, le=1, description="Share of k from an outlier post (variety).")] = 0.2,
-        mode: Annotated[Literal["seed", "proportional"], Query()] = "proportional",
-        seed: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Makes the feed reproducible.")] = None,
-        q: Annotated[str, Query(max_length=2000, description="Filters in the query language, e.g. type:image -owner:bob.")] = "",
-        mark_shown: Annotated[bool, Query(description="Remember what was shown, so the next page is new.")] = True,
-        *, principal: Who,
-    ) -> FeedResponse:
-        user = principal.user(username)
-        return _feed_urls(feed(col(), user, k=k, d=d, mode=mode, seed=seed, q=q, mark_shown=mark_shown,
-                               viewer=principal.viewer(user)))
-
-    @app.post("/v1/users/{username}/interests", status_code=204, responses=ERRORS)
-    def interests(username: str, body: AssetIds, principal: Who) -> None:
-        """Items the user likes: they count as seeds (cold start)."""
-        user = principal.user(username)
-        add_interests(col(), user, body.ids, principal.viewer(user))
-
-    @app.post("/v1/users/{username}/dismissed", status_code=204, responses=ERRORS)
-    def not_interested(username: str, body: AssetIds, principal: Who) -> None:
-        """Items the user does not want to see again in the feed."""
-        user = principal.user(username)
-        dismiss(col(), user, body.ids, principal.viewer(user))
-
+    for area in (health, keys, admin):
+        app.include_router(area.router)
+    page.install(app)  # the web page and /static
+    for area in (mediaverse, assets, files, search, feed):
+        app.include_router(area.router)
     return app
