@@ -941,6 +941,3 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    sys.exit(main())
