@@ -7,41 +7,22 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from indexer.assets import MediaType, Visibility
 from indexer.config import Settings
 from indexer.errors import MediasearchError
+from api.cli.common import ReportedGroup, console, err, print_table, quiet_libraries, write_json
 
 app = typer.Typer(help="mediasearch: search the images and texts of a media platform.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-console = Console()
-err = Console(stderr=True)
-
-
-def _quiet_libraries() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    logging.getLogger("root").setLevel(logging.ERROR)
-    try:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-    except Exception:
-        pass
+                  pretty_exceptions_enable=False, add_completion=False, cls=ReportedGroup)
 
 
 def _open(create: bool = False, allow_encoder_change: bool = False):  # noqa: ANN202
     from indexer.collection import Collection
 
-    _quiet_libraries()
+    quiet_libraries()
     settings = Settings.from_env()
     with console.status("Loading models…"):
         return Collection.open(settings, create=create, allow_encoder_change=allow_encoder_change)
@@ -373,7 +354,7 @@ def train_adapter(
         if as_json:
             print(meta.model_dump_json(indent=2, by_alias=True))
             return
-        _print_table(f"held-out text → image: {meta.n_validation} pictures, every text a query (best epoch {meta.best_epoch})",
+        print_table(f"held-out text → image: {meta.n_validation} pictures, every text a query (best epoch {meta.best_epoch})",
                      {"without adapter (text_to_image)": meta.without, "adapter alone (text_to_adapted)": meta.adapter,
                       f"fused (RRF, adapter weight {meta.weight:g})": meta.fused})
         if meta.activated:
@@ -471,7 +452,7 @@ def serve(
 
         from api.ops import configure_logging, prepare_multiprocess_metrics
 
-        _quiet_libraries()
+        quiet_libraries()
         settings = Settings.from_env()
         configure_logging(settings.log_format)
         metrics_dir = prepare_multiprocess_metrics(workers)
@@ -525,7 +506,7 @@ def restore(
         from indexer.collection import Collection
         from indexer.reindex import reindex_lexical
 
-        _quiet_libraries()
+        quiet_libraries()
         settings = Settings.from_env(home=home)
         manifest = run_restore(src, settings.home, force=force)
         console.print(f"restored {manifest['counts']['assets']} assets from {src} (taken {manifest['created_at']})")  # type: ignore[index]
@@ -601,26 +582,6 @@ eval_app = typer.Typer(help="Measure retrieval quality on labelled sets.", no_ar
 app.add_typer(eval_app, name="eval")
 
 
-def _print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
-    if not rows:
-        return
-    columns = list(next(iter(rows.values())))
-    table = Table(title=title, title_justify="left")
-    table.add_column("method")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for name, values in rows.items():
-        table.add_row(name, *(f"{values[c]:.4f}" for c in columns))
-    console.print(table)
-
-
-def _write_json(path: Optional[Path], data: dict) -> None:
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        console.print(f"[dim]wrote {path}[/dim]")
-
-
 @eval_app.command("text")
 def eval_text(
     collection: Annotated[str, typer.Option(help="'cranfield', or a folder with docs.jsonl, queries.jsonl, qrels.tsv.")] = "cranfield",
@@ -635,7 +596,7 @@ def eval_text(
         from query.datasets import load_cranfield, load_text_collection
         from query.evaluation import evaluate_text, ingest_text_collection, open_eval_collection
 
-        _quiet_libraries()
+        quiet_libraries()
         tc = load_cranfield() if collection == "cranfield" else load_text_collection(Path(collection))
         with tempfile.TemporaryDirectory(prefix="mediasearch-eval-") as tmp:
             with console.status(f"indexing {len(tc.docs)} documents of {tc.name}…"):
@@ -645,8 +606,8 @@ def eval_text(
             with console.status(f"running {len(tc.queries)} queries…"):
                 result = evaluate_text(c, tc)
             c.close()
-        _print_table(f"{tc.name}: {result['queries']} queries, {result['documents']} documents, {result['encoder']}", result["methods"])
-        _write_json(out, result)
+        print_table(f"{tc.name}: {result['queries']} queries, {result['documents']} documents, {result['encoder']}", result["methods"])
+        write_json(out, result)
 
     _run(go)
 
@@ -669,7 +630,7 @@ def eval_crossmodal(
         from query.datasets import load_captions
         from query.evaluation import evaluate_crossmodal, ingest_caption_set, open_eval_collection
 
-        _quiet_libraries()
+        quiet_libraries()
         if (images is None) != (captions is None):
             from indexer.errors import InvalidInput
 
@@ -690,14 +651,14 @@ def eval_crossmodal(
                                                                          report=lambda line: status.update(line))
             c.close()
         title = f"{cs.name}: {result['images']} images, {result['encoder']}"
-        _print_table(f"text → image, {title}", result["text_to_image"])
-        _print_table(f"image → text, {title}", result["image_to_text"])
-        _print_table(f"one unified list (images and texts), {title}", result["unified"])
+        print_table(f"text → image, {title}", result["text_to_image"])
+        print_table(f"image → text, {title}", result["image_to_text"])
+        print_table(f"one unified list (images and texts), {title}", result["unified"])
         if "with_adapter" in result:
             adapted = result["with_adapter"]
-            _print_table(f"text → image with and without an adapter ({adapted['folds']}-fold: each query's image held out of "
+            print_table(f"text → image with and without an adapter ({adapted['folds']}-fold: each query's image held out of "
                          f"its adapter's {adapted['training_images_per_fold']} training images), {title}", adapted["text_to_image"])
-        _write_json(out, result)
+        write_json(out, result)
 
     _run(go)
 
@@ -720,7 +681,7 @@ def eval_recommend(
         from query.evaluation import open_eval_collection
         from recommender.evaluation import build, plot, run
 
-        _quiet_libraries()
+        quiet_libraries()
         cs = load_captions(images, captions)
         ks, ds = [5, 10, 20, 50, 100], [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95]
         with tempfile.TemporaryDirectory(prefix="mediasearch-eval-") as tmp:
@@ -738,11 +699,11 @@ def eval_recommend(
                 rows = {f"{name[-1]}={x}": {f"{c} ILD": v[c]["ild"] for c in ("text2text", "text2image", "image2text", "image2image")}
                         | {"on-topic (image2image)": v["image2image"]["on_topic"], "image clusters": v["image2image"]["image_clusters"]}
                         for x, v in by_x.items()}
-                _print_table(f"{name.replace('_', ' ')}, {label}", rows)
+                print_table(f"{name.replace('_', ' ')}, {label}", rows)
         plot(results["ild_vs_k"], "k (recommended items)", plots / "recommender-ild-vs-k.png", "ILD against k (d = 0.2)")
         plot(results["ild_vs_d"], "d (share of k from the outlier seed)", plots / "recommender-ild-vs-d.png", "ILD against d")
         console.print(f"[dim]plots in {plots}[/dim]")
-        _write_json(out, results)
+        write_json(out, results)
 
     _run(go)
 
