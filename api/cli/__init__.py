@@ -10,9 +10,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from indexer.assets import MediaType, Visibility
+from indexer.assets import MediaType
 from indexer.config import Settings
 from indexer.errors import MediasearchError
+from api.cli import ingest
 from api.cli.common import ReportedGroup, console, err, print_table, quiet_libraries, write_json
 
 app = typer.Typer(help="mediasearch: search the images and texts of a media platform.", no_args_is_help=True,
@@ -37,106 +38,6 @@ def _run(fn) -> None:  # noqa: ANN001
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: every asset reported as stored is complete; run the command again to continue")
         raise typer.Exit(130) from None
-
-
-def _ingest_items(collection, items, total: int | None) -> list:  # noqa: ANN001
-    from indexer.ingest import IngestOutcome, IngestStatus, ingest
-
-    outcomes: list[IngestOutcome] = []
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console) as progress:
-        task = progress.add_task("", total=total)
-
-        def done(outcome: IngestOutcome) -> None:
-            progress.update(task, advance=1, description=outcome.name or outcome.id)
-            if outcome.status == IngestStatus.rejected:
-                progress.console.print(f"[red]rejected[/red] {outcome.name or outcome.id}: {outcome.reason}")
-
-        ready = []
-        for item in items:
-            if isinstance(item, IngestOutcome):
-                outcomes.append(item)
-                done(item)
-            else:
-                ready.append(item)
-        outcomes += ingest(collection, ready, on_done=done)
-    return outcomes
-
-
-def _summary(outcomes: list) -> None:  # noqa: ANN001
-    from collections import Counter
-
-    counts = Counter(o.status.value for o in outcomes)
-    console.print(
-        f"[green]{counts.get('added', 0)} added[/green], {counts.get('updated', 0)} updated, "
-        f"{counts.get('unchanged', 0)} unchanged, [red]{counts.get('rejected', 0)} rejected[/red]"
-    )
-
-
-@app.command()
-def ingest(
-    sources: Annotated[Optional[list[str]], typer.Argument(
-        metavar="PATHS_OR_URLS", help="Files, folders or http(s) URLs (images, videos, audio, txt, md).")] = None,
-    owner: Annotated[Optional[str], typer.Option(help="Username that owns the assets.")] = None,
-    manifest: Annotated[Optional[Path], typer.Option(help="JSON lines: id, owner, type, path, url or text, title, ...")] = None,
-    visibility: Visibility = Visibility.public,
-    tags: Annotated[str, typer.Option(help="Comma-separated tags for every file.")] = "",
-    captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption: a file's captions become its description, one a line.")] = None,
-) -> None:
-    """Add files, folders, URLs or a manifest to the collection. Files must lie under the given folders or
-    the current directory (or MEDIASEARCH_INGEST_ROOTS); URLs to private addresses are refused unless
-    MEDIASEARCH_URL_ALLOW allows them."""
-
-    def go() -> None:
-        from indexer.errors import InvalidInput
-        from indexer.ingest import (
-            AssetInput, IngestOutcome, IngestStatus, file_input, iter_files, manifest_inputs, url_input,
-        )
-        from indexer.roots import cli_roots
-
-        urls = [s for s in sources or [] if s.lower().startswith(("http://", "https://"))]
-        paths = [Path(s) for s in sources or [] if s not in urls]
-        if not paths and not urls and manifest is None:
-            raise InvalidInput("nothing to ingest", "give files or folders, or --manifest FILE.jsonl")
-        if (paths or urls) and not owner:
-            raise InvalidInput("--owner is required with files and URLs", "e.g. --owner ana")
-        for path in paths or []:
-            if not path.exists():
-                raise InvalidInput(f"no such file or folder: {path}")
-        collection = _open(create=True)
-        settings = collection.settings
-        roots = cli_roots(settings.ingest_roots, paths)
-        items: list[AssetInput | IngestOutcome] = []
-        tag_list = [t for t in tags.split(",") if t.strip()]
-        from indexer.adapters.data import read_captions
-
-        by_name = read_captions(captions) if captions is not None else {}
-        for root in paths:
-            base = root if root.is_dir() else root.parent
-            for file in iter_files([root]):
-                try:
-                    items.append(file_input(file, owner, base, roots, visibility=visibility, tags=tag_list,
-                                            description="\n".join(by_name.get(file.name, []))))
-                except OSError as exc:
-                    items.append(IngestOutcome(file.name, IngestStatus.rejected, f"cannot read {file}: {exc.strerror}", name=str(file)))
-                except MediasearchError as exc:
-                    items.append(IngestOutcome(file.name, IngestStatus.rejected, str(exc), name=str(file)))
-        for url in urls:
-            try:
-                items.append(url_input(url, owner, settings, visibility=visibility, tags=tag_list))
-            except MediasearchError as exc:
-                items.append(IngestOutcome(url, IngestStatus.rejected, str(exc), name=url))
-        if manifest is not None:
-            if not manifest.is_file():
-                raise InvalidInput(f"manifest not found: {manifest}")
-            items.extend(manifest_inputs(manifest, settings))
-        outcomes = _ingest_items(collection, items, len(items))
-        collection.close()
-        _summary(outcomes)
-        if any(o.status.value == "rejected" for o in outcomes) and not any(o.status.value != "rejected" for o in outcomes):
-            raise typer.Exit(1)
-
-    _run(go)
 
 
 def _print_response(collection, response, show_facets: bool = True) -> None:  # noqa: ANN001
@@ -241,22 +142,6 @@ def facets(query: Annotated[str, typer.Argument(help="Query and filters, e.g. 't
             return
         for field, values in counts.items():
             console.print(f"[bold]{field}[/bold]: " + (", ".join(f"{v.value} ({v.count})" for v in values) or "—"))
-
-    _run(go)
-
-
-@app.command()
-def delete(asset_id: str) -> None:
-    """Delete an asset from every store."""
-
-    def go() -> None:
-        from indexer.access import ADMIN
-        from indexer.ingest import delete_asset
-
-        collection = _open()
-        delete_asset(collection, asset_id, ADMIN)  # the operator on the command line
-        collection.close()
-        console.print(f"deleted {asset_id}")
 
     _run(go)
 
@@ -522,58 +407,6 @@ def restore(
             err.print("[red]the restored stores disagree with the catalog[/red]: run `mediasearch repair`")
             raise typer.Exit(1)
         console.print("every store agrees with the catalog")
-
-    _run(go)
-
-
-@app.command()
-def demo(
-    data: Annotated[Optional[Path], typer.Option(help="Ingest this folder instead of the bundled sample.")] = None,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Ingest and run two example searches, then stop.")] = False,
-) -> None:
-    """Ingest the bundled sample (or --data FOLDER) and serve the web page."""
-
-    def go() -> None:
-        from api.sample import write_sample
-        from indexer.errors import InvalidInput
-        from indexer.ingest import file_input, iter_files, manifest_inputs
-        from indexer.media import load_image
-        from indexer.access import ADMIN
-        from query import SearchRequest
-        from query import search as run_search
-
-        collection = _open(create=True)
-        console.print(f"encoder {collection.encoder.id} [dim]({collection.encoder_reason})[/dim]")
-        if data is None:
-            manifest = write_sample(collection.home / "sample")
-            items = list(manifest_inputs(manifest))
-            probe_image = collection.home / "sample" / "chelsea.png"
-        else:
-            if not data.is_dir():
-                raise InvalidInput(f"--data must be a folder: {data}")
-            files = iter_files([data])
-            items = [file_input(f, "demo", data) for f in files]
-            probe_image = next((f for f in files if f.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}), None)
-        _summary(_ingest_items(collection, items, len(items)))
-        for text in ("a cat", "rocket launch"):
-            r = run_search(collection, SearchRequest(q=text, k=3), ADMIN)
-            console.print(f"search {text!r}: " + "; ".join(f"{m}: {', '.join(h.id for h in hits)}" for m, hits in r.lists.items()))
-        if probe_image is not None:
-            picture, _ = load_image(probe_image.read_bytes(), str(probe_image))
-            r = run_search(collection, SearchRequest(k=3), ADMIN, picture)
-            console.print(f"search by image {probe_image.name}: " + "; ".join(f"{m}: {', '.join(h.id for h in hits)}" for m, hits in r.lists.items()))
-        collection.flush()
-        if no_serve:
-            collection.close()
-            return
-        import uvicorn
-
-        from api.app import create_app
-
-        console.print(f"\n[bold green]Open http://{host}:{port}/[/bold green]  (API docs: http://{host}:{port}/docs; Ctrl-C stops)")
-        uvicorn.run(create_app(collection=collection), host=host, port=port, log_level="warning")
 
     _run(go)
 
@@ -897,6 +730,10 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `
         console.print(f"revoked {record.id} ({record.username}, {record.role.value}) at {record.revoked_at}")
 
     _run(go)
+
+
+for command in (ingest.ingest, ingest.delete, ingest.demo):  # api/cli/ingest.py
+    app.command()(command)
 
 
 def main() -> None:
