@@ -1,8 +1,6 @@
 """The `mediasearch` command line."""
 
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +9,7 @@ from rich.table import Table
 
 from indexer.config import Settings
 from indexer.errors import MediasearchError
-from api.cli import ingest, maintenance, search
+from api.cli import adapter, ingest, maintenance, search
 from api.cli.common import ReportedGroup, console, err, print_table, quiet_libraries, write_json
 
 app = typer.Typer(help="mediasearch: search the images and texts of a media platform.", no_args_is_help=True,
@@ -36,66 +34,6 @@ def _run(fn) -> None:  # noqa: ANN001
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: every asset reported as stored is complete; run the command again to continue")
         raise typer.Exit(130) from None
-
-
-@app.command("train-adapter")
-def train_adapter(
-    epochs: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many epochs (it stops early).")] = 100,
-    patience: Annotated[int, typer.Option(min=1, help="Epochs without held-out progress before stopping.")] = 10,
-    holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="Share of captioned pictures held out.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the split and the initialisation.")] = 0,
-    no_activate: Annotated[bool, typer.Option("--no-activate", help="Train and save, but do not switch to it.")] = False,
-    background: Annotated[bool, typer.Option("--background", help="Run in a background process (log under adapters/).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the adapter's metadata as JSON.")] = False,
-) -> None:
-    """Learn an adapter from the collection's captioned pictures (image features into the text space, the
-    encoders frozen), validate it on held-out pictures, and activate it only if fused search gets better."""
-
-    if background:
-        import subprocess
-
-        settings = Settings.from_env()
-        if not (settings.home / "catalog.sqlite3").is_file():
-            err.print(f"[red]error:[/red] no mediasearch collection at {settings.home.resolve()} "
-                      "[dim](ingest captioned pictures first, or set MEDIASEARCH_HOME)[/dim]")
-            raise typer.Exit(2)
-        log = settings.home / "adapters" / "train.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "api.cli", "train-adapter", f"--epochs={epochs}", f"--patience={patience}",
-                f"--holdout={holdout}", f"--seed={seed}"] + (["--no-activate"] if no_activate else [])
-        with log.open("ab") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, "COLUMNS": "120"})
-        console.print(f"training in the background (pid {proc.pid}); log: {log}. Search goes on meanwhile; "
-                      "`mediasearch status` shows when it is done.")
-        return
-
-    def go() -> None:
-        from indexer.adapters.train import TrainOptions, train_and_activate
-
-        collection = _open()
-
-        def epoch(e) -> None:  # noqa: ANN001
-            console.print(f"epoch {e.epoch:3d}  loss {e.loss:.3f}  held-out R@10 {e.r10:.3f}  MRR {e.mrr:.3f}")
-
-        options = TrainOptions(epochs=epochs, patience=patience, holdout=holdout, seed=seed)
-        result = train_and_activate(collection, options, on_epoch=epoch, report=lambda line: console.print(f"[dim]{line}[/dim]"),
-                                    activate=not no_activate)
-        collection.close()
-        meta = result.meta
-        if as_json:
-            print(meta.model_dump_json(indent=2, by_alias=True))
-            return
-        print_table(f"held-out text → image: {meta.n_validation} pictures, every text a query (best epoch {meta.best_epoch})",
-                     {"without adapter (text_to_image)": meta.without, "adapter alone (text_to_adapted)": meta.adapter,
-                      f"fused (RRF, adapter weight {meta.weight:g})": meta.fused})
-        if meta.activated:
-            console.print(f"[green]activated {meta.version}[/green]: {meta.reason}; {result.switched} pictures re-mapped "
-                          f"({meta.parameters:,} parameters, {meta.n_train} training pictures, {meta.seconds:.0f} s on {meta.device})")
-        else:
-            console.print(f"[yellow]{meta.version} not activated[/yellow]: {meta.reason}. Search goes on without it.")
-
-    _run(go)
 
 
 eval_app = typer.Typer(help="Measure retrieval quality on labelled sets.", no_args_is_help=True)
@@ -334,7 +272,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `
 for command in (ingest.ingest, ingest.delete, ingest.demo,  # api/cli/ingest.py
                 search.search, search.similar, search.facets, search.recommend,  # api/cli/search.py
                 maintenance.status, maintenance.check, maintenance.repair, maintenance.reindex,  # api/cli/maintenance.py
-                maintenance.serve, maintenance.backup, maintenance.restore, maintenance.propagate):
+                maintenance.serve, maintenance.backup, maintenance.restore, maintenance.propagate,
+                adapter.train_adapter):  # api/cli/adapter.py
     app.command()(command)
 
 
