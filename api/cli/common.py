@@ -2,9 +2,9 @@
 closing the collection, and the tables and JSON files of results.
 
 Modules that load numpy, FAISS, PyTorch or scikit-learn (the collection, ingest, query, recommender and
-what builds on them) are imported inside the commands that use them, here and in every module of this
-package: imported at the top, they would make `mediasearch --help` and `mediasearch keys ...` wait
-seconds for models those never load.
+what builds on them), and the server (uvicorn, api.ops), are imported inside the commands that use
+them, here and in every module of this package: imported at the top, they would make every command,
+`mediasearch --help` and `mediasearch keys ...` included, wait for them (seconds for PyTorch).
 """
 
 import json

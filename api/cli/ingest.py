@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.common import console, open_collection
@@ -121,6 +120,8 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Ingest and run two example searches, then stop.")] = False,
 ) -> None:
     """Ingest the bundled sample (or --data FOLDER) and serve the web page."""
+    import uvicorn
+
     from api.app import create_app
     from api.sample import write_sample
     from indexer.ingest import file_input, iter_files, manifest_inputs

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.cli.common import console, err, open_collection, quiet_libraries
-from api.ops import configure_logging, prepare_multiprocess_metrics
 from indexer.access import ADMIN
 from indexer.config import Settings
 from indexer.errors import InvalidInput
@@ -116,6 +114,10 @@ def serve(
 ) -> None:
     """Serve the REST API and the web page. GET /ready answers 200 once the collection is open;
     SIGTERM finishes the requests and writes in flight, then saves the indexes (see docs/deploy.md)."""
+    import uvicorn
+
+    from api.ops import configure_logging, prepare_multiprocess_metrics
+
     quiet_libraries()
     settings = Settings.from_env()
     configure_logging(settings.log_format)
