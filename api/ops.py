@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -34,13 +35,18 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+from indexer.disk import disk_reasons, free_bytes, is_full, storage_full
 
+if TYPE_CHECKING:
     from indexer.assets import MediaType
     from indexer.collection import Collection
     from indexer.ingest import IngestOutcome
@@ -82,7 +88,7 @@ class OpsState:
         self.metrics_guard: Callable[[Any], None] | None = None
 
 
-def ops_state(app: "FastAPI") -> OpsState:
+def ops_state(app: FastAPI) -> OpsState:
     return app.state.ops  # type: ignore[no-any-return]
 
 
@@ -161,22 +167,16 @@ class _StoreCollector:
                                 "(0 with the embedded store).", value=lexical)
         yield GaugeMetricFamily("mediasearch_inflight_requests", "Requests this worker is answering.",
                                 value=self.state.inflight)
-        from indexer.disk import free_bytes
-
         yield GaugeMetricFamily("mediasearch_disk_free_bytes", "Free bytes on the file system of the collection home.",
                                 value=free_bytes(c.home))
 
 
 def _metrics_text(state: OpsState) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         shared = CollectorRegistry()
         multiprocess.MultiProcessCollector(shared)
         body = generate_latest(shared)
     else:
-        from prometheus_client import REGISTRY
-
         body = generate_latest(REGISTRY)
     local = CollectorRegistry(auto_describe=False)
     ready = GaugeMetricFamily("mediasearch_ready", "1 when this worker is ready (see /ready).",
@@ -208,6 +208,7 @@ def _observe_ingest(media_type: "MediaType | None", outcome: "IngestOutcome") ->
 
 
 def _register_observers() -> None:
+    # Imported here, when an app is built: `mediasearch serve` imports this module in a process that loads no model.
     from indexer.ingest import INGEST_OBSERVERS
     from query.channels import CHANNEL_OBSERVERS
 
@@ -263,15 +264,11 @@ class OpsMiddleware:
 
 
 def _disk_full(exc: BaseException) -> bool:
-    from indexer.disk import is_full
-
     return is_full(exc)
 
 
 async def _storage_full(state: OpsState, exc: BaseException, send: Callable) -> None:
     """A full disk met on a path that did not turn it into StorageFull itself: 507 all the same, as JSON."""
-    from indexer.disk import storage_full
-
     error = storage_full(state.collection.home, "the request's changes", exc) if state.collection else exc
     events.error("a write failed for lack of space", extra={"event": "storage_full", "error": str(exc)})
     body = json.dumps({"error": {"code": "storage_full", "message": getattr(error, "message", str(exc)),
@@ -317,15 +314,13 @@ def readiness(state: OpsState) -> Ready:
         reasons.append(f"the vector indexes cannot be read: {exc}")
     if c.lexical_sync is not None and not c.sync_lexical():
         reasons.append(f"the lexical store (OpenSearch) is not reachable or not caught up: {c.lexical_sync.error}")
-    from indexer.disk import disk_reasons
-
     reasons += disk_reasons(c.home, c.settings.min_free_bytes)
     return Ready(ready=not reasons, reasons=reasons, worker=os.getpid())
 
 
 # --- lifespan: open (in the background for `serve`), then drain and close
 @asynccontextmanager
-async def running(app: "FastAPI", open_stores: Callable[[], "Collection"], background: bool) -> AsyncIterator[None]:
+async def running(app: FastAPI, open_stores: Callable[[], "Collection"], background: bool) -> AsyncIterator[None]:
     """Open the stores (in a thread while the server already answers /ready, when `background`),
     and on shutdown wait for the requests in flight and the write lock before closing them."""
     state = ops_state(app)
@@ -373,12 +368,8 @@ def _close(collection: "Collection") -> None:
         collection.close()
 
 
-def install(app: "FastAPI") -> OpsState:
+def install(app: FastAPI) -> OpsState:
     """Add the middleware and the /ready and /metrics routes to an app."""
-    from fastapi import Response
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse
-
     state = OpsState()
     app.state.ops = state
     _register_observers()
@@ -390,8 +381,6 @@ def install(app: "FastAPI") -> OpsState:
         """Readiness: 200 once the collection is open and its indexes are caught up, 503 with the reasons before."""
         answer = await run_in_threadpool(readiness, state)
         return JSONResponse(answer.model_dump(), status_code=200 if answer.ready else 503)
-
-    from fastapi import Request
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -416,8 +405,6 @@ def prepare_multiprocess_metrics(workers: int) -> str | None:
             if name.endswith(".db"):
                 os.unlink(os.path.join(given, name))  # stale values of an earlier run
         return None
-    import tempfile
-
     folder = tempfile.mkdtemp(prefix="mediasearch-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     return folder
