@@ -1,4 +1,4 @@
-"""Operations: structured logs, Prometheus metrics, readiness, graceful shutdown and the `serve` factory.
+"""Operations: structured logs, Prometheus metrics, readiness and graceful shutdown.
 
     GET /metrics   Prometheus text format: request latency per route template and status, search
                    latency per channel, ingests per media type and outcome, the vector_log and
@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -34,13 +35,18 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
+from indexer.disk import disk_reasons, free_bytes, is_full, storage_full
 
+if TYPE_CHECKING:
     from indexer.assets import MediaType
     from indexer.collection import Collection
     from indexer.pipeline.ingest import IngestOutcome
@@ -82,7 +88,7 @@ class OpsState:
         self.metrics_guard: Callable[[Any], None] | None = None
 
 
-def ops_state(app: "FastAPI") -> OpsState:
+def ops_state(app: FastAPI) -> OpsState:
     return app.state.ops  # type: ignore[no-any-return]
 
 
@@ -161,22 +167,16 @@ class _StoreCollector:
                                 "(0 with the embedded store).", value=lexical)
         yield GaugeMetricFamily("mediasearch_inflight_requests", "Requests this worker is answering.",
                                 value=self.state.inflight)
-        from indexer.disk import free_bytes
-
         yield GaugeMetricFamily("mediasearch_disk_free_bytes", "Free bytes on the file system of the collection home.",
                                 value=free_bytes(c.home))
 
 
 def _metrics_text(state: OpsState) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         shared = CollectorRegistry()
         multiprocess.MultiProcessCollector(shared)
         body = generate_latest(shared)
     else:
-        from prometheus_client import REGISTRY
-
         body = generate_latest(REGISTRY)
     local = CollectorRegistry(auto_describe=False)
     ready = GaugeMetricFamily("mediasearch_ready", "1 when this worker is ready (see /ready).",
@@ -208,6 +208,7 @@ def _observe_ingest(media_type: "MediaType | None", outcome: "IngestOutcome") ->
 
 
 def _register_observers() -> None:
+    # Imported here, when an app is built: `mediasearch serve` imports this module in a process that loads no model.
     from indexer.pipeline.ingest import INGEST_OBSERVERS
     from query.channels import CHANNEL_OBSERVERS
 
@@ -263,15 +264,11 @@ class OpsMiddleware:
 
 
 def _disk_full(exc: BaseException) -> bool:
-    from indexer.disk import is_full
-
     return is_full(exc)
 
 
 async def _storage_full(state: OpsState, exc: BaseException, send: Callable) -> None:
     """A full disk met on a path that did not turn it into StorageFull itself: 507 all the same, as JSON."""
-    from indexer.disk import storage_full
-
     error = storage_full(state.collection.home, "the request's changes", exc) if state.collection else exc
     events.error("a write failed for lack of space", extra={"event": "storage_full", "error": str(exc)})
     body = json.dumps({"error": {"code": "storage_full", "message": getattr(error, "message", str(exc)),
@@ -317,15 +314,13 @@ def readiness(state: OpsState) -> Ready:
         reasons.append(f"the vector indexes cannot be read: {exc}")
     if c.lexical_sync is not None and not c.sync_lexical():
         reasons.append(f"the lexical store (OpenSearch) is not reachable or not caught up: {c.lexical_sync.error}")
-    from indexer.disk import disk_reasons
-
     reasons += disk_reasons(c.home, c.settings.min_free_bytes)
     return Ready(ready=not reasons, reasons=reasons, worker=os.getpid())
 
 
 # --- lifespan: open (in the background for `serve`), then drain and close
 @asynccontextmanager
-async def running(app: "FastAPI", open_stores: Callable[[], "Collection"], background: bool) -> AsyncIterator[None]:
+async def running(app: FastAPI, open_stores: Callable[[], "Collection"], background: bool) -> AsyncIterator[None]:
     """Open the stores (in a thread while the server already answers /ready, when `background`),
     and on shutdown wait for the requests in flight and the write lock before closing them."""
     state = ops_state(app)
@@ -373,12 +368,8 @@ def _close(collection: "Collection") -> None:
         collection.close()
 
 
-def install(app: "FastAPI") -> OpsState:
+def install(app: FastAPI) -> OpsState:
     """Add the middleware and the /ready and /metrics routes to an app."""
-    from fastapi import Response
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse
-
     state = OpsState()
     app.state.ops = state
     _register_observers()
@@ -391,8 +382,6 @@ def install(app: "FastAPI") -> OpsState:
         answer = await run_in_threadpool(readiness, state)
         return JSONResponse(answer.model_dump(), status_code=200 if answer.ready else 503)
 
-    from fastapi import Request
-
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
         """Prometheus text. It counts every asset, private ones included, so once keys are in use it
@@ -402,28 +391,6 @@ def install(app: "FastAPI") -> OpsState:
         return Response(_metrics_text(state), media_type=CONTENT_TYPE_LATEST)
 
     return state
-
-
-# --- `mediasearch serve`: the app each uvicorn worker builds
-def serve_app() -> "FastAPI":
-    """The factory `mediasearch serve` hands uvicorn: settings from the environment, logs set up,
-    the collection opened in the background (GET /ready says when it is done)."""
-    from api.app import create_app
-    from indexer.config import Settings
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-    except Exception:  # noqa: BLE001 - cosmetic
-        pass
-    settings = Settings.from_env()
-    configure_logging(settings.log_format)
-    return create_app(settings, open_in_background=True)
 
 
 def prepare_multiprocess_metrics(workers: int) -> str | None:
@@ -438,11 +405,9 @@ def prepare_multiprocess_metrics(workers: int) -> str | None:
             if name.endswith(".db"):
                 os.unlink(os.path.join(given, name))  # stale values of an earlier run
         return None
-    import tempfile
-
     folder = tempfile.mkdtemp(prefix="mediasearch-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     return folder
 
 
-__all__ = ["Ready", "configure_logging", "install", "readiness", "running", "serve_app"]
+__all__ = ["Ready", "configure_logging", "install", "prepare_multiprocess_metrics", "readiness", "running"]

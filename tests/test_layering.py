@@ -31,11 +31,6 @@ STORES = "indexer.stores"
 SQL_CALLS = {"execute", "executemany", "executescript"}
 CREATE_TABLE = re.compile(r"\bCREATE\s+(VIRTUAL\s+)?TABLE\b", re.IGNORECASE)
 
-# The import loops the other parts of issue 14 remove (the api split, the indexer split). Remove an
-# entry, and its mark below, once that branch is merged: the strict xfail then fails on purpose.
-KNOWN_LOOPS = {
-    "api.app<->api.ops": {"api.app", "api.ops"},
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -188,17 +183,7 @@ def test_the_checks_catch_what_they_look_for():
     assert _loops({"a": {"b"}, "b": set()}) == []
 
 
-def test_no_import_loops_but_the_known_ones():
-    """New loops fail here; the known ones (KNOWN_LOOPS) are each tested, as expected failures, below."""
-    new = [loop for loop in _loops(_graph()) if loop not in KNOWN_LOOPS.values()]
+def test_no_import_loops():
+    """No import loops at all (the three issue 14 found are gone)."""
+    new = _loops(_graph())
     assert not new, "import loops: " + "; ".join(" <-> ".join(sorted(loop)) for loop in new)
-
-
-@pytest.mark.parametrize("loop", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f"known loop {name}: removed by another part of issue 14"))
-    for name in KNOWN_LOOPS
-])
-def test_known_loop_is_gone(loop):
-    members = KNOWN_LOOPS[loop]
-    found = [found for found in _loops(_graph()) if found & members]
-    assert not found, f"{loop}: " + "; ".join(" <-> ".join(sorted(f)) for f in found)
