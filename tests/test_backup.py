@@ -98,3 +98,23 @@ def test_backup_during_ingest_restores_a_consistent_searchable_copy(collection, 
         verify(quiet)
     with pytest.raises(InvalidInput, match="not empty"):
         backup(settings, live)
+
+
+def test_backup_and_restore_a_home_with_a_video(collection, settings, tmp_path, bundled_encoder):
+    """A video's keyframes are listed with its derived folder and on their own: placed once, not copied onto
+    themselves (this used to fail with shutil.SameFileError)."""
+    import subprocess
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=3:size=160x120:rate=10",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    ingest_one(collection, AssetInput(id="clip", owner="ana", data=clip.read_bytes(), name="clip.mp4"))
+    manifest = backup(settings, tmp_path / "b")
+    assert manifest["missing_files"] == []
+    restore(tmp_path / "b", tmp_path / "r")
+    restored = Collection.open(Settings(home=tmp_path / "r", encoder="bundled"), encoder=bundled_encoder)
+    try:
+        assert check(restored)["in_agreement"]
+        assert list((tmp_path / "r" / "derived").rglob("*.jpg"))  # the keyframes came along
+    finally:
+        restored.close()

@@ -58,6 +58,8 @@ def _referenced(snapshot: CatalogSnapshot) -> Iterator[str]:
 
 
 def _place(src: Path, dest: Path) -> None:
+    if dest.exists():  # a video's keyframes come both with its derived folder and on their own
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(src, dest)  # the originals never change once written: a hard link is a copy
