@@ -140,17 +140,23 @@ def bench_clip(model: str, device: str, n_images: int, n_texts: int, repeats: in
 
 # --- FAISS
 SWEEP: list[dict] = []
+CPU_TRAIN_S_PER_VECTOR: list[float] = []  # the CPU's k-means seconds per vector, from the last size trained
+FACTORIES: dict[int, str] = {}  # --factory N=STRING: an index_factory string instead of "auto" at N vectors
 
 
 def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: bool, repeats: int,
-                budget_s: float, sweep: list[tuple[int, int]] = (), cpu_skip: bool = False) -> list[dict]:
+                budget_s: float, sweep: list[tuple[int, int]] = (), cpu_skip: bool = False,
+                rows: list[dict] | None = None, checkpoint=lambda: None) -> list[dict]:  # noqa: ANN001
+    """Rows go into `rows` as they are measured, and `checkpoint` runs after the GPU part: a run that a time
+    limit cuts short during the CPU part still leaves the GPU figures (the 2026-11-30 run lost its 10M rows)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"  # the data and the exact reference
     t, (base, queries, base_dev) = once(lambda: clustered(n, n_queries, device))
     log(f"{n:,} vectors made on {device} in {t:.1f}s")
     ids = np.arange(n, dtype=np.int64)
     t_exact, expected = once(lambda: exact_top(base_dev, queries))
-    factory = auto_factory(n)
-    rows = []
+    factory = FACTORIES.get(n, auto_factory(n))
+    chosen = FACTORIES.get(n, "auto")  # what VectorIndex.build is given
+    rows = [] if rows is None else rows
 
     def train_only(on_gpu: bool) -> float:
         """What a build's training costs: on the GPU, as VectorIndex.build trains there (on a sample of
@@ -182,7 +188,7 @@ def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: 
     if gpu:
         t_train = train_only(True)
         log(f"GPU training {t_train:.1f}s")
-        t_build, gpu_index = once(lambda: VectorIndex.build(DIM, "auto", ids, base, "cuda"))
+        t_build, gpu_index = once(lambda: VectorIndex.build(DIM, chosen, ids, base, "cuda"))
         log(f"GPU build {t_build:.1f}s ({gpu_index.effective_factory}, device {gpu_index.device})")
         qps, raw_r, top_r, gpu_top = searched(gpu_index, queries, base_dev)
         log(f"GPU search {qps:,.0f} q/s, recall {raw_r:.4f} raw, {top_r:.4f} rescored")
@@ -196,15 +202,22 @@ def bench_faiss(n: int, n_queries: int, cpu_queries: int, gpu: bool, cpu_build: 
             log(f"sweep nprobe {nprobe}, {wide} candidates: {qps_s:,.0f} q/s, recall {raw_s:.4f} raw, {top_s:.4f} rescored")
             SWEEP.append({"n": n, "nprobe": nprobe, "wide": wide, "qps": qps_s, "recall": top_s})
         gpu_index.set_nprobe(default_nprobe)
+        checkpoint()
         if cpu_skip:
             return rows
-    t_train = train_only(False) if time.perf_counter() - STARTED < budget_s else None
-    log(f"CPU training {fmt(t_train, 1)}s" + ("" if t_train is not None else " (skipped: past --budget-s)"))
+    # CPU k-means grows about linearly with n: skip it when the last size's rate says it would not fit.
+    left = budget_s - (time.perf_counter() - STARTED)
+    estimate = CPU_TRAIN_S_PER_VECTOR[0] * n if CPU_TRAIN_S_PER_VECTOR else 0.0
+    t_train = train_only(False) if left > 0 and estimate < left else None
+    if t_train is not None:
+        CPU_TRAIN_S_PER_VECTOR[:] = [t_train / n]
+    log(f"CPU training {fmt(t_train, 1)}s" + ("" if t_train is not None else
+        f" (skipped: about {estimate:.0f} s expected, {max(left, 0):.0f} s left of --budget-s)"))
     if cpu_build or gpu_index is None:
-        t_build, cpu_index = once(lambda: VectorIndex.build(DIM, "auto", ids, base, "cpu"))
+        t_build, cpu_index = once(lambda: VectorIndex.build(DIM, chosen, ids, base, "cpu"))
         log(f"CPU build {t_build:.1f}s")
     else:  # the CPU copy the GPU build made: the same index a CPU-only server would load from its file
-        t_build, cpu_index = None, VectorIndex(DIM, "auto", "cpu")
+        t_build, cpu_index = None, VectorIndex(DIM, chosen, "cpu")
         cpu_index._index, cpu_index.effective_factory = gpu_index._index, gpu_index.effective_factory
     del base_dev
     qps, raw_r, top_r, cpu_top = searched(cpu_index, queries[:cpu_queries], base_cpu_t)
@@ -266,8 +279,13 @@ def main() -> None:
     parser.add_argument("--no-faiss-gpu", action="store_true", help="FAISS on the CPU even with a GPU build")
     parser.add_argument("--gpu-only", action="store_true", help="leave out the CPU measurements")
     parser.add_argument("--sweep", default="", help="GPU search settings to try too, e.g. 64:40,64:100,128:40 (nprobe:candidates)")
+    parser.add_argument("--factory", action="append", default=[],
+                        help="N=FACTORY: this index_factory string at N vectors instead of auto's, e.g. 10000000=IVF16384,SQ8")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: clip, faiss, adapter")
     args = parser.parse_args()
+    for item in args.factory:
+        size, _, string = item.partition("=")
+        FACTORIES[int(size)] = string
     gpu = torch.cuda.is_available()
     faiss_gpu = gpu and faiss_build() == "gpu" and faiss_gpu_count() > 0 and not args.no_faiss_gpu
     sizes = [int(s) for s in (args.sizes or ("20000,40000" if args.quick else "1000000,10000000")).split(",")]
@@ -357,8 +375,8 @@ def main() -> None:
     if "faiss" not in skip:
         for n in sizes:
             sweep = [tuple(int(v) for v in item.split(":")) for item in args.sweep.split(",") if item]
-            faiss_rows += bench_faiss(n, n_queries, cpu_queries, faiss_gpu, n <= args.cpu_build_max, args.repeats,
-                                      args.budget_s, sweep, args.gpu_only and faiss_gpu)
+            bench_faiss(n, n_queries, cpu_queries, faiss_gpu, n <= args.cpu_build_max, args.repeats,
+                        args.budget_s, sweep, args.gpu_only and faiss_gpu, faiss_rows, checkpoint)
             checkpoint()
 
     body = render()

