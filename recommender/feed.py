@@ -215,16 +215,19 @@ def feed(
     all_filters = parsed.filters.merged(filters or Filters())
     own = collection.catalog.owner_content_ids(user)
     dismissed = set(state.dismissed(user))
+    # What the user dismissed and may still see: only those are counted (and offered back).
+    dismissed_visible = len(collection.catalog.representatives(sorted(dismissed), viewer)) if dismissed else 0
     if resume:
         restored = _restore(collection, state, user, viewer, all_filters, dismissed, k=k, d=d, mode=mode, q=q)
         if restored is not None:
+            restored.dismissed = dismissed_visible
             restored.took_ms = round((time.perf_counter() - started) * 1000, 2)
             return restored
     rng = np.random.default_rng(seed)
     allowed = collection.candidates(viewer, all_filters)  # None: nothing hidden, search unfiltered
     liked_rows = _visible_interests(collection, state, user, viewer)
     liked = {row["content_id"] for row in liked_rows}
-    response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=seed, took_ms=0, dismissed=len(dismissed))
+    response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=seed, took_ms=0, dismissed=dismissed_visible)
     picker: list[FeedItem] | None = None
 
     def picks() -> list[FeedItem]:
@@ -356,7 +359,6 @@ def _restore(collection: Collection, state: FeedState, user: str, viewer: Viewer
     cids = [r["content_id"] for r in rows.values() if r is not None]
     representatives = catalog.representatives(cids, viewer, filters)
     response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=view["seed"], took_ms=0, restored=True,
-                            dismissed=len(dismissed),
                             clusters={m: ClusterSummary(**c) for m, c in view["clusters"].items()})
     for source in {e["list"][0] for e in view["items"]}:
         setattr(response, source, CrossLists())
@@ -588,7 +590,9 @@ def restore(collection: Collection, user: str, asset_ids: list[str] | None, view
     A restored item may come back in the feed. Returns how many dismissals were undone."""
     state = FeedState(collection.catalog)
     if asset_ids is None:
-        return state.restore(user)
+        visible = len(collection.catalog.representatives(state.dismissed(user), viewer))
+        state.restore(user)
+        return visible  # (never a count of what the user may no longer see)
     contents = []
     for asset_id in asset_ids:
         row = collection.catalog.asset_row(asset_id)

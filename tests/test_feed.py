@@ -54,7 +54,7 @@ def test_one_like_keeps_the_picker_with_progress(client):
     assert client.get("/v1/users/newbie/feed", params={"k": 4}).json()["cold_start"]
 
 
-def test_dismiss_and_undo(client):
+def test_dismiss_and_undo(client, platform):  # noqa: F811
     shown = client.get("/v1/users/ana/feed", params={"k": 4, "seed": 1}).json()
     victim = shown["text"]["text"][0]["id"]
     assert client.post("/v1/users/ana/dismissed", json={"ids": [victim]}).status_code == 204
@@ -69,6 +69,11 @@ def test_dismiss_and_undo(client):
     assert client.get("/v1/users/ana/feed", params={"k": 4, "seed": 1, "resume": True}).json()["dismissed"] == 0
     assert client.post("/v1/users/ana/feed/dismissed/secret-cat/undo").status_code == 404
     assert client.delete("/v1/users/ana/dismissed/no-such-asset").status_code == 404
+    # A dismissed item that went private since is no longer counted, nor restored by "undo all".
+    client.post("/v1/users/ana/dismissed", json={"ids": ["other-4", "other-5"]})
+    update_asset(platform, "other-4", {"visibility": "private"}, Viewer(admin=True))
+    assert client.get("/v1/users/ana/feed", params={"k": 4, "seed": 1, "resume": True}).json()["dismissed"] == 1
+    assert client.delete("/v1/users/ana/dismissed").json() == {"restored": 1}
 
 
 def test_reload_keeps_the_view_and_more_moves_on(client):
