@@ -358,6 +358,7 @@ def _restore(collection: Collection, state: FeedState, user: str, viewer: Viewer
     rows = {e["id"]: catalog.asset_row(e["id"]) for e in view["items"]}
     cids = [r["content_id"] for r in rows.values() if r is not None]
     representatives = catalog.representatives(cids, viewer, filters)
+    liked = set(state.interests(user))
     response = FeedResponse(user=user, k=k, mode=mode, d=d, seed=view["seed"], took_ms=0, restored=True,
                             clusters={m: ClusterSummary(**c) for m, c in view["clusters"].items()})
     for source in {e["list"][0] for e in view["items"]}:
@@ -366,8 +367,9 @@ def _restore(collection: Collection, state: FeedState, user: str, viewer: Viewer
         row = rows.get(entry["id"])
         rep = representatives.get(row["content_id"]) if row is not None else None
         seed_row = catalog.asset_row(entry["seed"]["id"])
-        if rep is None or row["content_id"] in dismissed or seed_row is None or not catalog.can_see(seed_row, viewer):
-            continue
+        if rep is None or row["content_id"] in dismissed or seed_row is None or not catalog.can_see(seed_row, viewer) \
+                or (entry["seed"]["kind"] == "interest" and entry["seed"]["id"] not in liked):
+            continue  # gone, dismissed, or its reason is no longer true
         content = catalog.content(rep["content_id"])
         source, target = entry["list"]
         getattr(getattr(response, source), target).append(FeedItem(
