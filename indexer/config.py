@@ -53,6 +53,10 @@ class Settings(BaseModel):
     # Adapters (indexer/pipeline/adapters/, `mediasearch train-adapter`): learn from private assets' text too
     # only when this is true; `status` suggests a re-train after this many new captioned assets.
     adapter_train_private: bool = False
+    # The feed's cold-start picker (recommender/feed.py) stays until a user without posts liked this many
+    # items, from at least this many of the collection's groups.
+    feed_picker_likes: int = Field(default=3, ge=1)
+    feed_picker_groups: int = Field(default=2, ge=1)
     adapter_retrain_after: int = Field(default=200, ge=1)
     # Hostile input (indexer/fetch.py, indexer/roots.py, api/deadline.py). URL ingest refuses loopback,
     # private, link-local and metadata addresses unless a host or CIDR here allows them (comma-separated).

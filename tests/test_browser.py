@@ -133,14 +133,18 @@ def test_feed_cold_start_interest_and_dismiss(page, server):
     page.fill("#username", "newcomer")
     page.dispatch_event("#username", "change")
     page.click("#feed-link")
-    page.wait_for_selector("text=Pick a few things you like")
-    page.locator("button[data-like]").first.click()
+    page.wait_for_selector("text=Pick what you like")
+    page.locator('.card:has(img) button[data-feed-like]').first.click()  # three likes, of two kinds
+    page.wait_for_selector("text=2 more to go")
+    page.locator('.card:not(:has(img)) button[data-feed-like]').first.click()
+    page.wait_for_selector("text=1 more to go")
+    page.locator('.card:not(:has(img)) button[data-feed-like][aria-pressed="false"]').first.click()
     page.wait_for_selector("text=For newcomer")
-    first = page.locator("button[data-dismiss]").first
-    dismissed = first.get_attribute("data-dismiss")
+    first = page.locator("button[data-feed-dismiss]").first
+    dismissed = first.get_attribute("data-feed-dismiss")
     first.click()
-    page.wait_for_function(f"!document.querySelector('[data-dismiss=\"{dismissed}\"]')")
-    assert page.locator(".seed").first.inner_text().startswith("similar to")
+    page.wait_for_function(f"!document.querySelector('[data-feed-dismiss=\"{dismissed}\"]')")
+    assert page.locator(".feed-section .seed").first.inner_text().startswith("Because you liked")
 
 
 def test_phone_width_and_parse_error(page, server):

@@ -127,9 +127,12 @@ def test_cold_start_and_interests(platform):
     assert cold.cold_start and len(cold.text.text) == 5 and cold.image.image
     assert all(i.seed.kind == "cold-start" and i.why for i in cold.text.text)
     add_interests(platform, "newbie", ["other-2"], Viewer(username="newbie"))
+    still = feed(platform, "newbie", k=5, seed=3)  # one like is not enough: the picker stays
+    assert still.cold_start and len(still.text.text) == 5 and still.interests.remaining == 2
+    add_interests(platform, "newbie", ["other-3", "img-rocket"], Viewer(username="newbie"))
     warm = feed(platform, "newbie", k=3, seed=3)
-    assert not warm.cold_start and warm.text.text[0].seed.kind == "interest"
-    assert warm.text.text[0].id in ("other-3", "other-11", "other-9")
+    assert not warm.cold_start and warm.interests.done and warm.text.text[0].seed.kind == "interest"
+    assert warm.text.text[0].id in ("other-11", "other-9", *(f"ana-space-{i}" for i in range(6)))
     with pytest.raises(InvalidInput):
         feed(platform, "ana", k=0)
 
@@ -149,7 +152,7 @@ def test_recommend_endpoints(platform):
         page2 = client.get("/v1/users/ana/feed", params={"k": 3, "seed": 5}).json()
         assert not {i["id"] for i in page1["text"]["text"]} & {i["id"] for i in page2["text"]["text"]}
         assert page1["text"]["text"][0]["seed"]["id"].startswith("ana-")
-        assert client.post("/v1/users/newbie/interests", json={"ids": ["other-2"]}).status_code == 204
+        assert client.post("/v1/users/newbie/interests", json={"ids": ["other-2", "other-3", "img-rocket"]}).status_code == 204
         assert client.get("/v1/users/newbie/feed", params={"k": 2}).json()["text"]["text"][0]["seed"]["kind"] == "interest"
         assert client.post("/v1/users/newbie/interests", json={"ids": ["secret-cat"]}).status_code == 404
         assert client.post("/v1/users/ana/dismissed", json={"ids": ["other-0"]}).status_code == 204

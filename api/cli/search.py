@@ -134,3 +134,7 @@ def recommend(
     summary = ", ".join(f"{m}: {c.posts} posts, {c.clusters} clusters {c.cluster_sizes}, {c.outliers} outliers"
                         for m, c in response.clusters.items())
     console.print(f"[dim]{'cold start: no posts yet · ' if response.cold_start else ''}{summary} · {response.took_ms} ms[/dim]")
+    if response.empty and not response.cold_start:
+        console.print(f"[yellow]{response.empty.message}[/yellow]")
+    if response.notice:
+        console.print(f"[dim]{response.notice}[/dim]")

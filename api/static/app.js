@@ -238,31 +238,7 @@ async function renderAsset(id) {
     .catch(err => { $("#similar").innerHTML = `<p class="error">${esc(err.message)}</p>`; });
 }
 
-// ---------- feed ----------
-async function renderFeed(name) {
-  if (!name) name = user();
-  if (!name) { main.innerHTML = `<h1>Your feed</h1><p>Enter your username in <label for="username">“Viewing as”</label> above to see recommendations made from what you posted.</p>`; return; }
-  main.innerHTML = `<p>Loading the feed for ${esc(name)}…</p>`;
-  let d;
-  try { d = await api(`/v1/users/${encodeURIComponent(name)}/feed?${qs({ k: 8 })}`); }
-  catch (err) { main.innerHTML = `<p class="error" role="alert">${esc(err.message)}</p>`; return; }
-  const item = (i, pick) => `<article class="card" data-id="${esc(i.id)}"><a class="hit-link" href="${assetUrl(i.id)}" data-link><div class="media">
-      ${i.thumbnail ? `<img loading="lazy" alt="" src="${esc(i.thumbnail)}">` : `<span class="texticon" aria-hidden="true">¶</span>`}</div>
-      <div class="body"><div class="title">${esc(i.title || i.id)}</div><div class="seed">${esc(i.why)}</div></div></a>
-      <div class="body">${pick ? `<button class="secondary" data-like="${esc(i.id)}">I like this</button>` : `<button class="secondary" data-dismiss="${esc(i.id)}">Not interested</button>`}</div></article>`;
-  const section = (title, items, pick) => items && items.length ? `<section class="feed-section"><h2>${title}</h2><div class="grid">${items.map(i => item(i, pick)).join("")}</div></section>` : "";
-  const parts = [];
-  if (d.cold_start) {
-    parts.push(`<h1>Welcome, ${esc(name)}</h1><p>You have not posted yet. Pick a few things you like and the feed will follow them.</p>`);
-    parts.push(section("Pictures", d.image && d.image.image, true), section("Texts", d.text && d.text.text, true));
-  } else {
-    parts.push(`<h1>For ${esc(name)}</h1><p class="toolbar">${Object.entries(d.clusters).map(([m, c]) => `${c.posts} ${m} posts in ${c.clusters} group${c.clusters === 1 ? "" : "s"}`).join(" · ")} · <button class="link" id="refresh-feed">More</button></p>`);
-    if (d.image) parts.push(section("Pictures like yours", d.image.image), section("Texts about your pictures", d.image.text));
-    if (d.text) parts.push(section("Texts like yours", d.text.text), section("Pictures about your texts", d.text.image));
-  }
-  main.innerHTML = parts.join("") || "<p>Nothing to recommend yet.</p>";
-  main.dataset.feedUser = name;
-}
+// ---------- feed: api/static/feed.js (renderFeed) ----------
 
 // ---------- routing and events ----------
 function syncUrl() {
@@ -308,11 +284,6 @@ document.addEventListener("click", e => {
     if (confirm("Delete this asset from every store?")) api(`${location.pathname.replace("/assets/", "/v1/assets/")}?${qs(withUser())}`, { method: "DELETE" })
       .then(() => navigate("/")).catch(err => alert(err.message));
   }
-  else if (t.dataset.dismiss) api(`/v1/users/${encodeURIComponent(main.dataset.feedUser)}/dismissed`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ids: [t.dataset.dismiss] }) })
-    .then(() => t.closest(".card").remove());
-  else if (t.dataset.like) api(`/v1/users/${encodeURIComponent(main.dataset.feedUser)}/interests`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ids: [t.dataset.like] }) })
-    .then(() => renderFeed(main.dataset.feedUser));
-  else if (t.id === "refresh-feed") renderFeed(main.dataset.feedUser);
 });
 
 document.addEventListener("change", e => {
