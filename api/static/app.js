@@ -180,7 +180,7 @@ function hitsFor(data, key = "fused") {
 function contract(data) { return typeof data.found === "number"; }
 
 function tabCounts(data) {
-  if (contract(data) && data.counts) return { ...data.counts, all: data.found };
+  if (contract(data) && data.counts) return { ...data.counts, all: data.counts.all ?? data.found };
   const byType = Object.fromEntries((data.facets.type || []).map(f => [f.value, f.count]));
   return { ...byType, all: Object.values(byType).reduce((a, b) => a + b, 0) };
 }
@@ -223,8 +223,7 @@ function renderSearch(data, focus = null) {
           <label><input type="checkbox" id="why-toggle" ${state.why ? "checked" : ""}> Why this result</label>
           <button type="button" class="secondary" id="view-toggle" aria-pressed="${state.view === "table"}">${state.view === "grid" ? "Table view" : "Grid view"}</button>
           ${state.view === "table" ? columnChooser() : ""}
-          <button type="button" class="secondary" data-export="csv">Export CSV</button>
-          <button type="button" class="secondary" data-export="json">Export JSON</button>
+          <span class="export">Export <button type="button" class="link" data-export="csv" aria-label="Export CSV">CSV</button> <button type="button" class="link" data-export="json" aria-label="Export JSON">JSON</button></span>
         </div>
         ${chips()}
         ${cutoffNote(data)}
@@ -270,7 +269,8 @@ function emptyState(data) {
 function looseSection(data, empty) {
   const n = data.loose_found || 0;
   if (!contract(data) || !n) return "";
-  const loose = hitsFor(data, "loose");
+  // Loose hits are shown on request (or when nothing is confident), even where the server sends them anyway.
+  const loose = state.loose || empty ? hitsFor(data, "loose") : [];
   const title = empty ? "Closest loose matches" : "More results (below the confidence cut-off)";
   const why = empty
     ? `Nothing scored above the relevance cut-off. These ${plural(n, "hit")} came closest; they are probably not what you are looking for.`
@@ -503,10 +503,7 @@ function askSuggest() {
 function pickSuggest(i) {
   const s = suggest.items[i];
   if (!s) return;
-  const typed = $("#q").value;
-  const value = s.kind === "owner" ? `owner:${s.text}` : s.text;
-  // A suggestion completes the whole box when it starts with it, otherwise the word being typed.
-  const next = value.toLowerCase().startsWith(typed.trim().toLowerCase()) ? value : typed.replace(/\S*$/, value);
+  const next = s.text;  // the completed box: the words typed before, then the completion
   $("#q").value = next;
   closeSuggest();
   submitQuery(next);
@@ -652,7 +649,12 @@ document.addEventListener("click", e => {
   else if (t.id === "view-toggle") { state.view = state.view === "grid" ? "table" : "grid"; redraw(); }
   else if (t.dataset.sort) { const k = t.dataset.sort; setSort(k, state.sort === k ? (effectiveOrder() === "asc" ? "desc" : "asc") : null); }
   else if (t.id === "order") setSort(state.sort, effectiveOrder() === "asc" ? "desc" : "asc");
-  else if (t.id === "show-loose") { state.loose = true; runSearch().then(() => { const h = $("#loose-title", main); if (h) h.focus(); }); }
+  else if (t.id === "show-loose") {
+    state.loose = true;
+    const focusLoose = () => { const h = $("#loose-title", main); if (h) h.focus(); };
+    if (state.last && (state.last.loose || []).length) { history.pushState(null, "", searchHref()); renderSearch(state.last); focusLoose(); }
+    else runSearch().then(focusLoose);
+  }
   else if (t.dataset.export) exportResults(t.dataset.export);
   else if (t.id === "next") { state.page += 1; runSearch().then(() => window.scrollTo(0, 0)); }
   else if (t.id === "prev") { state.page = Math.max(0, state.page - 1); runSearch().then(() => window.scrollTo(0, 0)); }
