@@ -202,7 +202,7 @@ function renderSearch(data, focus = null) {
     : `${hits.length} shown of ${data.candidates} found · ${Math.round(data.took_ms)} ms`;
   const degraded = data.degraded.length ? ` · <span class="error">degraded: ${esc(data.degraded.join("; "))}</span>` : "";
   const empty = honest ? found === 0 : !hits.length;
-  const more = honest ? data.next_cursor || first + hits.length < found : data.next_cursor;
+  const more = honest ? first + PAGE < found : data.next_cursor;
   main.innerHTML = `
     <div class="layout">
       <aside class="facets${state.drawer ? " open" : ""}" id="filters" aria-label="Filters">
