@@ -594,6 +594,7 @@ async function renderFeed(name) {
 // ---------- routing and events ----------
 function route() {
   closeSuggest();
+  state.seq++;  // a search still on its way must not paint over the page routed to now
   const path = decodeURIComponent(location.pathname);
   if (path.startsWith("/assets/")) return renderAsset(path.slice(8));
   if (path.startsWith("/feed")) return renderFeed(path.slice(6));
