@@ -595,6 +595,7 @@ async function renderFeed(name) {
 function route() {
   closeSuggest();
   state.seq++;  // a search still on its way must not paint over the page routed to now
+  main.removeAttribute("aria-busy");
   const path = decodeURIComponent(location.pathname);
   if (path.startsWith("/assets/")) return renderAsset(path.slice(8));
   if (path.startsWith("/feed")) return renderFeed(path.slice(6));
