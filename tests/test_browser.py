@@ -102,6 +102,9 @@ def test_apply_and_remove_a_facet(page, server):
     page.wait_for_selector(".facet")
     before = page.locator(".card").count()
     box = page.locator('input[data-facet="label"][value="espresso"]')
+    search = page.locator('fieldset[data-field="label"] .facet-search')
+    if search.count():  # a long list of labels: find the value with the list's search box
+        search.fill("espresso")
     box.check()
     page.wait_for_function("location.search.includes('f.label=espresso')")
     page.wait_for_selector('input[data-facet="label"][value="espresso"]:checked')
