@@ -24,6 +24,13 @@ outbox's rebuild (what `mediasearch reindex --lexical-only` runs; timed), and th
 MEDIASEARCH_OPENSEARCH_URL. `--home` reuses a home built before (kept, not deleted), `--keep` keeps
 the one built. The BM25 channels share one lexical evaluation (`search_groups`): the first BM25 channel
 that runs carries its time, the others show ~0.
+
+`--lexical fts5|tantivy|opensearch` picks the store (fts5 and tantivy set MEDIASEARCH_EMBEDDED_LEXICAL for
+the server; tantivy exists from branch tantivy on). The channels of a query run at once (query/concurrent.py;
+`--channel-threads 0` runs them one after the other): the `channels` column is the stage's wall time, query
+encoding included, so the per-channel columns may add up to more. Each row also gives the server's resident
+memory after its queries (VmRSS, and in brackets what mapped files account for: the float vectors beside the
+FAISS indexes, the catalog's pages).
 """
 
 import argparse
