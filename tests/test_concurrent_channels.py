@@ -2,6 +2,7 @@
 sequential run gives, channel by channel and hit by hit, for text, image and filter-only queries, for a
 viewer who may not see everything, and with an approximate index whose candidates are rescored."""
 
+import io
 import threading
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_concurrent_channels_give_the_sequential_results(mixed, monkeypatch, vie
         sequential, concurrent_ = both_ways(monkeypatch, lambda: search(mixed, request, viewer))  # noqa: B023
         assert comparable(concurrent_) == comparable(sequential), q
         assert list(concurrent_.channels) == list(sequential.channels), q  # the same order of channels
-    picture = Image.open(__import__("io").BytesIO(skimage_png("chelsea")))
+    picture = Image.open(io.BytesIO(skimage_png("chelsea")))
     sequential, concurrent_ = both_ways(monkeypatch, lambda: search(mixed, SearchRequest(k=10), viewer, image=picture))
     assert comparable(concurrent_) == comparable(sequential)
 
