@@ -408,7 +408,8 @@ class FloatVectors:
     def get(self, ids: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(found ids ascending, their float32 rows), like `Catalog.vectors`."""
         wanted = np.unique(np.asarray(ids, dtype=np.int64))
-        extra = self._extra
+        extra = dict(self._extra)  # a snapshot: a replay on another thread may change it meanwhile (small:
+                                   # the changes since the last save, every `vector_save_every`)
         if extra:
             in_extra = np.fromiter((int(i) in extra for i in wanted), dtype=bool, count=len(wanted))
         else:
@@ -433,9 +434,9 @@ class FloatVectors:
             return
         vectors = np.asarray(vectors, dtype=FLOAT_DTYPE).reshape(len(ids), self.dim)
         self.remove(ids)
-        extra = dict(self._extra)  # replaced whole: a reader on another thread sees the old or the new
-        extra.update({int(i): v.copy() for i, v in zip(ids, vectors, strict=True)})
-        self._extra = extra
+        # In place (a copy per replayed entry would be quadratic between saves); a reader on another thread
+        # looks ids up one at a time, which the GIL keeps whole.
+        self._extra.update({int(i): v.copy() for i, v in zip(ids, vectors, strict=True)})
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -443,11 +444,10 @@ class FloatVectors:
             return
         pos, alive = self._positions(ids)
         if alive.any():
-            dead = self._dead.copy()
-            dead[pos[alive]] = True
-            self._dead = dead
-        if self._extra and any(int(i) in self._extra for i in ids):
-            self._extra = {k: v for k, v in self._extra.items() if k not in set(ids.tolist())}
+            self._dead[pos[alive]] = True
+        if self._extra:
+            for i in ids.tolist():
+                self._extra.pop(i, None)
 
     def save(self, path: Path, applied_seq: int, home: Path | None = None) -> None:
         """Write the merged rows atomically, then map the new file."""
