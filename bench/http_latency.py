@@ -24,6 +24,13 @@ outbox's rebuild (what `mediasearch reindex --lexical-only` runs; timed), and th
 MEDIASEARCH_OPENSEARCH_URL. `--home` reuses a home built before (kept, not deleted), `--keep` keeps
 the one built. The BM25 channels share one lexical evaluation (`search_groups`): the first BM25 channel
 that runs carries its time, the others show ~0.
+
+`--lexical fts5|tantivy|opensearch` picks the store (fts5 and tantivy set MEDIASEARCH_EMBEDDED_LEXICAL for
+the server; tantivy exists from branch tantivy on). The channels of a query run at once (query/concurrent.py;
+`--channel-threads 0` runs them one after the other): the `channels` column is the stage's wall time, query
+encoding included, so the per-channel columns may add up to more. Each row also gives the server's resident
+memory after its queries (VmRSS, and in brackets what mapped files account for: the float vectors beside the
+FAISS indexes, the catalog's pages).
 """
 
 import argparse
@@ -58,8 +65,12 @@ from indexer.config import Settings
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 console = Console(width=170)
-PARTS = ("encode_text", "bm25_text", "bm25_image", "bm25_media", "dense_text", "text_to_image", "fusion", "facets", "hits",
-         "serialise")
+PARTS = ("encode_text", "bm25_text", "bm25_image", "bm25_media", "dense_text", "text_to_image", "channels", "fusion", "facets",
+         "hits", "serialise")
+# The channels run at once (query/concurrent.py): "channels" is the stage's wall time (encoding included),
+# less than the sum of the parts before it; "other" is the client's wall time less the server's own
+# ("search", which includes them all) and the serialisation.
+LEXICAL_ENV = {"fts5": "fts5", "tantivy": "tantivy"}  # MEDIASEARCH_EMBEDDED_LEXICAL (tantivy: on branch tantivy)
 
 
 def sentences() -> tuple[list[str], list[str]]:
@@ -160,8 +171,10 @@ def index_opensearch(home: Path, url: str, prefix: str) -> dict:
 
 def serve(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled", **(extra_env or {})}
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "mediasearch"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+    env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled", **(extra_env or {}),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    # This checkout's code, whichever virtualenv runs the benchmark.
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 300
@@ -182,6 +195,17 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def rss_mb(pid: int) -> tuple[float, float]:
+    """The server's resident memory (VmRSS) and, within it, what mapped files account for (RssFile:
+    the memory-mapped float vectors, shared with the page cache), in MB; Linux /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssFile"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields.get("VmRSS", float("nan")), fields.get("RssFile", float("nan"))
+
+
 def measure(url: str, queries: list[str], facets: bool) -> dict:
     walls, parts = [], {p: [] for p in PARTS}
     other = []
@@ -197,7 +221,7 @@ def measure(url: str, queries: list[str], facets: bool) -> dict:
             walls.append(wall)
             for p in PARTS:
                 parts[p].append(timing.get(p, 0.0))
-            other.append(wall - sum(timing.get(p, 0.0) for p in PARTS))
+            other.append(wall - timing.get("search", 0.0) - timing.get("serialise", 0.0))
     return {"wall": walls, "parts": parts, "other": other}
 
 
@@ -208,12 +232,18 @@ def main() -> None:
     parser.add_argument("--facet-queries", type=int, default=10, help="Queries timed with facets (slow at 1M).")
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="Where the homes are built.")
     parser.add_argument("--no-write", action="store_true", help="Do not append to docs/benchmarks.md.")
-    parser.add_argument("--lexical", choices=["sqlite", "opensearch"], default="sqlite", help="Where BM25 runs.")
+    parser.add_argument("--lexical", choices=["fts5", "sqlite", "tantivy", "opensearch"], default="fts5",
+                        help="Where BM25 runs: the embedded store named (MEDIASEARCH_EMBEDDED_LEXICAL; tantivy on branch "
+                             "tantivy; sqlite = fts5), or OpenSearch.")
+    parser.add_argument("--channel-threads", type=int, default=None,
+                        help="MEDIASEARCH_CHANNEL_THREADS for the server (0: the channels one after the other).")
     parser.add_argument("--opensearch-url", default=os.environ.get("MEDIASEARCH_OPENSEARCH_URL"))
     parser.add_argument("--home", type=Path, help="A home built before by this benchmark (one size): reused and kept.")
     parser.add_argument("--keep", action="store_true", help="Keep the homes built (printed).")
     parser.add_argument("--opensearch-prefix", help="Reuse an index kept by an earlier run with --home/--keep (no indexing).")
     args = parser.parse_args()
+    if args.lexical == "sqlite":
+        args.lexical = "fts5"
     if args.lexical == "opensearch" and not args.opensearch_url:
         parser.error("--lexical opensearch needs --opensearch-url or MEDIASEARCH_OPENSEARCH_URL "
                      "(start a node with docker/opensearch-local.sh start)")
@@ -244,10 +274,15 @@ def main() -> None:
                     indexed[n] = index_opensearch(home, args.opensearch_url, prefix)
                     console.log(f"OpenSearch: {indexed[n]['documents']:,} documents in {indexed[n]['seconds']:.0f} s")
                 extra_env = {"MEDIASEARCH_OPENSEARCH_URL": args.opensearch_url, "MEDIASEARCH_OPENSEARCH_PREFIX": prefix}
+            if args.lexical in LEXICAL_ENV:
+                extra_env["MEDIASEARCH_EMBEDDED_LEXICAL"] = LEXICAL_ENV[args.lexical]
+            if args.channel_threads is not None:
+                extra_env["MEDIASEARCH_CHANNEL_THREADS"] = str(args.channel_threads)
             proc, url = serve(home, extra_env)
             load = os.getloadavg()[0]
             for facets in (False, True):
                 m = measure(url, queries[: args.facet_queries] if facets else queries[: args.queries], facets)
+                m["rss"] = rss_mb(proc.pid)
                 rows.append((n, facets, m, built, load))
         finally:
             if proc is not None:
@@ -261,13 +296,15 @@ def main() -> None:
                 OpenSearchLexicalStore([args.opensearch_url], prefix=prefix).drop()
             else:
                 shutil.rmtree(home.parent, ignore_errors=True)
-    heads = ["assets", "facets", "queries", "p50 ms", "p95 ms", "p99 ms", *[f"{p} p50" for p in PARTS], "other p50", "load"]
+    heads = ["assets", "facets", "queries", "p50 ms", "p95 ms", "p99 ms", *[f"{p} p50" for p in PARTS], "other p50",
+             "server RSS MB (mapped files)", "load"]
     from report import table
 
     md = table("GET /v1/search, hybrid text queries, k=10, one at a time", heads, [
         [f"{n:,}", "yes" if facets else "none", str(len(m["wall"])), f"{statistics.median(m['wall']):.1f}",
          f"{percentile(m['wall'], 95):.1f}", f"{percentile(m['wall'], 99):.1f}",
-         *[f"{statistics.median(m['parts'][p]):.1f}" for p in PARTS], f"{statistics.median(m['other']):.1f}", f"{load:.2f}"]
+         *[f"{statistics.median(m['parts'][p]):.1f}" for p in PARTS], f"{statistics.median(m['other']):.1f}",
+         f"{m['rss'][0]:,.0f} ({m['rss'][1]:,.0f})", f"{load:.2f}"]
         for n, facets, m, built, load in rows])
     builds = sorted({(n, b["import_s"], b["encode_s"], b["disk_bytes"], b["index_bytes"],
                       b["status"]["spaces"][SPACE_DENSE]["effective_factory"]) for n, _, _, b, _ in rows})
@@ -280,7 +317,10 @@ def main() -> None:
         build_md += ("\n\n| assets | OpenSearch indexing s (outbox rebuild: bulk, refresh off) | documents/s |\n|---|---|---|\n" +
                      "\n".join(f"| {n:,} | {r['seconds']:.0f} | {r['documents'] / r['seconds']:,.0f} |" for n, r in indexed.items()))
     lexical = ("BM25 in OpenSearch (one local node, " + (os.environ.get("OPENSEARCH_HEAP") or "its") + " heap)"
-               if args.lexical == "opensearch" else "BM25 in the embedded SQLite FTS5 store")
+               if args.lexical == "opensearch" else "BM25 in the embedded tantivy store" if args.lexical == "tantivy"
+               else "BM25 in the embedded SQLite FTS5 store")
+    threads = args.channel_threads if args.channel_threads is not None else os.environ.get("MEDIASEARCH_CHANNEL_THREADS", "4 (default)")
+    lexical += f"; channels of a query on {threads} threads (MEDIASEARCH_CHANNEL_THREADS)"
     text = (f"{lexical}; 60% texts, 40% images; queries alternate Flickr8k captions and Cranfield queries cut at 120 "
             f"characters (the first {args.queries} without facets, the first {args.facet_queries} with), 5 warm-up queries; `mediasearch serve` (one uvicorn worker) on 127.0.0.1, the bundled encoder "
             f"(MiniLM on CPU) encoding every query; the default FAISS factory (auto). Times in ms; the parts are the "

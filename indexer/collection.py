@@ -27,7 +27,7 @@ from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
 from indexer.stores.outbox import OutboxSync
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
-from indexer.stores.vectors import VectorHits, VectorIndex
+from indexer.stores.vectors import FloatVectors, VectorHits, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,30 @@ class Collection:
                 index = VectorIndex.load(path, self.settings.device)
                 if index.dim == self.dim(space) and index.factory == self.settings.faiss_factory:
                     if index.applied_seq >= int(self.catalog.get_meta("trimmed_seq") or 0):
+                        if index.floats is None:  # its float vectors' file is missing or stale
+                            index.floats = self._rebuild_floats(space)
                         return index
             except (ValueError, RuntimeError, OSError):
                 pass  # unreadable or stale cache: rebuilt below from the catalog
         return self.rebuild_index(space)
+
+    def _rebuild_floats(self, space: str) -> FloatVectors:
+        """The float vectors of a space as the catalog holds them now (the log entries the index replays
+        next are applied to them again: adds replace, removes of absent ids do nothing)."""
+        ids, vectors = self.catalog.all_vectors(space)
+        if not len(ids) or vectors.shape[1] != self.dim(space):
+            ids, vectors = np.zeros(0, np.int64), np.zeros((0, self.dim(space)), np.float32)
+        self._unsaved_changes += 1
+        return FloatVectors.build(self.dim(space), ids, vectors)
+
+    def stored_vectors(self, space: str, ids: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(found ids ascending, float32 rows) of a space, from the memory-mapped file beside its index
+        instead of the catalog (the same vectors: both are replayed from vector_log)."""
+        self.catch_up()
+        floats = self.indexes[space].floats
+        if floats is None:
+            return self.catalog.vectors(space, np.asarray(ids, dtype=np.int64))
+        return floats.get(ids)
 
     def rebuild_index(self, space: str) -> VectorIndex:
         seq = self.catalog.last_seq()
@@ -241,7 +261,8 @@ class Collection:
     def _exact_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray) -> VectorHits:
         """Exact cosine over a candidate set: narrow filters on approximate indexes, and the rescoring
         of an approximate index's candidates."""
-        ids, vectors = self.catalog.vectors(space, allowed)
+        floats = self.indexes[space].floats
+        ids, vectors = floats.get(allowed) if floats is not None else self.catalog.vectors(space, allowed)
         if not len(ids):
             return VectorHits([], [])
         scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
@@ -257,7 +278,8 @@ class Collection:
         lists = [allowed if allowed is not None and len(hits.ids) < min(k, len(allowed))
                  else np.asarray(hits.ids, dtype=np.int64) for hits in results]
         union = np.unique(np.concatenate(lists)) if lists else np.zeros(0, np.int64)
-        ids, vectors = self.catalog.vectors(space, union)
+        floats = self.indexes[space].floats
+        ids, vectors = floats.get(union) if floats is not None else self.catalog.vectors(space, union)
         if not len(ids):
             return [VectorHits([], []) for _ in results]
         position = {int(v): i for i, v in enumerate(ids)}

@@ -32,6 +32,8 @@ from indexer.errors import StoreUnavailable
 from indexer.filters import Filters
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from indexer.stores.lexical import LexicalQuery
+from query.concurrent import Pending
+from query.concurrent import start as start_channels
 from query.language import ParsedQuery
 
 CHANNEL_RESULTS: dict[str, MediaType | None] = {
@@ -85,50 +87,63 @@ class ChannelPlan:
 
 
 def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, ChannelResult], dict[str, float]]:
-    """Run every channel that fits the query; returns the channel results and encoding times."""
-    parsed, results, timings = plan.parsed, {}, {}
-    text = parsed.text
-    candidates = collection.candidates(plan.viewer, plan.filters, parsed.excluded)
-    if candidates is not None and plan.as_of_rowid is not None:
-        candidates = _as_of(collection, candidates, plan.as_of_rowid)
+    """Run every channel that fits the query; returns the channel results and encoding times.
 
+    The channels run at once (query/concurrent.py): the BM25 evaluation starts first, while the query is
+    encoded, then each vector channel on its own thread. The results come back in the fixed order below,
+    whatever finished first, so fusion sees what a sequential run gives."""
+    stage_started = time.perf_counter()
+    parsed, timings = plan.parsed, {}
+    text = parsed.text
     present = collection.catalog.media_types_present(plan.viewer)
+    order: list[str] = []  # the channels that appear in the results, in their fixed order
+    ready: dict[str, ChannelResult] = {}  # skipped channels, known before anything runs
+    pending: list[Pending[list[ChannelResult]]] = []
 
     def runs(name: str) -> bool:
         """Whether the channel fits the wanted types and the collection has assets of its types."""
         return CHANNEL_RESULTS[name] is None or bool(plan.media_types & RESULT_TYPES[name] & {MediaType(t) for t in present})
 
-    def run(name: str, fn: Callable[[], list[tuple[int, float]]], skipped: str | None = None) -> None:
+    def channel(name: str, fn: Callable[[], list[tuple[int, float]]],
+                skipped: str | None = None) -> Callable[[], ChannelResult] | None:
+        """The channel as one call that returns its result; None when it does not run (skipped ones are
+        reported as such)."""
         result_type = CHANNEL_RESULTS[name]
         if result_type is not None and not (plan.media_types & RESULT_TYPES[name]):
-            return
+            return None
+        order.append(name)
         if not runs(name):
             skipped = skipped or f"the collection has no {' or '.join(sorted(RESULT_TYPES[name]))}"
         if skipped:
-            results[name] = ChannelResult(name, skipped=skipped)
-            return
-        started = time.perf_counter()
-        result = ChannelResult(name)
-        try:
-            hits = fn()
-        except StoreUnavailable as exc:
-            result.degraded = exc.message
-            hits = []
-        threshold = plan.thresholds.get(name)
-        if threshold is not None and name in VECTOR_CHANNELS:
-            kept = [(c, s) for c, s in hits if s >= threshold]
-            result.dropped_below_threshold = len(hits) - len(kept)
-            hits = kept
-        result.hits = hits
-        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
-        results[name] = result
-        for observe in CHANNEL_OBSERVERS:
-            observe(name, result.took_ms / 1000)
+            ready[name] = ChannelResult(name, skipped=skipped)
+            return None
 
-    image_candidates = candidates
-    if candidates is not None and len(candidates):
-        # Video keyframes live in the image index under their own vector ids.
-        image_candidates = np.concatenate([candidates, collection.catalog.segment_vector_ids(candidates)])
+        def go() -> ChannelResult:
+            started = time.perf_counter()
+            result = ChannelResult(name)
+            try:
+                hits = fn()
+            except StoreUnavailable as exc:
+                result.degraded = exc.message
+                hits = []
+            threshold = plan.thresholds.get(name)
+            if threshold is not None and name in VECTOR_CHANNELS:
+                kept = [(c, s) for c, s in hits if s >= threshold]
+                result.dropped_below_threshold = len(hits) - len(kept)
+                hits = kept
+            result.hits = hits
+            result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+            return result
+        return go
+
+    def launch(*calls: Callable[[], ChannelResult] | None) -> None:
+        """Start channels on one thread, one after the other (BM25's share one evaluation)."""
+        calls_to_run = [c for c in calls if c is not None]
+        if calls_to_run:
+            pending.append(start_channels(lambda: [c() for c in calls_to_run]))
+
+    image_candidates: np.ndarray | None = None
+    candidates: np.ndarray | None = None
 
     def vector(space: str, query: np.ndarray, name: str) -> Callable[[], list[tuple[int, float]]]:
         def go() -> list[tuple[int, float]]:
@@ -180,28 +195,46 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     results_highlights: dict[int, dict[str, str]] = {}
     results_matched: dict[int, str] = {}
     segments: dict[str, dict[int, tuple[float, float]]] = {}
+    if text:  # BM25 needs neither the candidates nor the encoded query: it starts first
+        launch(*(channel(name, bm25(name)) for name in LEXICAL_GROUPS))
+    if not text and plan.image is None:
+        launch(channel("browse", browse))
+    if text or plan.image is not None:
+        candidates = collection.candidates(plan.viewer, plan.filters, parsed.excluded)
+        if candidates is not None and plan.as_of_rowid is not None:
+            candidates = _as_of(collection, candidates, plan.as_of_rowid)
+        image_candidates = candidates
+        if candidates is not None and len(candidates):
+            # Video keyframes live in the image index under their own vector ids.
+            image_candidates = np.concatenate([candidates, collection.catalog.segment_vector_ids(candidates)])
     if text:
         started = time.perf_counter()
         cross = collection.encoder.encode_texts([text])[0]
         same_tower = collection.encoder.text_model_id == collection.sentence.id
         dense = cross if same_tower else collection.sentence.encode_texts([text])[0]
         timings["encode_text"] = round((time.perf_counter() - started) * 1000, 2)
-        for name in LEXICAL_GROUPS:
-            run(name, bm25(name))
-        run("dense_text", vector(SPACE_DENSE, dense, "dense_text"))
-        run("clip_text", vector(SPACE_TEXT, cross, "clip_text"),
-            skipped=f"the encoder's text tower is {collection.sentence.id}, the same as dense_text" if same_tower else None)
-        run("text_to_image", vector(SPACE_IMAGE, cross, "text_to_image"))
+        launch(channel("dense_text", vector(SPACE_DENSE, dense, "dense_text")))
+        launch(channel("clip_text", vector(SPACE_TEXT, cross, "clip_text"),
+                       skipped=f"the encoder's text tower is {collection.sentence.id}, the same as dense_text" if same_tower else None))
+        launch(channel("text_to_image", vector(SPACE_IMAGE, cross, "text_to_image")))
         if plan.adapter is not None:
-            run("text_to_adapted", vector(SPACE_ADAPTED, plan.adapter.query_vector(cross), "text_to_adapted"))
+            launch(channel("text_to_adapted", vector(SPACE_ADAPTED, plan.adapter.query_vector(cross), "text_to_adapted")))
     if plan.image is not None:
         started = time.perf_counter()
         picture = collection.encoder.encode_images([plan.image])[0]
         timings["encode_image"] = round((time.perf_counter() - started) * 1000, 2)
-        run("image_to_image", vector(SPACE_IMAGE, picture, "image_to_image"))
-        run("image_to_text", vector(SPACE_TEXT, picture, "image_to_text"))
-    if not text and plan.image is None:
-        run("browse", browse)
+        launch(channel("image_to_image", vector(SPACE_IMAGE, picture, "image_to_image")))
+        launch(channel("image_to_text", vector(SPACE_TEXT, picture, "image_to_text")))
+    for running in pending:
+        for result in running.result():
+            ready[result.name] = result
+    results: dict[str, ChannelResult] = {name: ready[name] for name in order}
+    # The stage's wall time, encoding included: with the channels overlapping it is less than their sum.
+    timings["channels"] = round((time.perf_counter() - stage_started) * 1000, 2)
+    for name, result in results.items():
+        if not result.skipped:
+            for observe in CHANNEL_OBSERVERS:
+                observe(name, result.took_ms / 1000)
     for name, result in results.items():
         if name.startswith(("bm25", "browse")):
             result.highlights = {c: results_highlights[c] for c, _ in result.hits if c in results_highlights}

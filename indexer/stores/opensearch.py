@@ -207,7 +207,10 @@ class OpenSearchLexicalStore(OpenSearchIndex):
         queries = [query.model_copy(update={"media_types": list(g)}) for g in groups]
         lines: list[dict[str, Any]] = []
         for q in queries:
-            lines += [{}, search_body(q, viewer, k, 0)]
+            # The shard request cache (invalidated at each refresh, so never stale) keeps a query's hits: a
+            # page asked again, the next page, the same words from the search box. Bodies with size > 0 are
+            # cached only when asked; facet counts (size 0) are cached by default.
+            lines += [{"request_cache": True}, search_body(q, viewer, k, 0)]
         out = []
         for q, response in zip(queries, self._msearch(lines, "searching"), strict=True):
             if "error" in response:

@@ -138,6 +138,9 @@ class VectorIndex:
         # for an IndexIDMap2 it copies the inner index, and _gpu_ids maps its positions to ids.
         self._gpu: faiss.Index | None = None
         self._gpu_ids: np.ndarray | None = None
+        # The float vectors (exact rescoring, the near-duplicate fold); None after `load` when the file
+        # beside the index is missing or stale: the owner rebuilds it from the catalog.
+        self.floats: FloatVectors | None = FloatVectors.build(dim, np.zeros(0, np.int64), np.zeros((0, dim), np.float32))
 
     @classmethod
     def build(cls, dim: int, factory: str, ids: np.ndarray, vectors: np.ndarray,
@@ -160,8 +163,10 @@ class VectorIndex:
                 # exactly, and at 1M x 512 nprobe 64 cost 19 ms a query where 16 cost a few (benchmarks.md).
                 index.set_nprobe(max(16, index._index.nlist // 64))
             if index.ntotal:
+                index.floats = FloatVectors.build(dim, ids, vectors)
                 return index
-        index.add(ids, vectors)
+        index.add(ids, vectors, floats=False)
+        index.floats = FloatVectors.build(dim, ids, vectors)
         return index
 
     def _train_and_add_on_gpu(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -242,14 +247,17 @@ class VectorIndex:
             return _auto_step(auto_factory(self.ntotal)) > _auto_step(self.effective_factory)
         return self.effective_factory != self.factory and self.ntotal >= self.min_training
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add vectors under ids that are not in the index (remove them first to replace)."""
+    def add(self, ids: np.ndarray, vectors: np.ndarray, floats: bool = True) -> None:
+        """Add vectors under ids that are not in the index (remove them first to replace); their float
+        rows too unless `floats` is False (`build` sets them all at once)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"expected vectors of dimension {self.dim}, got shape {vectors.shape}")
         if len(ids):
             self._index.add_with_ids(vectors, ids)
+            if floats and self.floats is not None:
+                self.floats.add(ids, vectors)
             if self._gpu is not None:
                 if self._gpu_ids is None:
                     self._gpu.add_with_ids(vectors, ids)
@@ -260,6 +268,8 @@ class VectorIndex:
     def remove(self, ids: np.ndarray) -> bool:
         """Remove ids; False when the structure cannot remove (HNSW) and must be rebuilt."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.floats is not None:
+            self.floats.remove(ids)
         if not len(ids) or not self.ntotal:
             return True
         try:
@@ -319,6 +329,8 @@ class VectorIndex:
             "effective_factory": self.effective_factory,
             "applied_seq": self.applied_seq,
         }
+        if self.floats is not None:  # first: a crash between the two leaves it stale, and so rebuilt
+            self.floats.save(floats_path(path), self.applied_seq, home)
         payload = faiss.serialize_index(self._index)
         # The temp file has a name of its own: several processes (serve workers, the CLI) may save at once.
         atomic_write(path, [json.dumps(header).encode() + b"\n", payload.tobytes()], home=home or path.parent,
@@ -335,4 +347,150 @@ class VectorIndex:
         index._index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8, offset=newline + 1))
         index.effective_factory = header["effective_factory"]
         index.applied_seq = header["applied_seq"]
+        index.floats = None
+        try:
+            floats, seq = FloatVectors.load(floats_path(path), index.dim)
+            if seq == index.applied_seq:
+                index.floats = floats
+        except (OSError, ValueError):
+            pass  # missing or unreadable: rebuilt by the owner
         return index
+
+
+# --- the float vectors beside an index ------------------------------------------------------------------
+FLOATS_FORMAT = 1
+FLOATS_SUFFIX = ".vectors"
+FLOATS_HEADER = 4096  # bytes: a JSON line padded with spaces, then the ids (int64), then the rows
+FLOAT_DTYPE = np.float32  # exact: the rescored scores equal the catalog's cosines (float16 would halve the file)
+
+
+class FloatVectors:
+    """The float vectors of one index, for the exact rescoring of approximate candidates and the
+    near-duplicate fold, without a catalog read per query. On disk beside the FAISS file
+    (`indexes/<space>.vectors`): a header, the ids sorted ascending (int64), then one row per id
+    (float32), memory-mapped on load, so a server touches only the rows it reads and the page cache
+    is shared by its workers. Changes since the file was written are kept in memory (`_extra`, `_dead`)
+    until the index is saved; the file carries the index's applied sequence number, and a missing,
+    unreadable or stale file is rebuilt from the catalog by the owner (indexer/collection.py)."""
+
+    def __init__(self, dim: int, ids: np.ndarray, rows: np.ndarray):
+        self.dim = dim
+        self._ids = ids  # sorted ascending
+        self._rows = rows
+        self._dead = np.zeros(len(ids), dtype=bool)
+        self._extra: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> "FloatVectors":
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=FLOAT_DTYPE).reshape(-1, dim)
+        order = np.argsort(ids, kind="stable")
+        if len(order) and not np.all(np.diff(ids[order]) > 0):  # the last of a repeated id wins
+            _, last = np.unique(ids[order][::-1], return_index=True)
+            order = order[::-1][last]
+        return cls(dim, ids[order], np.ascontiguousarray(vectors[order]))
+
+    def __len__(self) -> int:
+        return int(len(self._ids) - self._dead.sum() + len(self._extra))
+
+    def ids(self) -> np.ndarray:
+        base = self._ids[~self._dead]
+        extra = np.fromiter(self._extra, dtype=np.int64, count=len(self._extra))
+        return np.union1d(base, extra)
+
+    def _positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in the file, a mask of the ids found alive there)."""
+        if not len(self._ids):
+            return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+        pos = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        return pos, (self._ids[pos] == ids) & ~self._dead[pos]
+
+    def get(self, ids: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(found ids ascending, their float32 rows), like `Catalog.vectors`."""
+        wanted = np.unique(np.asarray(ids, dtype=np.int64))
+        extra = dict(self._extra)  # a snapshot: a replay on another thread may change it meanwhile (small:
+                                   # the changes since the last save, every `vector_save_every`)
+        if extra:
+            in_extra = np.fromiter((int(i) in extra for i in wanted), dtype=bool, count=len(wanted))
+        else:
+            in_extra = np.zeros(len(wanted), bool)
+        pos, alive = self._positions(wanted)
+        alive &= ~in_extra
+        keep = alive | in_extra
+        found = wanted[keep]
+        if not len(found):
+            return found, np.zeros((0, self.dim), np.float32)
+        rows = np.empty((len(found), self.dim), dtype=np.float32)
+        from_file = alive[keep]
+        rows[from_file] = self._rows[pos[alive]]
+        for r in np.flatnonzero(~from_file):
+            rows[r] = extra[int(found[r])]
+        return found, rows
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add or replace rows (a replay may add what a rebuilt file holds already)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return
+        vectors = np.asarray(vectors, dtype=FLOAT_DTYPE).reshape(len(ids), self.dim)
+        self.remove(ids)
+        # In place (a copy per replayed entry would be quadratic between saves); a reader on another thread
+        # looks ids up one at a time, which the GIL keeps whole.
+        self._extra.update({int(i): v.copy() for i, v in zip(ids, vectors, strict=True)})
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return
+        pos, alive = self._positions(ids)
+        if alive.any():
+            self._dead[pos[alive]] = True
+        if self._extra:
+            for i in ids.tolist():
+                self._extra.pop(i, None)
+
+    def save(self, path: Path, applied_seq: int, home: Path | None = None) -> None:
+        """Write the merged rows atomically, then map the new file."""
+        from indexer.disk import atomic_write
+
+        ids = self.ids()
+        header = json.dumps({"format": FLOATS_FORMAT, "dim": self.dim, "count": int(len(ids)),
+                             "dtype": np.dtype(FLOAT_DTYPE).name, "applied_seq": applied_seq}).encode()
+        if len(header) >= FLOATS_HEADER:
+            raise ValueError("the header of the float vectors does not fit")
+
+        def chunks():  # noqa: ANN202 - bytes, a slice at a time (a million rows need not be copied at once)
+            yield header + b" " * (FLOATS_HEADER - len(header) - 1) + b"\n"
+            yield ids.astype("<i8").tobytes()
+            for start in range(0, len(ids), 65536):
+                yield np.ascontiguousarray(self.get(ids[start : start + 65536])[1], dtype=FLOAT_DTYPE).tobytes()
+
+        atomic_write(path, chunks(), home=home or path.parent, what=f"the float vectors {path.name}", fsync=True)
+        loaded = FloatVectors.load(path, self.dim)
+        self._ids, self._rows, self._dead, self._extra = loaded[0]._ids, loaded[0]._rows, loaded[0]._dead, {}
+
+    @classmethod
+    def load(cls, path: Path, dim: int) -> tuple["FloatVectors", int]:
+        """(the file memory-mapped, its applied sequence number); ValueError when unreadable or not `dim`."""
+        with open(path, "rb") as fh:
+            head = fh.read(FLOATS_HEADER)
+        try:
+            header = json.loads(head)
+        except ValueError:
+            raise ValueError(f"{path} has no readable header") from None
+        if header.get("format") != FLOATS_FORMAT or header.get("dim") != dim or header.get("dtype") != np.dtype(FLOAT_DTYPE).name:
+            raise ValueError(f"{path} holds other vectors ({header})")
+        count = int(header["count"])
+        expected = FLOATS_HEADER + count * 8 + count * dim * np.dtype(FLOAT_DTYPE).itemsize
+        if path.stat().st_size != expected:
+            raise ValueError(f"{path} is cut short or too long")
+        if not count:
+            return cls(dim, np.zeros(0, np.int64), np.zeros((0, dim), FLOAT_DTYPE)), int(header["applied_seq"])
+        ids = np.memmap(path, dtype="<i8", mode="r", offset=FLOATS_HEADER, shape=(count,))
+        rows = np.memmap(path, dtype=FLOAT_DTYPE, mode="r", offset=FLOATS_HEADER + count * 8, shape=(count, dim))
+        return cls(dim, np.asarray(ids), rows), int(header["applied_seq"])
+
+
+def floats_path(index_path: Path) -> Path:
+    """Where the float vectors of the index saved at `index_path` live."""
+    return index_path.with_suffix(FLOATS_SUFFIX)
