@@ -21,7 +21,7 @@ from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION
 from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, searchable_text
 
 # Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: the canvas text field (indexer/canvas.py)
 MAX_RESULT_WINDOW = 10_000
 
 # The searchable text (stores/lexical.py's SEARCHABLE_TEXT): text field -> (BM25 weight, highlight key).
