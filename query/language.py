@@ -198,6 +198,9 @@ def _term(field: str, value: str, negate: bool) -> TermFilter:
     elif field == "visibility":
         values = [v.lower() for v in values]
     elif field == "canvas":
+        if len(values) > 1 and "@" in values[-1] and not any("@" in v for v in values[:-1]):
+            cell = values[-1].split("@", 1)[1]  # colour:red,blue@top-left: either colour in that cell
+            values = [f"{v}@{cell}" for v in values[:-1]] + [values[-1]]
         if not all("@" in v for v in values):
             raise ValueError("give every value a cell (red@top-left,blue@center) or none (red,blue)")
         values = [canvas_value(*v.split("@", 1)) for v in values]

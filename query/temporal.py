@@ -18,8 +18,8 @@ Every other filter applies to the whole video. A video is a hit when a shot matc
 is followed, within the window, by a later shot matching the second; its score is the best pair's
 (each shot: share of the words found + calibrated keyframe similarity), and the hit shows both moments.
 
-Privacy: only the annotations of the asset shown (its own, and those derived from its bytes) are read,
-the same asset `representatives` picks for every hit; another copy's notes never make a video match.
+Privacy: each copy of a video the viewer may see is matched by its own annotations (and those derived
+from its bytes) only, and the hit is that copy; another copy's notes never make a video match.
 """
 
 import re
@@ -32,6 +32,7 @@ from indexer.assets import MediaType
 from indexer.collection import SPACE_IMAGE, Collection
 from indexer.errors import InvalidInput
 from indexer.filters import Filters, TermFilter
+from indexer.stores.catalog_moments import visible_assets
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from query.language import _TOKEN, _CONTROL, ParsedQuery, QuerySyntaxError, parse_query
 from query.profile import load_profile
@@ -213,25 +214,29 @@ def temporal_hits(collection: Collection, query: TemporalQuery, viewer: Viewer, 
     # Exclusions hold per moment (a shot with an excluded word does not match), not for the whole video.
     catalog = collection.catalog
     content_ids = catalog.filtered_content_ids(viewer, both, media_types=[MediaType.video])
-    representatives = catalog.representatives(content_ids.tolist(), viewer, both)
     profile, _ = load_profile(catalog, collection.encoder.id)
     calibration = None
     if profile is not None and "text_to_image" in profile.calibrations:
         calibration = profile.calibrations["text_to_image"].calibration()
-    vectors_of = []
-    for part in (query.first, query.second):
-        text = part.text
-        vectors_of.append(collection.encoder.encode_texts([text])[0] if text else None)
-    hits: list[TemporalHit] = []
-    for content_id, row in representatives.items():
-        shots = catalog.segments(content_id)
-        if len(shots) < 1:
+    vectors_of = [collection.encoder.encode_texts([part.text])[0] if part.text else None
+                  for part in (query.first, query.second)]
+    best_of: dict[int, TemporalHit] = {}
+    shots_of: dict[int, tuple[list, dict[int, np.ndarray]]] = {}
+    # Each copy the viewer may see is matched by its own annotations (and those derived from the bytes);
+    # the best copy stands for the content, the newest on a tie.
+    for row in visible_assets(catalog, content_ids.tolist(), viewer, both):
+        content_id = row["content_id"]
+        if content_id not in shots_of:
+            shots = catalog.segments(content_id)
+            keyframes: dict[int, np.ndarray] = {}
+            if shots and any(v is not None for v in vectors_of):
+                found, rows = catalog.vectors(SPACE_IMAGE, np.array([SEGMENT_ID_BASE + s["id"] for s in shots], dtype=np.int64))
+                keyframes = {int(i) - SEGMENT_ID_BASE: v for i, v in zip(found.tolist(), rows, strict=True)}
+            shots_of[content_id] = (shots, keyframes)
+        shots, keyframes = shots_of[content_id]
+        if not shots:
             continue
-        notes = catalog.annotations(row["rowid"])  # the shown asset's own and derived annotations only
-        keyframes: dict[int, np.ndarray] = {}
-        if any(v is not None for v in vectors_of):
-            found, rows = catalog.vectors(SPACE_IMAGE, np.array([SEGMENT_ID_BASE + s["id"] for s in shots], dtype=np.int64))
-            keyframes = {int(i) - SEGMENT_ID_BASE: v for i, v in zip(found.tolist(), rows, strict=True)}
+        notes = catalog.annotations(row["rowid"])  # this asset's own and derived annotations only
         firsts = _shot_matches(collection, query.first, shots, notes, keyframes, vectors_of[0], calibration)
         if not firsts:
             continue
@@ -243,10 +248,12 @@ def temporal_hits(collection: Collection, query: TemporalQuery, viewer: Viewer, 
                     score = a.score + b.score
                     if best is None or score > best[0]:
                         best = (score, a, b)
-        if best is not None:
-            hits.append(TemporalHit(content_id=content_id, asset_id=row["id"], score=best[0], first=best[1], second=best[2]))
+        if best is not None and (content_id not in best_of or best[0] >= best_of[content_id].score):
+            best_of[content_id] = TemporalHit(content_id=content_id, asset_id=row["id"], score=best[0],
+                                              first=best[1], second=best[2])
+    hits = list(best_of.values())
     hits.sort(key=lambda h: (-h.score, h.first.start, h.asset_id))
-    return hits, len(representatives)
+    return hits, len(content_ids)
 
 
 def refuse_image(image: object) -> None:

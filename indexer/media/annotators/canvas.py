@@ -66,18 +66,22 @@ def canvas_annotations(image, notes: Sequence[Annotation] = ()) -> list[Annotati
     return out
 
 
-def text_cells(boxes: Sequence[Sequence[Sequence[float]]], width: int, height: int) -> list[str]:
-    """The cells of the centres of OCR boxes (each four corner points)."""
-    cells = []
-    for box in boxes:
+def text_cells(boxes: Sequence[Sequence[Sequence[float]]], scores: Sequence[float], width: int,
+               height: int) -> dict[str, float]:
+    """The cells of the centres of OCR boxes (each four corner points), with the best line score in each."""
+    cells: dict[str, float] = {}
+    for box, score in zip(boxes, scores, strict=True):
         points = np.asarray(box, dtype=np.float64).reshape(-1, 2)
         cx, cy = points.mean(axis=0)
-        cells.append(cell_of(float(cx), float(cy), width, height))
-    return list(dict.fromkeys(cells))
+        cell = cell_of(float(cx), float(cy), width, height)
+        cells[cell] = max(cells.get(cell, 0.0), float(score))
+    return cells
 
 
-def text_annotations(boxes: Sequence[Sequence[Sequence[float]]], width: int, height: int, model: str,
-                     version: str) -> list[Annotation]:
-    """`text@cell` canvas annotations for the OCR lines' boxes (made by the OCR annotator)."""
-    return [Annotation(name=CANVAS_ANNOTATION, value=canvas_value("text", cell), model=model, model_version=version)
-            for cell in text_cells(boxes, width, height)]
+def text_annotations(boxes: Sequence[Sequence[Sequence[float]]], scores: Sequence[float], width: int, height: int,
+                     model: str, version: str) -> list[Annotation]:
+    """`text@cell` canvas annotations for the OCR lines' boxes (made by the OCR annotator), each with the
+    best score of the lines in that cell as its confidence."""
+    return [Annotation(name=CANVAS_ANNOTATION, value=canvas_value("text", cell), model=model, model_version=version,
+                       confidence=round(min(1.0, max(0.0, score)), 4))
+            for cell, score in text_cells(boxes, scores, width, height).items()]

@@ -59,8 +59,8 @@ class OcrAnnotator:
             found = self.located_lines(item.image)
             notes = [annotation(self, OCR_ANNOTATION, text, score) for text, score, _ in found]
             # Where the lines are, for the spatial canvas (text@top-left): indexer/canvas.py.
-            notes += text_annotations([box for _, _, box in found], item.image.width, item.image.height,
-                                      self.model, self.version)
+            notes += text_annotations([box for _, _, box in found], [score for _, score, _ in found],
+                                      item.image.width, item.image.height, self.model, self.version)
             out.append(notes)
         return out
 
