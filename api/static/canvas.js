@@ -10,6 +10,7 @@
   const OBJECTS = { face: "☺", text: "T" };
   // A canvas token in the box: colour:red@top-left (or color:), or face@center / text@center.
   const TOKEN = /(^|\s)(?:(?:colou?r):([a-z]+)@([a-z-]+)|(face|text)@([a-z-]+))(?=\s|$)/gi;
+  const EMPTY = "#fafafa";
   let brush = "red";
 
   function box() { return document.getElementById("q"); }
@@ -50,13 +51,15 @@
       const inside = cells[el.dataset.cell] || [];
       const colours = inside.filter(w => w in COLOURS);
       el.style.background = colours.length ? (colours.length === 1 ? COLOURS[colours[0]]
-        : `linear-gradient(135deg, ${COLOURS[colours[0]]} 50%, ${COLOURS[colours[1]]} 50%)`) : "";
+        : `linear-gradient(135deg, ${COLOURS[colours[0]]} 50%, ${COLOURS[colours[1]]} 50%)`) : EMPTY;
       el.textContent = inside.filter(w => w in OBJECTS).map(w => OBJECTS[w]).join(" ");
       el.setAttribute("aria-label", `${el.dataset.cell}: ${inside.join(", ") || "empty"}`);
       el.setAttribute("aria-pressed", inside.length ? "true" : "false");
     }
     for (const b of document.querySelectorAll("#canvas-palette [data-brush]")) {
       b.setAttribute("aria-pressed", b.dataset.brush === brush ? "true" : "false");
+      b.style.outline = b.dataset.brush === brush ? "2px solid #000" : "";
+      b.style.outlineOffset = "1px";
     }
   }
 
@@ -78,11 +81,11 @@
     panel.hidden = true;
     panel.setAttribute("role", "group");
     panel.setAttribute("aria-label", "Spatial canvas");
-    panel.style.cssText = "position:absolute;z-index:20;background:var(--bg,#fff);border:1px solid #ccc;border-radius:8px;padding:8px;box-shadow:0 4px 16px #0003;display:flex;gap:10px";
+    panel.style.cssText = "position:absolute;top:100%;right:0;margin-top:4px;z-index:20;background:var(--bg,#fff);border:1px solid #ccc;border-radius:8px;padding:8px;box-shadow:0 4px 16px #0003;display:flex;gap:10px";
     const brushes = [...Object.keys(COLOURS), ...Object.keys(OBJECTS), "eraser"].map(b =>
-      `<button type="button" data-brush="${b}" title="${b}" aria-label="${b}" style="width:24px;height:24px;border:1px solid #999;border-radius:4px;padding:0;` +
+      `<button type="button" data-brush="${b}" title="${b}" aria-label="${b}" style="width:24px;height:24px;min-width:0;border:1px solid #999;border-radius:4px;padding:0;color:#000;` +
       `background:${COLOURS[b] || "#eee"}">${OBJECTS[b] || (b === "eraser" ? "⌫" : "")}</button>`).join("");
-    const cells = CELLS.map(c => `<button type="button" data-cell="${c}" title="${c}" style="width:40px;height:32px;border:1px solid #999;padding:0;background:#fafafa"></button>`).join("");
+    const cells = CELLS.map(c => `<button type="button" data-cell="${c}" title="${c}" style="width:40px;height:32px;min-width:0;border:1px solid #999;border-radius:0;padding:0;color:#000;background:${EMPTY}"></button>`).join("");
     panel.innerHTML = `<div id="canvas-grid" style="display:grid;grid-template-columns:repeat(3,40px);gap:2px">${cells}</div>` +
       `<div id="canvas-palette" style="display:grid;grid-template-columns:repeat(5,24px);gap:3px;align-content:start">${brushes}</div>`;
     form.style.position = form.style.position || "relative";
