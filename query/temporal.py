@@ -218,8 +218,9 @@ def temporal_hits(collection: Collection, query: TemporalQuery, viewer: Viewer, 
     calibration = None
     if profile is not None and "text_to_image" in profile.calibrations:
         calibration = profile.calibrations["text_to_image"].calibration()
-    vectors_of = [collection.encoder.encode_texts([part.text])[0] if part.text else None
-                  for part in (query.first, query.second)]
+    texts = [part.text for part in (query.first, query.second) if part.text]
+    encoded = iter(collection.encoder.encode_texts(texts) if texts else [])  # both parts in one batch
+    vectors_of = [next(encoded) if part.text else None for part in (query.first, query.second)]
     best_of: dict[int, TemporalHit] = {}
     shots_of: dict[int, tuple[list, dict[int, np.ndarray]]] = {}
     # Each copy the viewer may see is matched by its own annotations (and those derived from the bytes);
