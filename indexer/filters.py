@@ -11,8 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from indexer.canvas import parse_value
+
 TermField = Literal[
     "id", "type", "owner", "visibility", "licence", "tag", "label", "colour", "annotation", "model", "faces", "year",
+    "canvas",
 ]
 RangeField = Literal["created", "duration", "width", "height"]
 
@@ -56,6 +59,8 @@ class TermFilter(BaseModel):
             bad = [v for v in self.values if v not in ("yes", "no")]
             if bad:
                 raise ValueError(f"faces must be yes or no, not {bad[0]!r}")
+        if self.field == "canvas":  # the spatial canvas: red@top-left, face@center (indexer/canvas.py)
+            self.values = ["@".join(parse_value(v)) for v in self.values]
         if self.field == "year":
             bad = [v for v in self.values if not (v.isdigit() and len(v) == 4)]
             if bad:

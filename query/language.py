@@ -8,6 +8,10 @@
     -label:meme                      negation ("a person and a dog, but not a meme")
     created:2024-01..2024-06         ranges: a..b, a.., ..b, >x, >=x, <x, <=x
     duration:>30  width:>=1024  year:2024  faces:yes  model:efficientnet-lite0
+    colour:red@top-left  color:blue@top,top-right   the spatial canvas: a colour in a cell of the 3x3 grid
+    face@center  text@bottom-left                    where a face or a line of text is (indexer/canvas.py)
+    rocket launch THEN astronaut within:30s          temporal: a moment, then another within 30 s
+                                                      (query/temporal.py; within: defaults to 60 s)
 
 A mistake raises `QuerySyntaxError`, which names the offending token and its
 position. The parser builds structured `Filters`; query text never reaches a
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from indexer.canvas import COLOUR_ALIASES, COLOURS, canvas_value, object_name
 from indexer.errors import InvalidInput
 from indexer.filters import Filters, RangeFilter, TermFilter, end_of_period, parse_instant, utc_iso
 
@@ -93,6 +98,9 @@ def parse_query(query: str) -> ParsedQuery:
         if match.group("field") is not None:
             name = match.group("field").lower()
             value = match.group("fquoted") if match.group("fquoted") is not None else match.group("fvalue")
+            if name == "within":
+                raise QuerySyntaxError("within: goes with THEN", query, match.start(), len(token),
+                                       hint="e.g. rocket launch THEN astronaut within:30s")
             if name not in FIELD_ALIASES:
                 if match.group("fquoted") is None and value and "//" in token:
                     _add_word(parsed, token, negate)  # a URL-like word, not a field
@@ -106,6 +114,8 @@ def parse_query(query: str) -> ParsedQuery:
                 raise QuerySyntaxError(f"'{name}:' needs a value", query, match.start(), len(token),
                                        hint=f'e.g. {name}:value or {name}:"two words"')
             canonical = FIELD_ALIASES[name]
+            if canonical == "colour" and "@" in value:
+                canonical = "canvas"  # colour:red@top-left: a colour in a cell
             try:
                 if canonical in RANGE_FIELDS or (canonical == "year" and ".." in value):
                     ranges.append(_range(canonical, value.strip(), negate))
@@ -119,7 +129,16 @@ def parse_query(query: str) -> ParsedQuery:
             if phrase:
                 (parsed.excluded if negate else parsed.phrases).append(phrase)
         else:
-            _add_word(parsed, match.group("word"), negate)
+            word = match.group("word")
+            try:
+                placed = _placed(word)
+            except ValueError as exc:
+                raise QuerySyntaxError(str(exc), query, match.start(), len(token),
+                                       hint="e.g. face@center, text@top-left, red@bottom-right") from None
+            if placed is not None:
+                terms.append(TermFilter(field="canvas", values=[placed], negate=negate))
+            else:
+                _add_word(parsed, word, negate)
         position = match.end()
     distinct = dict.fromkeys(t.lower() for t in (*parsed.words, *parsed.phrases, *parsed.excluded))
     searched = sum(_text_tokens(t) for t in distinct)
@@ -145,6 +164,17 @@ def _text_tokens(text: str) -> int:
     return len(_TOKENS.findall(text))
 
 
+def _placed(word: str) -> str | None:
+    """`face@center`, `text@top-left` or `red@top-left` as a canvas value; None for other words (an
+    e-mail address stays a word). A known object or colour before the @ with an unknown cell is a mistake."""
+    what, at, cell = word.partition("@")
+    if not at or not what or "@" in cell:
+        return None
+    if object_name(what) is None and what.lower() not in COLOURS and what.lower() not in COLOUR_ALIASES:
+        return None
+    return canvas_value(what, cell)
+
+
 def _add_word(parsed: ParsedQuery, word: str, negate: bool) -> None:
     if word in ("AND", "OR", "-"):
         return
@@ -167,6 +197,13 @@ def _term(field: str, value: str, negate: bool) -> TermFilter:
         values = [YES_NO[v.lower()] for v in values]
     elif field == "visibility":
         values = [v.lower() for v in values]
+    elif field == "canvas":
+        if len(values) > 1 and "@" in values[-1] and not any("@" in v for v in values[:-1]):
+            cell = values[-1].split("@", 1)[1]  # colour:red,blue@top-left: either colour in that cell
+            values = [f"{v}@{cell}" for v in values[:-1]] + [values[-1]]
+        if not all("@" in v for v in values):
+            raise ValueError("give every value a cell (red@top-left,blue@center) or none (red,blue)")
+        values = [canvas_value(*v.split("@", 1)) for v in values]
     return TermFilter(field=field, values=values, negate=negate)  # type: ignore[arg-type]
 
 

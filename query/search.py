@@ -27,6 +27,7 @@ from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_chan
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
 from query.profile import load_profile, with_adapter
+from query.temporal import TemporalQuery, refuse_image, split_temporal, temporal_hits
 from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
@@ -70,7 +71,10 @@ class Hit(BaseModel):
     channels: dict[str, ChannelScore] = Field(default_factory=dict)
     duplicates: int = Field(default=0, description="Other visible assets with the same or nearly the same content.")
     duplicate_ids: list[str] = Field(default_factory=list)
-    segment: Segment | None = Field(default=None, description="For video and audio: the best matching moment.")
+    segment: Segment | None = Field(default=None, description="For video and audio: the best matching moment "
+                                    "(for a THEN query, the first moment).")
+    moments: list[Segment] = Field(default_factory=list, description="A THEN query's hit: the moment matching each "
+                                   "part, in order (query/temporal.py).")
 
 
 class ChannelReport(BaseModel):
@@ -93,9 +97,15 @@ class ParsedView(BaseModel):
     filters: Filters
 
 
+class TemporalView(BaseModel):
+    parts: list[ParsedView] = Field(description="The query before THEN and after it.")
+    within: float = Field(description="Seconds from the end of the first moment to the start of the second, at most.")
+
+
 class SearchResponse(BaseModel):
     query: str | None
     parsed: ParsedView
+    temporal: TemporalView | None = Field(default=None, description="Set for a THEN query (its `parsed` is the first part).")
     image_query: bool
     encoder: str
     fusion: str = Field(description="How the unified list was fused, and why.")
@@ -131,6 +141,10 @@ def _shown_score(channel: str, score) -> ChannelScore:  # noqa: ANN001 - a fusio
 
 def search(collection: Collection, request: SearchRequest, viewer: Viewer, image: Image.Image | None = None) -> SearchResponse:
     started = time.perf_counter()
+    temporal = split_temporal(request.q)
+    if temporal is not None:
+        refuse_image(image)
+        return _temporal_search(collection, request, temporal, viewer, started)
     parsed = parse_query(request.q or "")
     filters = parsed.filters.merged(request.filters)
     parsed.filters = filters
@@ -248,6 +262,42 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         timings_ms=timings,
         next_cursor=next_cursor,
         degraded=[f"{n}: {r.degraded}" for n, r in results.items() if r.degraded],
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
+def _view(parsed: ParsedQuery) -> ParsedView:
+    return ParsedView(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=parsed.filters)
+
+
+def _temporal_search(collection: Collection, request: SearchRequest, temporal: TemporalQuery, viewer: Viewer,
+                     started: float) -> SearchResponse:
+    """A THEN query: videos only, each hit with its two moments (query/temporal.py); no facets, no cursor."""
+    t = time.perf_counter()
+    found, _ = temporal_hits(collection, temporal, viewer, request.filters)
+    took = round((time.perf_counter() - t) * 1000, 2)
+    wanted = request.media_types is None or MediaType.video in request.media_types
+    found = found if wanted else []
+    page = found[request.offset: request.offset + request.k]
+    duplicates = collection.catalog.duplicate_counts([h.content_id for h in page], viewer, request.filters)
+
+    def hit(h, rank: int) -> Hit:  # noqa: ANN001 - a TemporalHit
+        row = collection.catalog.asset_row(h.asset_id)
+        content = collection.catalog.content(h.content_id)
+        moments = [Segment(start=round(m.start, 3), end=round(m.end, 3)) for m in (h.first, h.second)]
+        return Hit(id=h.asset_id, media_type=MediaType.video, title=row["title"], owner=row["owner"],
+                   score=round(h.score, 6), thumbnail=content.thumb_path if content else None,
+                   snippet=_snippet(None, row, None), duplicates=duplicates.get(h.content_id, 0),
+                   channels={"temporal": ChannelScore(rank=rank, score=round(h.score, 6))},
+                   segment=moments[0], moments=moments)
+
+    hits = [hit(h, request.offset + i + 1) for i, h in enumerate(page)]
+    return SearchResponse(
+        query=request.q, parsed=_view(temporal.first),
+        temporal=TemporalView(parts=[_view(temporal.first), _view(temporal.second)], within=temporal.window),
+        image_query=False, encoder=collection.encoder.id, fusion="temporal: the best pair of moments per video",
+        lists={"video": hits} if wanted else {}, fused=hits, candidates=len(found), facets={},
+        channels={"temporal": ChannelReport(hits=len(found), took_ms=took)}, timings_ms={"temporal": took},
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 

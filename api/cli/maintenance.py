@@ -99,6 +99,13 @@ def reindex(
                 task = progress.add_task("", total=None)
                 count = run_reindex(collection, lambda done, total: progress.update(task, completed=done, total=total))
             console.print(f"re-encoded {count} contents with {collection.encoder.id}")
+        from indexer.pipeline.canvas import add_missing_canvas
+
+        with Progress(TextColumn("[bold]canvas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("", total=None)
+            added = add_missing_canvas(collection, lambda n, total: progress.update(task, completed=n, total=total))
+        if added:
+            console.print(f"canvas tokens added to {added} pictures and videos ingested before the canvas")
         with Progress(TextColumn("[bold]lexical"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
             task = progress.add_task("", total=None)
             done = reindex_lexical(collection, lambda n, total: progress.update(task, completed=n, total=total))

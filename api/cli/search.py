@@ -20,12 +20,12 @@ def print_response(collection, response, show_facets: bool = True) -> None:  # n
         if name != "unified" and not hits:
             continue
         table = Table(title=f"{name} ({len(hits)})", title_justify="left")
-        for col in ("#", "id", "type", "title", "score", "why", "thumbnail"):
+        for col in ("#", "id", "type", "title", "score", "why", "moments", "thumbnail"):
             table.add_column(col, overflow="fold")
         for i, h in enumerate(hits, 1):
             why = ", ".join(f"{c}#{v.rank} {v.score:.3g}" for c, v in h.channels.items())
             table.add_row(str(i), h.id + (f" (+{h.duplicates})" if h.duplicates else ""), h.media_type, h.title,
-                          f"{h.score:.4f}", why, str(collection.home / h.thumbnail) if h.thumbnail else "")
+                          f"{h.score:.4f}", why, _moments(h), str(collection.home / h.thumbnail) if h.thumbnail else "")
         console.print(table)
     if show_facets and response.facets:
         parts = []
@@ -33,11 +33,19 @@ def print_response(collection, response, show_facets: bool = True) -> None:  # n
             if values:
                 parts.append(f"[bold]{field}[/bold]: " + ", ".join(f"{v.value} ({v.count})" for v in values[:6]))
         console.print("\n".join(parts))
+    if response.temporal is not None:
+        console.print(f"[dim]temporal: a moment, then another within {response.temporal.within:g} s[/dim]")
     degraded = f"  [red]degraded: {'; '.join(response.degraded)}[/red]" if response.degraded else ""
     console.print(f"[dim]{response.took_ms} ms · {response.candidates} candidates · fusion {response.fusion} · "
                   f"encoder {response.encoder}[/dim]{degraded}")
     if response.next_cursor:
         console.print(f"[dim]next page: --cursor {response.next_cursor}[/dim]")
+
+
+def _moments(hit) -> str:  # noqa: ANN001 - a Hit
+    """A video hit's moments: both of a THEN query's (first → then), else its best one."""
+    moments = hit.moments or ([hit.segment] if hit.segment else [])
+    return " → ".join(f"{m.start:.1f}–{m.end:.1f}s" for m in moments)
 
 
 def search(

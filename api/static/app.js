@@ -342,7 +342,7 @@ function card(h) {
   const thumb = h.media_type === "video"  // the animated preview, or the thumbnail when there is none
     ? `<img loading="lazy" alt="" src="${preview}" onerror="this.onerror=null;this.src='${esc(h.thumbnail || "")}${u}'">`
     : h.thumbnail ? `<img loading="lazy" alt="" src="${esc(h.thumbnail)}${u}">` : `<span class="texticon" aria-hidden="true">¶</span>`;
-  const when = h.segment ? `<span class="badge">▶ ${fmtTime(h.segment.start)}–${fmtTime(h.segment.end)}</span>` : (h.media_type === "video" ? `<span class="badge">▶ video</span>` : "");
+  const when = h.segment ? `<span class="badge">▶ ${(h.moments?.length ? h.moments : [h.segment]).map(m => `${fmtTime(m.start)}–${fmtTime(m.end)}`).join(" → ")}</span>` : (h.media_type === "video" ? `<span class="badge">▶ video</span>` : "");
   const href = assetUrl(h.id) + (h.segment ? `#t=${h.segment.start}` : "");
   return `<article class="card" data-id="${esc(h.id)}">
     <a class="hit-link" href="${href}" data-link><div class="media">${thumb}${when}</div>

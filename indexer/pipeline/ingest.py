@@ -19,6 +19,7 @@ from indexer.assets import EDITABLE_FIELDS, Asset, AssetInput, MediaType, TimeRa
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import MediasearchError
 from indexer.media.annotators import ImageItem, load_annotators, run_annotators
+from indexer.media.annotators.canvas import canvas_annotations
 from indexer.media.decoding import media_type_for_path, thumbnail_bytes
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.pipeline.adapters.switch import with_adapted
@@ -105,6 +106,10 @@ def _encode(collection: Collection, batch: Sequence[Prepared]) -> None:
                 p.media.shots[n].vector = vector  # type: ignore[union-attr]
         run = run_annotators(annotators, [item for _, _, item in pictures], settings.annotator_workers)
         stage_seconds.update(run.seconds)
+        started = time.perf_counter()
+        for (_, _, item), notes in zip(pictures, run.annotations, strict=True):
+            notes.extend(canvas_annotations(item.image, notes))  # the spatial canvas: colours, faces per cell
+        stage_seconds["annotate:canvas"] = time.perf_counter() - started
         for (p, n, _), notes in zip(pictures, run.annotations, strict=True):
             if n is not None:
                 shot = p.media.shots[n]  # type: ignore[union-attr]

@@ -26,6 +26,7 @@ from indexer.access import Viewer
 from indexer.assets import Annotation, Asset, MediaType, TimeRange
 from indexer.disk import is_full, storage_full, written
 from indexer.filters import Filters, utc_iso
+from indexer.stores.catalog_canvas import migrate_fts_columns
 from indexer.stores.catalog_lexical import LexicalRows, write_fts_row
 from indexer.stores.catalog_queries import QueryRows
 from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BASE, metadata_columns, metadata_from_row
@@ -53,6 +54,7 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         self.db.executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._migrate()
+        migrate_fts_columns(self)  # homes from before the canvas column (indexer/stores/catalog_canvas.py)
         self.secret("cursor_key")  # made now, with the schema, so that no search ever has to write
 
     def _migrate(self) -> None:

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from indexer.assets import Annotation, AssetMetadata, MediaType
+from indexer.canvas import CANVAS_ANNOTATION, CANVAS_FIELD, token
 from indexer.filters import Filters
 from indexer.access import Viewer
 
@@ -44,13 +45,28 @@ class LexicalDoc(AssetMetadata):
 
 # The searchable text of an asset, each with its BM25 weight, in this order (the FTS5 columns'); a key
 # names the highlight that text gives. Both lexical stores rank and highlight these.
-SEARCHABLE_TEXT: dict[str, float] = {"title": 3.0, "description": 1.5, "tags": 2.0, "text": 1.0, "annotations": 1.0}
+# `canvas` holds the spatial canvas's tokens (indexer/canvas.py: cvtlred for red@top-left), one plain word
+# each, the way VISIONE indexes colours and objects per cell for a text engine.
+SEARCHABLE_TEXT: dict[str, float] = {"title": 3.0, "description": 1.5, "tags": 2.0, "text": 1.0, "annotations": 1.0,
+                                     CANVAS_FIELD: 1.0}
 
 
 def searchable_text(metadata: AssetMetadata, text: str, annotations: Sequence[Annotation]) -> dict[str, str]:
-    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces."""
+    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces; the
+    canvas annotations as their tokens, in their own field (their `red@top-left` would otherwise put
+    "top" and "left" in every picture's annotations)."""
+    tokens = dict.fromkeys(canvas_token(a.value) for a in annotations if a.name == CANVAS_ANNOTATION)
     return {"title": metadata.title, "description": metadata.description, "tags": " ".join(metadata.tags),
-            "text": text, "annotations": " ".join(a.value for a in annotations)}
+            "text": text, "annotations": " ".join(a.value for a in annotations if a.name != CANVAS_ANNOTATION),
+            CANVAS_FIELD: " ".join(tokens)}
+
+
+def canvas_token(value: str) -> str:
+    """A canvas annotation's indexed word; a malformed value (never made by the pipeline) indexes nothing."""
+    try:
+        return token(value)
+    except ValueError:
+        return ""
 
 
 class LexicalQuery(BaseModel):

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from indexer.assets import EDITABLE_FIELDS, Annotation, TimeRange
+from indexer.canvas import CANVAS_ANNOTATION
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, utc_iso
 from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, searchable_text
 
 # Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: the canvas text field (indexer/canvas.py)
 MAX_RESULT_WINDOW = 10_000
 
 # The searchable text (stores/lexical.py's SEARCHABLE_TEXT): text field -> (BM25 weight, highlight key).
@@ -110,6 +111,7 @@ def to_source(doc: LexicalDoc) -> dict[str, Any]:
     created = utc_iso(doc.created_at)
     annotations = doc.annotations
     texts = searchable_text(doc, doc.text, annotations)
+    kinds = [a for a in annotations if a.name != CANVAS_ANNOTATION]
     return {
         "asset_id": doc.asset_id,
         "content_id": doc.content_id,
@@ -133,9 +135,10 @@ def to_source(doc: LexicalDoc) -> dict[str, Any]:
         ],
         "labels": [a.value for a in annotations if a.name == LABEL_ANNOTATION],
         "colours": [a.value for a in annotations if a.name == COLOUR_ANNOTATION],
-        "annotation_names": sorted({a.name for a in annotations}),
-        "models": sorted({a.model for a in annotations if a.model is not None}),
-        "model_versions": sorted({f"{a.model}:{a.model_version or ''}" for a in annotations if a.model is not None}),
+        # The canvas's notes are search tokens (the canvas field), not a kind of annotation or a model to facet on.
+        "annotation_names": sorted({a.name for a in kinds}),
+        "models": sorted({a.model for a in kinds if a.model is not None}),
+        "model_versions": sorted({f"{a.model}:{a.model_version or ''}" for a in kinds if a.model is not None}),
         "faces": "yes" if any(a.name == FACE_ANNOTATION for a in annotations) else "no",
     }
 

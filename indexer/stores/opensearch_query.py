@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from indexer.access import Viewer
+from indexer.canvas import CANVAS_FIELD, token
 from indexer.filters import Filters, RangeFilter, TermFilter
 from indexer.stores.lexical import MARK_END, MARK_START, LexicalHit, LexicalQuery
 from indexer.stores.opensearch_mapping import TEXT_FIELDS
@@ -43,6 +44,8 @@ def term_clause(f: TermFilter) -> dict[str, Any]:
     if f.field == "model":  # a model name, or model:version
         clause: dict[str, Any] = {"bool": {"should": [{"terms": {"models": values}}, {"terms": {"model_versions": values}}],
                                            "minimum_should_match": 1}}
+    elif f.field == "canvas":  # a token of the canvas text field, as VISIONE asks Lucene (indexer/canvas.py)
+        clause = {"bool": {"should": [{"match": {CANVAS_FIELD: token(v)}} for v in values], "minimum_should_match": 1}}
     else:
         clause = {"terms": {_TERM_FIELDS[f.field]: values}}
     if not f.negate:

@@ -7,6 +7,7 @@ so both agree by construction.
 
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, Filters, RangeFilter, TermFilter
 from indexer.access import Viewer
+from indexer.canvas import CANVAS_ANNOTATION
 
 Sql = tuple[str, list[object]]
 
@@ -40,11 +41,18 @@ def term_sql(f: TermFilter) -> Sql:
             f"AND n.value COLLATE NOCASE IN ({_placeholders(values)}))"
         )
         values = [name, *values]
-    elif f.field == "annotation":
-        sql = f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name COLLATE NOCASE IN ({_placeholders(values)}))"
+    elif f.field == "canvas":  # values are canonical what@cell (TermFilter checks them)
+        sql = (
+            "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? "
+            f"AND n.value IN ({_placeholders(values)}))"
+        )
+        values = [CANVAS_ANNOTATION, *values]
+    elif f.field == "annotation":  # the canvas's notes are search tokens, not a kind of annotation (facets agree)
+        sql = (f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name != '{CANVAS_ANNOTATION}' "
+               f"AND n.name COLLATE NOCASE IN ({_placeholders(values)}))")
     elif f.field == "model":
         sql = (
-            "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND "
+            f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name != '{CANVAS_ANNOTATION}' AND "
             f"(n.model IN ({_placeholders(values)}) OR n.model || ':' || coalesce(n.model_version, '') IN ({_placeholders(values)})))"
         )
         values = [*values, *values]

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
+from indexer.canvas import CANVAS_ANNOTATION
 from indexer.filters import FACE_ANNOTATION, LABEL_ANNOTATION, COLOUR_ANNOTATION, Filters
 from indexer.stores.catalog import Catalog
 from indexer.stores.catalog_lexical import write_fts_row
@@ -223,10 +224,12 @@ def _facet_source(field: str) -> tuple[str, str, list[object]]:
     if field in ("label", "colour"):
         name = LABEL_ANNOTATION if field == "label" else COLOUR_ANNOTATION
         return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name = ?", "n.value", [name]
+    # The canvas's per-cell notes (indexer/canvas.py) are search tokens, not a kind of annotation or a model
+    # an editor picks: they stay out of these two facets (and their filters: sql_filters.py).
     if field == "annotation":
-        return "JOIN annotations n ON n.asset_rowid = a.rowid", "n.name", []
+        return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name != ?", "n.name", [CANVAS_ANNOTATION]
     if field == "model":
-        return "JOIN annotations n ON n.asset_rowid = a.rowid", "n.model", []
+        return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name != ?", "n.model", [CANVAS_ANNOTATION]
     if field == "faces":
         return "", ("CASE WHEN EXISTS (SELECT 1 FROM annotations f WHERE f.asset_rowid = a.rowid "
                     f"AND f.name = '{FACE_ANNOTATION}') THEN 'yes' ELSE 'no' END"), []

@@ -39,16 +39,30 @@ class OcrAnnotator:
                                 text_score=MIN_SCORE)
 
     def lines(self, image) -> list[tuple[str, float]]:  # noqa: ANN001 - PIL image
+        return [(text, score) for text, score, _ in self.located_lines(image)]
+
+    def located_lines(self, image) -> list[tuple[str, float, list]]:  # noqa: ANN001 - PIL image
+        """(text, score, box: four corner points in pixels) per line."""
         result, _ = self._engine(np.asarray(image.convert("RGB"))[:, :, ::-1].copy())  # RapidOCR wants BGR
         out = []
-        for _box, text, score in result or []:
+        for box, text, score in result or []:
             text = restore_spaces(" ".join(str(text).split()))
             if sum(c.isalnum() for c in text) >= 2 and float(score) >= MIN_SCORE:  # lone letters are mostly noise
-                out.append((text, float(score)))
+                out.append((text, float(score), box))
         return out[:MAX_LINES]
 
     def annotate(self, items: Sequence[ImageItem]) -> list[list[Annotation]]:
-        return [[annotation(self, OCR_ANNOTATION, text, score) for text, score in self.lines(item.image)] for item in items]
+        from indexer.media.annotators.canvas import text_annotations
+
+        out = []
+        for item in items:
+            found = self.located_lines(item.image)
+            notes = [annotation(self, OCR_ANNOTATION, text, score) for text, score, _ in found]
+            # Where the lines are, for the spatial canvas (text@top-left): indexer/canvas.py.
+            notes += text_annotations([box for _, _, box in found], [score for _, score, _ in found],
+                                      item.image.width, item.image.height, self.model, self.version)
+            out.append(notes)
+        return out
 
 
 # Short words that may stand alone inside a split (the dictionary also lists many abbreviations).
