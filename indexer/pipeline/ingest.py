@@ -254,17 +254,18 @@ def ingest(
                 discard(collection, p)
             raise
         failed = []
-        for p in batch:
-            try:
-                started = time.perf_counter()
-                outcome = _write(collection, p)
-                p.timings["write"] = round(time.perf_counter() - started, 4)
-                outcome.timings = dict(p.timings)
-                finish(outcome, p.media_type)
-            except MediasearchError as exc:
-                failed.append(p)
-                finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name, timings=dict(p.timings)),
-                       p.media_type)
+        with collection.lexical_batch():  # one commit of the lexical store for the batch, not one per asset
+            for p in batch:
+                try:
+                    started = time.perf_counter()
+                    outcome = _write(collection, p)
+                    p.timings["write"] = round(time.perf_counter() - started, 4)
+                    outcome.timings = dict(p.timings)
+                    finish(outcome, p.media_type)
+                except MediasearchError as exc:
+                    failed.append(p)
+                    finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name,
+                                         timings=dict(p.timings)), p.media_type)
         for p in failed:  # after the batch: a duplicate in it may have stored the same files
             discard(collection, p)
         batch.clear()
