@@ -10,6 +10,9 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
 
 import logging
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,17 +62,26 @@ class Collection:
         self.sentence = sentence
         # Where torch work runs (encoders, the exact rescoring); each index says where FAISS runs.
         self.device = torch_device(settings.device)
+        # BM25: with an OpenSearch URL there, else in the embedded tantivy index (the default) or in the
+        # catalog's FTS5 table (MEDIASEARCH_EMBEDDED_LEXICAL=fts5). OpenSearch and tantivy are fed from the
+        # catalog's lexical_log outbox; FTS5 is written inside the catalog's transactions.
         self.lexical: LexicalStore = SqliteLexicalStore(catalog)
-        # With an OpenSearch URL, BM25 moves there, fed from the catalog's lexical_log outbox.
         self.lexical_sync: "OutboxSync | None" = None
         if settings.opensearch_hosts:
             from indexer.stores.opensearch import OpenSearchLexicalStore
 
             store = OpenSearchLexicalStore.from_settings(settings)
             self.lexical, self.lexical_sync = store, OutboxSync(catalog, store)
+        elif settings.embedded_lexical == "tantivy":
+            from indexer.stores.tantivy_lexical import TantivyLexicalStore, TantivySync
+
+            tantivy_store = TantivyLexicalStore(self.home / "lexical" / "tantivy")
+            self.lexical, self.lexical_sync = tantivy_store, TantivySync(catalog, tantivy_store)
         # Held by every write, in this process and in any other writing to the same home (indexer/locks.py).
         self.write_lock = HomeLock(self.home / "write.lock")
         self._index_lock = threading.RLock()
+        self._lexical_defer = threading.local()  # lexical_batch(): this thread's replays wait for the block's end
+        self._last_lexical_sync = 0.0
         self._unsaved_changes = 0
         self.indexes: dict[str, VectorIndex] = {}
         for space in SPACES:
@@ -318,12 +330,36 @@ class Collection:
         return self.home / content.thumb_path if content.thumb_path else None
 
     # --- keeping an outside lexical store in step with the catalog
+    @contextmanager
+    def lexical_batch(self) -> Iterator[None]:
+        """Writes of this thread inside the block reach the lexical store in one replay at its end (one
+        tantivy commit, one OpenSearch bulk request) instead of one per asset."""
+        depth = getattr(self._lexical_defer, "depth", 0)
+        self._lexical_defer.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._lexical_defer.depth = depth
+            if depth == 0:
+                self.sync_lexical()
+
     def sync_lexical(self, force: bool = False) -> bool:
         """Send the lexical store the catalog changes it has not seen (lexical_log entries after its
         applied sequence number); True when it is up to date. Never raises for an unreachable
         cluster: the entries wait in the catalog and are replayed on a later call or by a retry
-        timer. The embedded store is written inside the catalog's transactions: nothing to do."""
-        return self.lexical_sync.run(force) if self.lexical_sync is not None else True
+        timer. The FTS5 store is written inside the catalog's transactions: nothing to do."""
+        if self.lexical_sync is None or (not force and getattr(self._lexical_defer, "depth", 0)):
+            return True
+        self._last_lexical_sync = time.monotonic()
+        return self.lexical_sync.run(force)
+
+    def lexical_checkpoint(self, every: float = 2.0) -> None:
+        """Inside `lexical_batch`: replay now if the last replay is more than `every` seconds old, so that a
+        long bulk ingest becomes searchable as it goes while tantivy commits (each one fsyncs its files) stay
+        a few seconds apart whatever the batch size."""
+        if self.lexical_sync is not None and time.monotonic() - self._last_lexical_sync >= every:
+            self._last_lexical_sync = time.monotonic()
+            self.lexical_sync.run()
 
     def lexical_status(self) -> dict[str, object]:
         if self.lexical_sync is not None:

@@ -10,6 +10,7 @@ from indexer.device import DeviceChoice
 
 EncoderChoice = Literal["auto", "clip", "bundled"]
 RefreshChoice = Literal["true", "false", "wait_for"]
+EmbeddedLexicalChoice = Literal["tantivy", "fts5"]
 
 
 class Settings(BaseModel):
@@ -29,7 +30,10 @@ class Settings(BaseModel):
     thumbnail_size: int = 256
     # Save the vector indexes after this many writes; the rest is replayed from SQLite.
     vector_save_every: int = 200
-    # OpenSearch as the lexical store (else the embedded SQLite/FTS5 one): comma-separated URLs.
+    # The embedded lexical store, used when no OpenSearch URL is set: tantivy (<home>/lexical/tantivy/, fed
+    # from the catalog's outbox) or SQLite FTS5 (inside the catalog). See docs/architecture.md.
+    embedded_lexical: EmbeddedLexicalChoice = "tantivy"
+    # OpenSearch as the lexical store (else the embedded one): comma-separated URLs.
     opensearch_url: str | None = None
     opensearch_user: str | None = None
     opensearch_password: SecretStr | None = None

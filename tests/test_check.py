@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -14,7 +15,10 @@ from indexer.pipeline.ingest import ingest
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 
 
-def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings, bundled_encoder, monkeypatch):
+@pytest.mark.parametrize(("embedded", "store"), [("tantivy", "tantivy"), ("fts5", "sqlite")])
+def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings, bundled_encoder, monkeypatch,
+                                                                         embedded, store):
+    settings = settings.model_copy(update={"embedded_lexical": embedded})
     collection = Collection.open(settings, create=True, encoder=bundled_encoder)
     ingest(collection, [AssetInput(id="cat", owner="ana", data=skimage_png("chelsea"), name="c.png"),
                         AssetInput(id="cup", owner="ana", data=skimage_png("coffee"), name="k.png"),
@@ -25,19 +29,23 @@ def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings
     assert collection.indexes[SPACE_IMAGE].remove(np.array([cat]))
     collection._unsaved_changes += 1
     collection.flush()
-    SqliteLexicalStore(collection.catalog).delete(["note"])
+    if embedded == "fts5":
+        SqliteLexicalStore(collection.catalog).delete(["note"])
+    else:
+        collection.lexical.delete(["note"])  # behind the outbox's back: the applied sequence number stays
     collection.close()
 
     monkeypatch.setenv("MEDIASEARCH_HOME", str(settings.home))
+    monkeypatch.setenv("MEDIASEARCH_EMBEDDED_LEXICAL", embedded)
     monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
     result = CliRunner().invoke(app, ["check", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.output)
-    assert report["vectors:image"]["missing"] == [cat] and report["lexical:sqlite"]["missing"] == ["note"]
+    assert report["vectors:image"]["missing"] == [cat] and report[f"lexical:{store}"]["missing"] == ["note"]
 
     result = CliRunner().invoke(app, ["repair"])
     assert result.exit_code == 0 and "rebuilt the image vector index" in result.output
-    assert "rebuilt the sqlite lexical index" in result.output
+    assert f"rebuilt the {store} lexical index" in result.output
     assert CliRunner().invoke(app, ["check"]).exit_code == 0
     reopened = Collection.open(settings, encoder=bundled_encoder)
     assert check(reopened)["in_agreement"] and repair(reopened) == []

@@ -1,5 +1,5 @@
-"""The lexical store contract: the same tests against the embedded SQLite/FTS5 store and a real
-OpenSearch node (docker/opensearch-local.sh), over assets ingested into a real collection.
+"""The lexical store contract: the same tests against the embedded tantivy store, the SQLite/FTS5 store
+and a real OpenSearch node (docker/opensearch-local.sh), over assets ingested into a real collection.
 
 The expected answers are written out by hand from the corpus below, so both stores are held to
 what a filter means (indexer/stores/sql_filters.py), not merely to agreeing with each other.
@@ -22,9 +22,10 @@ from indexer.pipeline.ingest import IngestStatus, ingest
 from indexer.stores.lexical import MARK_END, MARK_START, LexicalQuery, LexicalStore
 from indexer.stores.opensearch import OpenSearchLexicalStore
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
+from indexer.stores.tantivy_lexical import TantivyLexicalStore
 
 ANON = Viewer()
-STORES = ["sqlite", "opensearch"]
+STORES = ["tantivy", "sqlite", "opensearch"]
 
 
 def _text(id: str, owner: str, title: str, text: str, created: str, **meta) -> AssetInput:
@@ -96,9 +97,15 @@ def corpus(tmp_path_factory, bundled_encoder) -> Iterator[Collection]:
 
 
 @pytest.fixture(scope="module", params=STORES)
-def store(request, corpus) -> Iterator[LexicalStore]:
+def store(request, corpus, tmp_path_factory) -> Iterator[LexicalStore]:
     if request.param == "sqlite":
         yield SqliteLexicalStore(corpus.catalog)
+        return
+    if request.param == "tantivy":
+        tantivy_store = TantivyLexicalStore(tmp_path_factory.mktemp("tantivy"))
+        tantivy_store.load(corpus.catalog.iter_lexical_docs())
+        yield tantivy_store
+        tantivy_store.close()
         return
     node = request.getfixturevalue("opensearch_node")
     opensearch = OpenSearchLexicalStore([node.url], prefix=f"contract-{uuid.uuid4().hex[:8]}")
@@ -371,7 +378,7 @@ def test_unknown_facet_is_an_error(store):
 # --- writing: upsert and delete, each test on a fresh collection
 
 @pytest.fixture(params=STORES)
-def writable(request, collection) -> tuple[Collection, LexicalStore]:
+def writable(request, collection, tmp_path) -> tuple[Collection, LexicalStore]:
     outcomes = ingest(collection, [
         AssetInput(id="w1", owner="ana", text="A note about a heron by the river", title="Heron"),
         AssetInput(id="w2", owner="bob", text="Another note, about kingfishers", title="Kingfisher"),
@@ -379,6 +386,10 @@ def writable(request, collection) -> tuple[Collection, LexicalStore]:
     assert all(o.status == IngestStatus.added for o in outcomes)
     if request.param == "sqlite":
         return collection, SqliteLexicalStore(collection.catalog)
+    if request.param == "tantivy":
+        tantivy_store = TantivyLexicalStore(tmp_path / "tantivy")
+        tantivy_store.upsert(list(collection.catalog.iter_lexical_docs()))
+        return collection, tantivy_store
     store = request.getfixturevalue("opensearch_store")()
     store.upsert(list(collection.catalog.iter_lexical_docs()))
     return collection, store
@@ -411,13 +422,17 @@ def test_delete_removes_a_document(writable):
 
 
 @pytest.mark.parametrize("store_name", [
+    "tantivy",
     "sqlite",
     "opensearch",
 ])
-def test_scan_skips_deleted_documents(request, collection, store_name):
+def test_scan_skips_deleted_documents(request, collection, store_name, tmp_path):
     ingest(collection, [AssetInput(id=f"s{i}", owner="ana", text=f"scan note number {i}") for i in range(3)])
     if store_name == "sqlite":
         store: LexicalStore = SqliteLexicalStore(collection.catalog)
+    elif store_name == "tantivy":
+        store = TantivyLexicalStore(tmp_path / "tantivy")
+        store.upsert(list(collection.catalog.iter_lexical_docs()))
     else:
         store = request.getfixturevalue("opensearch_store")()
         store.upsert(list(collection.catalog.iter_lexical_docs()))

@@ -174,7 +174,7 @@ def restore(
     manifest = run_restore(src, settings.home, force=force)
     console.print(f"restored {manifest['counts']['assets']} assets from {src} (taken {manifest['created_at']})")  # type: ignore[index]
     with console.status("Loading models and checking the stores…"), open_collection(settings, loading=None) as collection:
-        if collection.lexical_sync is not None:
+        if collection.lexical_sync is not None and collection.lexical.name != "tantivy":  # tantivy: built on open
             done = reindex_lexical(collection)
             console.print(f"lexical index rebuilt: {done['documents']} documents in {done['store']} {done['index']}")
         report = run_check(collection)

@@ -14,7 +14,8 @@ A backup folder holds:
 The snapshot and the file copy run under the collection's write lock (indexer/locks.py), so a delete in
 another process cannot remove a file the snapshot still references; writers wait meanwhile (files are
 hard-linked when the backup is on the same file system, so the pause is short). Searches go on.
-OpenSearch is not copied: `restore` rebuilds it from the catalog.
+OpenSearch and the tantivy index (lexical/) are not copied: they are rebuilt from the catalog when the restored
+collection is first opened.
 """
 
 import hashlib
@@ -35,7 +36,7 @@ from indexer.stores.snapshot import CatalogSnapshot
 FORMAT = 1
 MANIFEST = "manifest.json"
 STORE_ENTRIES = (CATALOG_FILE, f"{CATALOG_FILE}-wal", f"{CATALOG_FILE}-shm", "indexes", "media", "thumbs", "derived",
-                 "adapters", "write.lock")
+                 "adapters", "lexical", "write.lock")
 
 Progress = Callable[[int, int], None]
 

@@ -270,6 +270,7 @@ def ingest(
                 failed.append(p)
                 finish(IngestOutcome(p.item.id, IngestStatus.rejected, str(exc), name=p.item.name, timings=dict(p.timings)),
                        p.media_type)
+        collection.lexical_checkpoint()  # the lexical store catches up every few seconds, not once per asset
         for p in failed:  # after the batch: a duplicate in it may have stored the same files
             discard(collection, p)
         batch.clear()
@@ -279,18 +280,19 @@ def ingest(
     paired: Iterable[tuple[AssetInput, Future | None]] = (
         decode_ahead(items, collection.settings, 2 * batch_size) if collection.device == "cuda"
         else ((item, None) for item in items))
-    for item, decoded in paired:
-        try:
-            started = time.perf_counter()
-            prepared = prepare(collection, item, decoded)
-            prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
-            batch.append(prepared)
-        except MediasearchError as exc:
-            finish(IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name), _guess_type(item))
-        if len(batch) >= batch_size or sum(p.pictures for p in batch) >= KEYFRAMES_PER_BATCH:
+    with collection.lexical_batch():  # replayed into the lexical store at checkpoints and at the end
+        for item, decoded in paired:
+            try:
+                started = time.perf_counter()
+                prepared = prepare(collection, item, decoded)
+                prepared.timings.setdefault("prepare", round(time.perf_counter() - started, 4))
+                batch.append(prepared)
+            except MediasearchError as exc:
+                finish(IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name), _guess_type(item))
+            if len(batch) >= batch_size or sum(p.pictures for p in batch) >= KEYFRAMES_PER_BATCH:
+                run_batch()
+        if batch:
             run_batch()
-    if batch:
-        run_batch()
     collection.flush(strict=False)  # every outcome is committed; on a full disk the indexes replay on open
     return outcomes
 
