@@ -15,12 +15,13 @@ from typing import Any
 import tantivy
 
 from indexer.access import Viewer
+from indexer.canvas import CANVAS_FIELD
 from indexer.filters import Filters, RangeFilter, TermFilter
-from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, LexicalQuery
+from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, LexicalQuery, canvas_token
 from indexer.stores.opensearch_mapping import from_source, to_source
 
 # Bump when the schema or the analysis changes: the index is rebuilt from the catalog on the next open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the canvas field (indexer/canvas.py)
 ANALYZER = "ms_en"
 # Lucene's English stop words, as OpenSearch's `english` analyzer and the FTS5 store drop them.
 STOP_WORDS = sorted(
@@ -196,6 +197,11 @@ class QueryBuilder:
         if f.field == "model":
             q = tantivy.Query.boolean_query([(tantivy.Occur.Should, self._terms("models", f.values)),
                                              (tantivy.Occur.Should, self._terms("model_versions", f.values))])
+        elif f.field == "canvas":  # a token of the canvas text field, analysed as it was indexed (indexer/canvas.py)
+            words = [word for v in f.values for _, word in self._tokens(canvas_token(v))]
+            q = tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(
+                self.schema, TEXT_FIELDS[CANVAS_FIELD], word)) for word in dict.fromkeys(words)]
+                or [(tantivy.Occur.Must, tantivy.Query.empty_query())])
         else:
             fold = _TERM_FIELDS[f.field].endswith("_nc")
             q = self._terms(_TERM_FIELDS[f.field], [nocase(v) for v in f.values] if fold else f.values)
