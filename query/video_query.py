@@ -1,10 +1,12 @@
 """Query by video (DnS-style: coarse candidates, fine re-ranking) and reverse image search for copies.
 
-Query by video: the clip's frames are sampled (1 fps, at most QUERY_MAX_FRAMES) and encoded once
-(`indexer.media.copies.describe`: the image-space vector and the frame descriptor from one forward pass).
-- coarse: each frame searches the keyframe index (the image space, restricted to the keyframes of the
-  videos the viewer may see that pass the filters); a video's coarse score is the mean over the clip's
-  frames of the best keyframe similarity found in it;
+Query by video: the clip's frames are sampled (1 fps, at most QUERY_MAX_FRAMES) and described once
+(`indexer.media.copies.describe`, the active image encoder's picture descriptors).
+- coarse: each frame is compared with the keyframes (one a shot) of the videos the viewer may see that
+  pass the filters, held in memory (`picture_matrix`); a video's coarse score is the mean over the clip's
+  frames of the best keyframe similarity in it. (The image space's ConSE vectors were tried first: they
+  tell one class from another, not one picture from another, and ranked a cropped chaplin.mp4 under
+  bikes.mp4; the descriptors rank it first);
 - fine: the top `rerank` share of those videos (DnS re-ranks 5% or 30%) are compared frame to frame
   (their descriptors at 1 fps, from the copy index): Chamfer similarity minus a temporal-consistency
   penalty (ranking/chamfer.py), and the aligned segment of the target is named in the hit.
@@ -28,19 +30,17 @@ from pydantic import BaseModel, Field
 
 from indexer.access import Viewer
 from indexer.assets import MediaType
-from indexer.collection import SPACE_IMAGE, Collection
+from indexer.collection import Collection
 from indexer.errors import InvalidInput
 from indexer.filters import Filters
 from indexer.media.copies import QUERY_MAX_FRAMES, QUERY_MAX_SECONDS, describe, descriptor_model, picture_hashes, probe_clip, sample_frames
-from indexer.pipeline.copy_index import backfill, copy_store
-from indexer.stores.catalog_schema import SEGMENT_ID_BASE
+from indexer.pipeline.copy_index import backfill, copy_store, picture_matrix
 from query.search import Segment
-from ranking.chamfer import align, coarse_video_scores, hamming_similarity
+from ranking.chamfer import align, coarse_scores, hamming_similarity
 
 CopyMethod = Literal["hash", "embedding", "both"]
 DEFAULT_RERANK = 0.3
 DEFAULT_COPY_METHOD: CopyMethod = "both"
-COARSE_DEPTH = 200  # keyframes per query frame
 HASH_WEIGHT = 0.5  # in "both": the score is HASH_WEIGHT * hash similarity + (1 - HASH_WEIGHT) * cosine
 
 
@@ -147,23 +147,24 @@ def rank_videos(collection: Collection, info: ClipInfo, times: np.ndarray, descr
     catalog = collection.catalog
     t = time.perf_counter()
     allowed = catalog.filtered_content_ids(viewer, filters, media_types=[MediaType.video])
-    keyframe_ids = catalog.segment_vector_ids(allowed) if len(allowed) else np.zeros(0, np.int64)
-    frame_hits: list[list[tuple[int, float]]] = []
-    moments: dict[int, tuple[float, float, float]] = {}  # video -> best keyframe (score, start, end)
-    if len(keyframe_ids):
-        found = collection.vector_search_many(SPACE_IMAGE, vectors, min(COARSE_DEPTH, len(keyframe_ids)), keyframe_ids)
-        resolved = catalog.resolve_vector_ids({v for hits in found for v in hits.ids if v >= SEGMENT_ID_BASE})
-        for hits in found:
-            row = []
-            for v, s in zip(hits.ids, hits.scores, strict=True):
-                if v not in resolved:
-                    continue
-                content_id, start, end = resolved[v]
-                row.append((content_id, float(s)))
-                if s > moments.get(content_id, (-2.0, 0.0, 0.0))[0]:
-                    moments[content_id] = (float(s), float(start or 0.0), float(end or 0.0))
-            frame_hits.append(row)
-    coarse = coarse_video_scores(frame_hits, len(vectors))
+    matrix = picture_matrix(collection)
+    rows = matrix.rows_of(allowed, keyframes_only=True)
+    coarse: dict[int, float] = {}
+    moments: dict[int, tuple[float, float]] = {}  # video -> its best keyframe's shot
+    if len(rows) and matrix.vectors.shape[1] == descriptors.shape[1]:
+        sims = descriptors @ matrix.vectors[rows].T  # (clip frames, keyframes)
+        owners = matrix.content_ids[rows]
+        order_rows = np.argsort(owners, kind="stable")
+        owners, sims, rows = owners[order_rows], sims[:, order_rows], rows[order_rows]
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        per_video = np.maximum.reduceat(sims, starts, axis=1)  # (clip frames, videos): best keyframe of each
+        scores = coarse_scores(per_video)
+        best = [int(starts[v] + np.argmax(sims[:, starts[v]: (starts[v + 1] if v + 1 < len(starts) else sims.shape[1])].max(axis=0)))
+                for v in range(len(starts))]
+        for v, s in enumerate(scores):
+            content_id = int(owners[starts[v]])
+            coarse[content_id] = float(s)
+            moments[content_id] = (float(matrix.starts[rows[best[v]]]), float(matrix.ends[rows[best[v]]]))
     order = sorted(coarse, key=lambda c: -coarse[c])
     timings["coarse"] = _ms(t)
 
@@ -189,7 +190,7 @@ def rank_videos(collection: Collection, info: ClipInfo, times: np.ndarray, descr
         if a is not None:
             segment = Segment(start=a.start, end=min(a.end, content.duration) if content and content.duration else a.end)
         elif content_id in moments:
-            segment = Segment(start=round(moments[content_id][1], 3), end=round(moments[content_id][2], 3))
+            segment = Segment(start=round(moments[content_id][0], 3), end=round(moments[content_id][1], 3))
         else:
             segment = None
         hits.append(VideoHit(
@@ -203,6 +204,14 @@ def rank_videos(collection: Collection, info: ClipInfo, times: np.ndarray, descr
     timings["hits"] = _ms(t)
     return VideoSearchResponse(clip=info, hits=hits, videos=len(allowed), coarse_candidates=len(order), reranked=len(aligned),
                                rerank=rerank, encoder=collection.encoder.id, timings_ms=timings, took_ms=_ms(started))
+
+
+def copy_scores(hash_similarity: np.ndarray, embedding_similarity: np.ndarray, method: CopyMethod) -> np.ndarray:
+    if method == "hash":
+        return hash_similarity
+    if method == "embedding":
+        return embedding_similarity
+    return HASH_WEIGHT * hash_similarity + (1 - HASH_WEIGHT) * embedding_similarity
 
 
 def search_copies(collection: Collection, image: Image.Image, viewer: Viewer, *, k: int = 10,
@@ -235,27 +244,24 @@ def rank_copies(collection: Collection, query_hashes: np.ndarray, descriptors: n
     t = time.perf_counter()
     types = media_types or [MediaType.image, MediaType.video]
     allowed = catalog.filtered_content_ids(viewer, filters, media_types=types)
-    vector_ids, hashes, where, vectors = copy_store(collection).pictures(descriptor_model(collection.encoder), allowed)
+    matrix = picture_matrix(collection)
+    rows = matrix.rows_of(allowed)
     timings["read"] = _ms(t)
     t = time.perf_counter()
-    if len(vector_ids):
+    best: dict[int, int] = {}  # content -> row number (in `rows`) of its best picture
+    if len(rows):
+        hashes = matrix.hashes[rows]
         hsim = np.maximum(hamming_similarity(query_hashes, hashes[:, 0, :]), hamming_similarity(query_hashes, hashes[:, 1, :]))
-        esim = (vectors @ descriptors.T).max(axis=1) if vectors.shape[1] == descriptors.shape[1] else np.zeros(len(vector_ids), np.float32)
-        if method == "hash":
-            score = hsim
-        elif method == "embedding":
-            score = esim
-        else:
-            score = HASH_WEIGHT * hsim + (1 - HASH_WEIGHT) * esim
-        best: dict[int, int] = {}
+        vectors = matrix.vectors[rows]
+        esim = ((vectors @ descriptors.T).max(axis=1) if vectors.shape[1] == descriptors.shape[1]
+                else np.zeros(len(rows), np.float32))
+        score = copy_scores(hsim, esim, method)
+        owners = matrix.content_ids[rows]
         for i in np.argsort(-score, kind="stable"):
-            content_id = where[i][0]
-            if content_id not in best:
-                best[content_id] = int(i)
-        ranked = list(best)
+            best.setdefault(int(owners[i]), int(i))
     else:
         hsim = esim = score = np.zeros(0, np.float32)
-        best, ranked = {}, []
+    ranked = list(best)
     timings["score"] = _ms(t)
     t = time.perf_counter()
     representatives = catalog.representatives(ranked[: 3 * k + 10], viewer, filters)
@@ -266,15 +272,15 @@ def rank_copies(collection: Collection, query_hashes: np.ndarray, descriptors: n
             continue
         i = best[content_id]
         content = catalog.content(content_id)
-        _, start, end = where[i]
+        start, end = matrix.starts[rows[i]], matrix.ends[rows[i]]
         hits.append(CopyHit(
             id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
             score=round(float(score[i]), 6), hash_similarity=round(float(hsim[i]), 4),
             embedding_similarity=round(float(esim[i]), 6),
-            segment=Segment(start=round(start, 3), end=round(end, 3)) if start is not None and end is not None else None,
+            segment=None if np.isnan(start) else Segment(start=round(float(start), 3), end=round(float(end), 3)),
             thumbnail=content.thumb_path if content else None))
         if len(hits) >= k:
             break
     timings["hits"] = _ms(t)
-    return CopySearchResponse(method=method, hits=hits, pictures=len(vector_ids), encoder=collection.encoder.id,
+    return CopySearchResponse(method=method, hits=hits, pictures=len(rows), encoder=collection.encoder.id,
                               timings_ms=timings, took_ms=_ms(started))

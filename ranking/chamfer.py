@@ -72,18 +72,11 @@ def align(query: np.ndarray, query_times: np.ndarray, target: np.ndarray, target
                      consistency=consistency, start=round(start, 3), end=round(end, 3))
 
 
-def coarse_video_scores(frame_hits: list[list[tuple[int, float]]], n_frames: int) -> dict[int, float]:
-    """Per video: the mean over query frames of the best keyframe similarity that frame found in it
-    (a frame that found none of its keyframes counts 0). `frame_hits[i]` lists (video, similarity)."""
-    total: dict[int, float] = {}
-    for hits in frame_hits:
-        best: dict[int, float] = {}
-        for video, score in hits:
-            if score > best.get(video, -1.0):
-                best[video] = score
-        for video, score in best.items():
-            total[video] = total.get(video, 0.0) + score
-    return {video: s / max(1, n_frames) for video, s in total.items()}
+def coarse_scores(best_per_video: np.ndarray) -> np.ndarray:
+    """Per video (columns): the mean over the clip's frames (rows) of the best keyframe similarity in it."""
+    if best_per_video.size == 0:
+        return np.zeros(best_per_video.shape[1] if best_per_video.ndim == 2 else 0, np.float32)
+    return best_per_video.mean(axis=0)
 
 
 def hamming_similarity(query: np.ndarray, stored: np.ndarray, bits: int = 64) -> np.ndarray:

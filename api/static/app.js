@@ -50,7 +50,17 @@ async function runSearch({ resetPages = true } = {}) {
   try {
     const request = searchRequest(PAGE, state.cursors[state.page]);
     let data;
-    if (state.image) {
+    if (state.image && state.image.type.startsWith("video/")) {  // query by video: POST /v1/search/video
+      const form = new FormData();
+      form.append("clip", state.image);
+      form.append("k", PAGE);
+      form.append("filters", JSON.stringify(request.filters));
+      if (user()) form.append("username", user());
+      const v = await api("/v1/search/video", { method: "POST", body: form });
+      const hits = v.hits.map(h => ({ ...h, channels: { video_coarse: { rank: 0, score: h.coarse }, ...(h.fine == null ? {} : { video_fine: { rank: 0, score: h.fine } }) } }));
+      data = { ...v, query: null, fused: hits, lists: { video: hits }, facets: {}, candidates: v.coarse_candidates, degraded: [],
+               fusion: `query by video: keyframes, then frame by frame over ${Math.round(v.rerank * 100)}%`, next_cursor: null };
+    } else if (state.image) {
       const form = new FormData();
       form.append("image", state.image);
       if (state.q) form.append("q", state.q);
@@ -188,7 +198,7 @@ function setImage(file) {
   if (state.imageUrl) URL.revokeObjectURL(state.imageUrl);
   state.imageUrl = URL.createObjectURL(file);
   chip.hidden = false;
-  chip.innerHTML = `<img alt="" src="${state.imageUrl}"> Searching by image: ${esc(file.name)} <button class="link" id="clear-image" type="button">remove</button>`;
+  chip.innerHTML = `<img alt="" src="${state.imageUrl}"> Searching by ${file.type.startsWith("video/") ? "clip" : "image"}: ${esc(file.name)} <button class="link" id="clear-image" type="button">remove</button>`;
 }
 
 // ---------- asset page ----------
@@ -356,7 +366,7 @@ document.addEventListener("dragleave", () => { if (--dragDepth <= 0) { dragDepth
 document.addEventListener("dragover", e => e.preventDefault());
 document.addEventListener("drop", e => {
   e.preventDefault(); dragDepth = 0; $("#drop-overlay").hidden = true;
-  const file = [...e.dataTransfer.files].find(f => f.type.startsWith("image/"));
+  const file = [...e.dataTransfer.files].find(f => f.type.startsWith("image/") || f.type.startsWith("video/"));
   if (file) { setImage(file); if (location.pathname !== "/") history.pushState(null, "", "/"); runSearch(); }
 });
 

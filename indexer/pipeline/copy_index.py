@@ -38,6 +38,44 @@ def copy_store(collection: Collection) -> CopyIndexStore:
     return store
 
 
+@dataclass
+class PictureMatrix:
+    """Every picture and keyframe of the copy index in memory (one model), re-read when rows are added."""
+
+    version: tuple[int, int]
+    vector_ids: np.ndarray
+    content_ids: np.ndarray
+    starts: np.ndarray  # seconds; NaN for a picture (not a keyframe)
+    ends: np.ndarray
+    hashes: np.ndarray  # (n, 2, kinds) uint64
+    vectors: np.ndarray  # (n, dim) float32, unit rows
+
+    def rows_of(self, content_ids: np.ndarray, keyframes_only: bool = False) -> np.ndarray:
+        """Row numbers of these contents' pictures (only keyframes with `keyframes_only`)."""
+        mask = np.isin(self.content_ids, content_ids)
+        if keyframes_only:
+            mask &= ~np.isnan(self.starts)
+        return np.flatnonzero(mask)
+
+
+def picture_matrix(collection: Collection) -> PictureMatrix:
+    """The copy index's pictures, cached per collection until rows are added (deleted contents are left out
+    by the callers, who keep only the contents the viewer may see)."""
+    store = copy_store(collection)
+    model = descriptor_model(collection.encoder)
+    version = store.version(model)
+    cached: PictureMatrix | None = getattr(collection, "_picture_matrix", None)
+    if cached is not None and cached.version == version:
+        return cached
+    vector_ids, hashes, where, vectors = store.pictures(model)
+    matrix = PictureMatrix(
+        version=version, vector_ids=vector_ids, content_ids=np.array([w[0] for w in where], np.int64),
+        starts=np.array([np.nan if w[1] is None else w[1] for w in where], np.float64),
+        ends=np.array([np.nan if w[2] is None else w[2] for w in where], np.float64), hashes=hashes, vectors=vectors)
+    collection._picture_matrix = matrix  # type: ignore[attr-defined]
+    return matrix
+
+
 def backfill(collection: Collection) -> BackfillReport:
     """Add what the copy index lacks; a file that cannot be read is skipped (and reported), never fatal.
     Without the write lock: rows are written idempotently (INSERT OR REPLACE), and rows of a content deleted

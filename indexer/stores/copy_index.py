@@ -132,6 +132,12 @@ class CopyIndexStore:
         vectors = np.stack([np.frombuffer(r[5], np.float16) for r in rows]).astype(np.float32)
         return vector_ids, hashes, where, vectors
 
+    def version(self, model: str) -> tuple[int, int]:
+        """Changes when rows of this model are added (row count, largest vector id): cheap, for caches."""
+        row = self.catalog.db.execute("SELECT count(*), coalesce(max(vector_id), 0) FROM picture_copies WHERE model = ?",
+                                      (model,)).fetchone()
+        return int(row[0]), int(row[1])
+
     def counts(self, model: str) -> dict[str, int]:
         db = self.catalog.db
         return {"videos_with_frames": db.execute("SELECT count(*) FROM video_frames WHERE model = ?", (model,)).fetchone()[0],
