@@ -18,7 +18,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from indexer.errors import InvalidInput, TooLarge
+from indexer.errors import InvalidInput
 from indexer.media.encoders import Encoder
 from indexer.media.encoders.imagenet import FEATURE_MODEL, shared_classifier
 from indexer.media.ffmpeg import MediaInfo, MediaTrackError, check_limits, ffmpeg_args, probe, raw_frames
@@ -125,5 +125,5 @@ def probe_clip(data: bytes, name: str, max_pixels: int, max_seconds: float = QUE
     return path, info, folder
 
 
-__all__ = ["HASH_KINDS", "QUERY_MAX_FRAMES", "SAMPLE_FPS", "TooLarge", "describe", "descriptor_model",
+__all__ = ["HASH_KINDS", "QUERY_MAX_FRAMES", "SAMPLE_FPS", "describe", "descriptor_model",
            "picture_hashes", "probe_clip", "sample_frames"]
