@@ -227,3 +227,11 @@ def test_cli_search_video_and_copies(world, monkeypatch):
     assert result.exit_code == 0 and world["pictures"][2].name in result.output
     result = runner.invoke(app, ["index-copies"])
     assert result.exit_code == 0 and "indexed" in result.output
+
+
+def test_the_new_routes_take_a_clip_as_large_as_a_video_upload_and_a_picture_as_an_image_upload():
+    from api.limits import MiB, body_limit
+
+    settings = Settings(max_upload_bytes=3_000_000, max_media_bytes=50_000_000, max_body_bytes=10_000)
+    assert body_limit("POST", "/v1/search/video", settings) == (50_000_000 + MiB, "MEDIASEARCH_MAX_MEDIA_BYTES")
+    assert body_limit("POST", "/v1/search/copies", settings) == (4_000_000 + MiB, "MEDIASEARCH_MAX_UPLOAD_BYTES")
