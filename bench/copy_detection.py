@@ -233,7 +233,7 @@ def picture_benchmark(collection: Collection, videos: dict[str, Path], pictures:
 
 
 def scale_benchmark(n_videos: int, rng: np.random.Generator, clip_frames: int = 10, keyframes: int = 4,
-                    frames: int = 30, dim: int = 1280) -> dict[str, float]:
+                    frames: int = 20, dim: int = 1280) -> dict[str, float]:
     """Cost per query over synthetic descriptors: the coarse pass over every keyframe in memory, the
     fine pass over 5% and 30% (their frame descriptors read from a real SQLite copy index)."""
     from indexer.stores.catalog import Catalog
@@ -246,14 +246,20 @@ def scale_benchmark(n_videos: int, rng: np.random.Generator, clip_frames: int = 
     catalog = Catalog(folder / "catalog.sqlite3")
     store = CopyIndexStore(catalog)
     times = np.arange(frames, dtype=np.float32) + 0.5
-    with catalog.transaction() as db:
-        db.executemany("INSERT INTO video_frames(content_id, model, times, vectors, dim) VALUES (?, 'm', ?, ?, ?)",
-                       [(c, times.tobytes(), unit(rng.normal(size=(frames, dim))).astype(np.float16).tobytes(), dim)
-                        for c in range(1, n_videos + 1)])
     keyframe_vectors = unit(rng.normal(size=(n_videos * keyframes, dim)))
     owners = np.repeat(np.arange(1, n_videos + 1), keyframes)
     query = unit(rng.normal(size=(clip_frames, dim)))
     qtimes = np.arange(clip_frames) + 0.5
+    sims = query @ keyframe_vectors.T
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    order = np.argsort(-np.maximum.reduceat(sims, starts, axis=1).mean(axis=0))
+    # Only the videos the fine pass reads are written (a real index holds all; reading by primary key
+    # costs about the same): 30% of 10,000 videos of 20 frames is 150 MB already.
+    stored = [int(owners[starts[i]]) for i in order[: math.ceil(0.3 * n_videos)]]
+    with catalog.transaction() as db:
+        db.executemany("INSERT INTO video_frames(content_id, model, times, vectors, dim) VALUES (?, 'm', ?, ?, ?)",
+                       [(c, times.tobytes(), unit(rng.normal(size=(frames, dim))).astype(np.float16).tobytes(), dim)
+                        for c in stored])
     out: dict[str, float] = {}
     for _ in range(2):  # the second round is measured (the first warms caches)
         t = time.perf_counter()
@@ -311,7 +317,7 @@ def main() -> None:
     scale_rows = [[f"{n:,}", f"{s['coarse']:.1f}", f"{s['fine 5%']:.0f}", f"{s['fine 30%']:.0f}",
                    f"{vinfo['encode_ms'] * 2:.0f}", f"{vinfo['encode_ms'] * 2 + s['coarse'] + s['fine 5%']:.0f}",
                    f"{vinfo['encode_ms'] * 2 + s['coarse'] + s['fine 30%']:.0f}"] for n, s in scale.items()]
-    parts.append(table("Cost per query by collection size (10 s clip: 10 frames; 4 keyframes and 30 frames a video, "
+    parts.append(table("Cost per query by collection size (10 s clip: 10 frames; 4 keyframes and 20 frames a video, "
                        "synthetic 1280-d descriptors)",
                        ["videos", "coarse ms", "fine 5% ms", "fine 30% ms", "encode 10 s clip ms (est.)",
                         "total 5% ms", "total 30% ms"], scale_rows))
