@@ -7,6 +7,7 @@ from the catalog's change log.
 """
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -295,13 +296,15 @@ def ingest(
 
 
 def _index_copies(collection: Collection) -> None:
-    """The copy index (frame descriptors, picture hashes) of what was just stored. Never fails the ingest:
-    what is left out here is added by the next search that reads the index (indexer/pipeline/copy_index.py)."""
+    """The copy index (frame descriptors, picture hashes) of what a batch ingest just stored. Never fails the
+    ingest: what is left out here is added by the next search that reads the index (indexer/pipeline/copy_index.py).
+    A single asset posted through the API (`ingest_one`) is indexed by that next search: the post's latency
+    stays as it was, and so do its writes (tests/test_disk_full.py measures what a full disk refuses)."""
     from indexer.pipeline.copy_index import backfill
 
     try:
         backfill(collection)
-    except MediasearchError as exc:
+    except (MediasearchError, sqlite3.Error, OSError) as exc:  # e.g. a full disk: the asset itself is stored
         log.warning("copy index not updated after ingest (the next copy or video search adds it): %s", exc)
 
 
@@ -321,8 +324,6 @@ def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:
             _observe(prepared.media_type, IngestOutcome(item.id, IngestStatus.rejected, str(exc), name=item.name))
         raise
     _observe(prepared.media_type, outcome)
-    if outcome.status in (IngestStatus.added, IngestStatus.updated):
-        _index_copies(collection)
     return outcome
 
 
