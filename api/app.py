@@ -16,7 +16,7 @@ from api import ops
 from api.deadline import DeadlineMiddleware
 from api.deps import metrics_guard
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
-from api.routes import admin, assets, feed, files, health, keys, mediaverse, page, search
+from api.routes import admin, assets, feed, files, health, keys, mediaverse, page, search, video
 from api.schemas import ErrorBody, ErrorResponse
 from indexer.collection import Collection
 from indexer.config import Settings
@@ -90,6 +90,6 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     for area in (health, keys, admin):
         app.include_router(area.router)
     page.install(app)  # the web page and /static
-    for area in (mediaverse, assets, files, search, feed):
+    for area in (mediaverse, assets, files, search, video, feed):
         app.include_router(area.router)
     return app

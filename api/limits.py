@@ -5,8 +5,9 @@ FastAPI, Starlette or a handler reads it into memory:
 
   size        413 `too_large` when Content-Length is over the route's limit (answered at once, nothing
               read), or as soon as the bytes counted so far pass it (chunked bodies). Asset creation
-              (`POST /v1/assets`) may carry MEDIASEARCH_MAX_MEDIA_BYTES; the endpoints that take a
-              picture (`/add_content`, `/retrieve`, `/v1/search/image`) and annotations may carry
+              (`POST /v1/assets`) and query by video (`/v1/search/video`) may carry MEDIASEARCH_MAX_MEDIA_BYTES;
+              the endpoints that take a picture (`/add_content`, `/retrieve`, `/v1/search/image`,
+              `/v1/search/copies`) and annotations may carry
               MEDIASEARCH_MAX_UPLOAD_BYTES as base64; every other endpoint MEDIASEARCH_MAX_BODY_BYTES
               (1 MiB). Each with MULTIPART_OVERHEAD on top for the form's other fields.
   nesting     400 `too_deep` when a body nests deeper than MEDIASEARCH_MAX_JSON_DEPTH (64), found by
@@ -54,7 +55,8 @@ MULTIPART_OVERHEAD = MiB  # the other fields of a form, part headers and boundar
 # Starlette's limit on one non-file form field (Request.form(max_part_size=...)); FastAPI keeps it.
 FORM_FIELD_BYTES = MiB
 _ANNOTATIONS = re.compile(r"^/v1/assets/[^/]+/annotations$")
-_IMAGE_ROUTES = {"/add_content", "/retrieve", "/v1/search/image"}
+_IMAGE_ROUTES = {"/add_content", "/retrieve", "/v1/search/image", "/v1/search/copies"}
+_MEDIA_ROUTES = {"/v1/assets", "/v1/search/video"}  # a video may come in: MEDIASEARCH_MAX_MEDIA_BYTES
 
 
 class BodyFault(MediasearchError):
@@ -79,7 +81,7 @@ class TooManyAttempts(MediasearchError):
 # --- which limit a route gets
 def body_limit(method: str, path: str, settings: Settings) -> tuple[int, str]:
     """The most bytes a request body may have on this route, and the setting that raises it."""
-    if method == "POST" and path == "/v1/assets":
+    if method == "POST" and path in _MEDIA_ROUTES:
         largest = max(settings.max_media_bytes, settings.max_upload_bytes)
         return largest + MULTIPART_OVERHEAD, "MEDIASEARCH_MAX_MEDIA_BYTES"
     if method == "POST" and (path in _IMAGE_ROUTES or _ANNOTATIONS.match(path)):

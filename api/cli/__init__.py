@@ -2,6 +2,7 @@
 
     ingest.py       ingest, delete, demo
     search.py       search, similar, facets, recommend
+    copies.py       search --video / --copies, index-copies
     maintenance.py  status, check, repair, reindex, serve, backup, restore, propagate
     adapter.py      train-adapter
     evaluate.py     eval text|crossmodal|recommend, calibrate
@@ -11,7 +12,7 @@
 
 import typer
 
-from api.cli import adapter, evaluate, ingest, keys, maintenance, search
+from api.cli import adapter, copies, evaluate, ingest, keys, maintenance, search
 from api.cli.common import ReportedGroup
 
 app = typer.Typer(help="mediasearch: search the images and texts of a media platform.", no_args_is_help=True,
@@ -21,7 +22,7 @@ app = typer.Typer(help="mediasearch: search the images and texts of a media plat
 for command in (ingest.ingest, search.search, search.similar, search.facets, ingest.delete, maintenance.status,
                 adapter.train_adapter, maintenance.check, maintenance.repair, maintenance.reindex, maintenance.serve,
                 maintenance.backup, maintenance.restore, ingest.demo, evaluate.calibrate, search.recommend,
-                maintenance.propagate):
+                maintenance.propagate, copies.index_copies):
     app.command()(command)
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(keys.keys_app, name="keys")

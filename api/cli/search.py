@@ -51,6 +51,9 @@ def _moments(hit) -> str:  # noqa: ANN001 - a Hit
 def search(
     query: Annotated[Optional[str], typer.Argument(help='Query language: words, "phrases", field:value, -negation, ranges.')] = None,
     image: Annotated[Optional[Path], typer.Option(help="Search by this image.")] = None,
+    video: Annotated[Optional[Path], typer.Option(help="Query by video: videos that contain this clip or a copy of it.")] = None,
+    copies: Annotated[Optional[Path], typer.Option(help="Reverse image search: where this picture, or a copy, appears.")] = None,
+    rerank: Annotated[float, typer.Option(min=0, max=1, help="--video: share of the videos re-ranked frame by frame.")] = 0.3,
     k: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     cursor: Annotated[Optional[str], typer.Option(help="next_cursor of the previous page.")] = None,
@@ -65,6 +68,11 @@ def search(
     from query import search as run_search
     from query.fusion import FusionOptions
 
+    if video is not None or copies is not None:
+        from api.cli.copies import search_copies_or_video
+
+        search_copies_or_video(query, video, copies, k, rerank, as_json)
+        return
     picture = None
     if image is not None:
         if not image.is_file():

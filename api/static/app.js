@@ -110,6 +110,18 @@ function searchRequest(k = PAGE, offset = state.page * PAGE, loose = state.loose
 }
 
 async function fetchResults(request) {
+  if (state.image && state.image.type.startsWith("video/")) {  // query by video: POST /v1/search/video
+    const form = new FormData();
+    form.append("clip", state.image);
+    form.append("k", request.k);
+    form.append("filters", JSON.stringify(request.filters));
+    if (user()) form.append("username", user());
+    const v = await api("/v1/search/video", { method: "POST", body: form });
+    const hits = v.hits.map(h => ({ ...h, channels: { video_coarse: { rank: 0, score: h.coarse }, ...(h.fine == null ? {} : { video_fine: { rank: 0, score: h.fine } }) } }));
+    return { ...v, query: null, fused: hits, lists: { video: hits }, facets: {}, candidates: v.coarse_candidates, degraded: [],
+             found: hits.length, counts: { all: hits.length, video: hits.length }, loose: [], loose_found: 0,
+             fusion: `query by video: keyframes, then frame by frame over ${Math.round(v.rerank * 100)}%`, next_cursor: null };
+  }
   if (!state.image) return api(`/v1/search?${qs(withUser())}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) });
   const form = new FormData();
   form.append("image", state.image);
@@ -411,7 +423,7 @@ function setImage(file) {
   if (state.imageUrl) URL.revokeObjectURL(state.imageUrl);
   state.imageUrl = URL.createObjectURL(file);
   chip.hidden = false;
-  chip.innerHTML = `<img alt="" src="${state.imageUrl}"> Searching by image: ${esc(file.name)} <button class="link" id="clear-image" type="button">remove</button>`;
+  chip.innerHTML = `<img alt="" src="${state.imageUrl}"> Searching by ${file.type.startsWith("video/") ? "clip" : "image"}: ${esc(file.name)} <button class="link" id="clear-image" type="button">remove</button>`;
 }
 
 // ---------- saved searches (per signed-in user; GET/POST /v1/saved-searches, DELETE …/{id}) ----------

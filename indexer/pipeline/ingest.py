@@ -6,6 +6,8 @@ catalog transaction together with its vectors; the FAISS indexes then catch up
 from the catalog's change log.
 """
 
+import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -29,6 +31,7 @@ from indexer.stores.adapter_versions import active_adapter
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 
 BATCH_SIZE = 32
+log = logging.getLogger(__name__)
 KEYFRAMES_PER_BATCH = 128  # a batch of videos is encoded once this many keyframes wait (memory)
 # What a post sets on an asset: posting the same bytes again with all of these unchanged is `unchanged`.
 POSTED_FIELDS = ("media_type", *EDITABLE_FIELDS, "source", "annotations", "created_at")
@@ -294,7 +297,22 @@ def ingest(
         if batch:
             run_batch()
     collection.flush(strict=False)  # every outcome is committed; on a full disk the indexes replay on open
+    if any(o.status in (IngestStatus.added, IngestStatus.updated) for o in outcomes):
+        _index_copies(collection)
     return outcomes
+
+
+def _index_copies(collection: Collection) -> None:
+    """The copy index (frame descriptors, picture hashes) of what a batch ingest just stored. Never fails the
+    ingest: what is left out here is added by the next search that reads the index (indexer/pipeline/copy_index.py).
+    A single asset posted through the API (`ingest_one`) is indexed by that next search: the post's latency
+    stays as it was, and so do its writes (tests/test_disk_full.py measures what a full disk refuses)."""
+    from indexer.pipeline.copy_index import backfill
+
+    try:
+        backfill(collection)
+    except (MediasearchError, sqlite3.Error, OSError) as exc:  # e.g. a full disk: the asset itself is stored
+        log.warning("copy index not updated after ingest (the next copy or video search adds it): %s", exc)
 
 
 def ingest_one(collection: Collection, item: AssetInput) -> IngestOutcome:

@@ -1,0 +1,134 @@
+"""Filling the copy index (indexer/stores/copy_index.py): the frame descriptors of every video and the
+hashes and descriptor of every picture and keyframe. Ingest calls `backfill` after each run, the
+searches that read the index call it first (so homes made before it are filled on first use), and
+`mediasearch index-copies` runs it by hand. It only adds what is missing, so it is cheap when nothing is.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from indexer.collection import Collection
+from indexer.errors import MediasearchError
+from indexer.media.copies import describe, descriptor_model, picture_hashes, sample_frames
+from indexer.media.encoders.imagenet import FEATURE_MODEL
+from indexer.media.ffmpeg import probe
+from indexer.stores.copy_index import CopyIndexStore
+
+log = logging.getLogger(__name__)
+PICTURES_PER_BATCH = 32
+
+
+@dataclass
+class BackfillReport:
+    videos: int = 0
+    pictures: int = 0
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def copy_store(collection: Collection) -> CopyIndexStore:
+    store = getattr(collection, "_copy_store", None)
+    if store is None or store.catalog is not collection.catalog:
+        store = CopyIndexStore(collection.catalog)
+        collection._copy_store = store  # type: ignore[attr-defined]
+    return store
+
+
+@dataclass
+class PictureMatrix:
+    """Every picture and keyframe of the copy index in memory (one model), re-read when rows are added."""
+
+    version: tuple[int, int]
+    vector_ids: np.ndarray
+    content_ids: np.ndarray
+    starts: np.ndarray  # seconds; NaN for a picture (not a keyframe)
+    ends: np.ndarray
+    hashes: np.ndarray  # (n, 2, kinds) uint64
+    vectors: np.ndarray  # (n, dim) float32, unit rows
+
+    def rows_of(self, content_ids: np.ndarray, keyframes_only: bool = False) -> np.ndarray:
+        """Row numbers of these contents' pictures (only keyframes with `keyframes_only`)."""
+        mask = np.isin(self.content_ids, content_ids)
+        if keyframes_only:
+            mask &= ~np.isnan(self.starts)
+        return np.flatnonzero(mask)
+
+
+def picture_matrix(collection: Collection) -> PictureMatrix:
+    """The copy index's pictures, cached per collection until rows are added (deleted contents are left out
+    by the callers, who keep only the contents the viewer may see)."""
+    store = copy_store(collection)
+    model = descriptor_model(collection.encoder)
+    version = store.version(model)
+    cached: PictureMatrix | None = getattr(collection, "_picture_matrix", None)
+    if cached is not None and cached.version == version:
+        return cached
+    vector_ids, hashes, where, vectors = store.pictures(model)
+    matrix = PictureMatrix(
+        version=version, vector_ids=vector_ids, content_ids=np.array([w[0] for w in where], np.int64),
+        starts=np.array([np.nan if w[1] is None else w[1] for w in where], np.float64),
+        ends=np.array([np.nan if w[2] is None else w[2] for w in where], np.float64), hashes=hashes, vectors=vectors)
+    collection._picture_matrix = matrix  # type: ignore[attr-defined]
+    return matrix
+
+
+def backfill(collection: Collection) -> BackfillReport:
+    """Add what the copy index lacks; a file that cannot be read is skipped (and reported), never fatal.
+    Without the write lock: rows are written idempotently (INSERT OR REPLACE), and rows of a content deleted
+    meanwhile are never read (reads join the contents) and go with `prune`."""
+    started = time.perf_counter()
+    report = BackfillReport()
+    store = copy_store(collection)
+    model = descriptor_model(collection.encoder)
+    videos = store.missing_videos(model)
+    pictures = store.missing_pictures(model)
+    if not videos and not pictures:
+        return report
+    for content_id, media_path in videos:
+        path = collection.home / media_path
+        try:
+            frames, times = sample_frames(path, probe(path, media_path), media_path)
+            vectors, _ = describe(collection.encoder, frames, collection.device)
+        except (MediasearchError, OSError) as exc:
+            report.skipped.append(f"video content {content_id}: {exc}")
+            continue
+        store.put_frames(content_id, model, times, vectors)
+        report.videos += 1
+    missing = store.missing_pictures(model)
+    known = store.stored_features(FEATURE_MODEL, [m[0] for m in missing]) if model == FEATURE_MODEL else {}
+    for start in range(0, len(missing), PICTURES_PER_BATCH):
+        chunk = missing[start : start + PICTURES_PER_BATCH]
+        images: list[Image.Image | None] = []
+        for vector_id, content_id, _, _, rel in chunk:
+            try:
+                with Image.open(collection.home / rel) as img:
+                    img.seek(0)
+                    images.append(img.convert("RGB"))
+            except (OSError, ValueError) as exc:
+                report.skipped.append(f"picture {vector_id} of content {content_id}: {exc}")
+                images.append(None)
+        todo = [i for i, (row, img) in enumerate(zip(chunk, images, strict=True)) if img is not None and row[0] not in known]
+        computed = describe(collection.encoder, [images[i] for i in todo], collection.device)[0] if todo else None
+        descriptors: dict[int, np.ndarray] = {}
+        for n, i in enumerate(todo):
+            descriptors[i] = computed[n]  # type: ignore[index]
+        rows = []
+        for i, ((vector_id, content_id, s, e, _), img) in enumerate(zip(chunk, images, strict=True)):
+            if img is None:
+                continue
+            vector = descriptors.get(i)
+            if vector is None:
+                raw = known[vector_id]
+                vector = raw / max(float(np.linalg.norm(raw)), 1e-12)
+            rows.append((vector_id, content_id, s, e, picture_hashes(img), vector))
+        if rows:
+            store.put_pictures(model, rows)
+            report.pictures += len(rows)
+    report.seconds = round(time.perf_counter() - started, 3)
+    if report.skipped:
+        log.warning("copy index: %d files skipped: %s", len(report.skipped), "; ".join(report.skipped[:5]))
+    return report
