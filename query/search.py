@@ -10,6 +10,7 @@ Results come back three ways:
 
 import hashlib
 import time
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -24,9 +25,12 @@ from indexer.filters import FACET_FIELDS, Filters, TermFilter
 from indexer.stores.lexical import LexicalQuery, marked_html
 from query.cursor import decode_cursor, encode_cursor
 from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
+from query.cutoff import NO_CUTOFF, Cutoff, confident, describe
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
-from query.profile import load_profile, with_adapter
+from query.profile import is_stored, load_profile, with_adapter
+from query.rescore import fill_in
+from query.sorting import SortKey, SortOrder, row_value, sort_items
 from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
@@ -46,6 +50,9 @@ class SearchRequest(BaseModel):
     collapse_duplicates: bool = True
     adapter: bool = Field(default=True, description="Add the active adapter's channel (text_to_adapted), if any.")
     facets: list[str] | None = Field(default=None, description=f"Facets to count; default {', '.join(FACET_FIELDS)}.")
+    loose: bool = Field(default=False, description="Also return the hits below the relevance cut-off, in `loose`.")
+    sort: SortKey = Field(default="relevance", description="Sort the whole confident set before paging.")
+    order: SortOrder | None = Field(default=None, description="Default desc for relevance, date, duration; asc for owner, title.")
 
 
 class ChannelScore(BaseModel):
@@ -101,8 +108,16 @@ class SearchResponse(BaseModel):
     fusion: str = Field(description="How the unified list was fused, and why.")
     lists: dict[str, list[Hit]] = Field(description="Per result modality: 'image', 'text', and 'video', 'audio' when found.")
     fused: list[Hit]
-    candidates: int = Field(description="Distinct results the channels found (before paging).")
-    facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
+    candidates: int = Field(description="Distinct results the channels found (before paging), confident and loose.")
+    found: int = Field(default=0, description="The confident set: distinct visible hits above the cut-off, after "
+                                              "duplicate folding. Facets and counts describe this set.")
+    counts: dict[str, int] = Field(default_factory=dict, description="The confident set per media type; 'all' is every type.")
+    loose_found: int = Field(default=0, description="How many hits fell below the cut-off.")
+    loose: list[Hit] = Field(default_factory=list, description="The first k hits below the cut-off: when asked "
+                                                               "(loose=true), or always while the cut-off does not hide.")
+    cutoff: Cutoff = Field(default=NO_CUTOFF)
+    did_you_mean: str | None = Field(default=None, description="The query with misspelt words corrected.")
+    facets: dict[str, list[FacetValue]] = Field(default_factory=dict, description="Counted over the confident set.")
     channels: dict[str, ChannelReport]
     timings_ms: dict[str, float] = Field(default_factory=dict)
     next_cursor: str | None = None
@@ -141,19 +156,22 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     else:
         offset = request.offset
         as_of = collection.catalog.last_asset_rowid()
-    wanted = set(request.media_types or [MediaType.image, MediaType.text, MediaType.video, MediaType.audio])
+    every_type = [MediaType.image, MediaType.text, MediaType.video, MediaType.audio]
+    wanted = set(request.media_types or every_type)
     profile, profile_source = load_profile(collection.catalog, collection.encoder.id)
     adapter = active_adapter(collection) if request.adapter else None
     profile = with_adapter(profile, adapter)
     depth = min(MAX_K * 2, max(50, 3 * (request.k + offset)))
     plan = ChannelPlan(
-        parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=wanted, image=image,
+        # Every type runs, whatever the tab: the tabs' counts describe the confident set of each type.
+        parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=set(every_type), image=image,
         thresholds=(profile.thresholds if profile and request.thresholds else {}),
         as_of_rowid=as_of if request.cursor else None, adapter=adapter,
     )
     results, timings = run_channels(collection, plan)
 
     t_fuse = time.perf_counter()
+    fill_in(collection, results, plan.query_vectors, plan.thresholds)  # a hit's rank must not depend on k
     ranked = {name: r.hits for name, r in results.items() if not r.skipped}
     all_ids = {cid for hits in ranked.values() for cid, _ in hits}
     matched: dict[int, str] = {}
@@ -169,8 +187,14 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         fusion_note = f"{method_used} ({profile_source})"
     else:
         fusion_note = f"calibrated ({profile_source})"
+    sure = confident(ranked, profile)
+    cutoff = describe(profile, ranked, stored=is_stored(profile_source))
+
+    def type_of(item: Fused) -> MediaType:
+        return MediaType(representatives[item.content_id]["media_type"])
+
     per_modality: dict[str, list[Fused]] = {}
-    for media_type in (MediaType.image, MediaType.text, MediaType.video, MediaType.audio):
+    for media_type in every_type:
         if media_type not in wanted:
             continue
         lists = {n: [(c, s) for c, s in hits if representatives[c]["media_type"] == media_type] for n, hits in ranked.items()}
@@ -178,13 +202,37 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
             continue  # lists for videos and audio appear when there are some
         per_modality[str(media_type)], _ = fuse(lists, request.fusion, profile)
 
+    # The confident set and the loose rest, each folded on its own (a loose hit never absorbs a confident one).
+    sure_all = [f for f in unified if f.content_id in sure]
+    loose_all = [f for f in unified if f.content_id not in sure]
     near: dict[int, list[int]] = {}
     if request.collapse_duplicates:
         # One read of the image vectors for every list (each list is a subset of the unified one).
         pictures = _image_vectors(collection, list(all_ids))
-        unified, near = _collapse_near_duplicates(unified, pictures)
-        per_modality = {m: _collapse_near_duplicates(items, pictures)[0] for m, items in per_modality.items()}
-    if request.diversity:
+        sure_all, near = _collapse_near_duplicates(sure_all, pictures)
+        loose_all, near_loose = _collapse_near_duplicates(loose_all, pictures)
+        near.update(near_loose)
+        per_modality = {m: _collapse_near_duplicates([f for f in items if f.content_id in sure], pictures)[0]
+                        for m, items in per_modality.items()}
+    else:
+        per_modality = {m: [f for f in items if f.content_id in sure] for m, items in per_modality.items()}
+    counts = {"all": len(sure_all), **{str(t): sum(1 for f in sure_all if type_of(f) == t) for t in every_type}}
+    counts = {t: n for t, n in counts.items() if n or t in ("all", "image", "text")}
+    unified = [f for f in sure_all if type_of(f) in wanted]
+    loose_items = [f for f in loose_all if type_of(f) in wanted]
+    if request.sort != "relevance" or request.order not in (None, "desc"):
+        durations: dict[int, float | None] = {}
+        if request.sort == "duration":
+            for f in unified:
+                content = collection.catalog.content(f.content_id)
+                durations[f.content_id] = content.duration if content else None
+
+        def value(item: Fused) -> object | None:
+            return row_value(request.sort, representatives[item.content_id], durations.get(item.content_id))
+
+        unified = sort_items(unified, request.sort, request.order, value)
+        per_modality = {m: sort_items(items, request.sort, request.order, value) for m, items in per_modality.items()}
+    if request.diversity and request.sort == "relevance":
         unified = _diversify(collection, unified, request.diversity, offset + request.k)
     timings["fusion"] = round((time.perf_counter() - t_fuse) * 1000, 2)
 
@@ -222,16 +270,30 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     if request.facets != []:
         t_facets = time.perf_counter()
         try:
-            facets = _facets(collection, parsed, viewer, request.media_types, request.facets)
+            if "browse" in ranked:  # filters alone: the confident set is every match, counted exactly
+                facets = _facets(collection, parsed, viewer, request.media_types, request.facets)
+            else:
+                facets = _confident_facets(collection, parsed, viewer, request.media_types, request.facets,
+                                           [representatives[f.content_id]["id"] for f in sure_all])
         except StoreUnavailable as exc:  # a degraded lexical store must not fail the search
             results.setdefault("facets", ChannelResult("facets")).degraded = exc.message
         timings["facets"] = round((time.perf_counter() - t_facets) * 1000, 2)
+    found = len(unified)
+    if "browse" in ranked and not request.cursor:
+        # Filters alone: the confident set is every match, not only the channel's depth.
+        try:
+            exact = _browse_counts(collection, parsed, viewer)
+            counts = {**counts, **exact}
+            found = sum(n for t, n in exact.items() if t != "all" and MediaType(t) in wanted)
+        except StoreUnavailable:
+            pass
 
     end = offset + request.k
     next_cursor = encode_cursor(end, as_of, fingerprint, cursor_key) if end < len(unified) else None
     t_hits = time.perf_counter()
     lists = {m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()}
     fused = [hit(i) for i in page]
+    loose = [hit(i) for i in loose_items[: request.k]] if request.loose or not cutoff.hides else []
     timings["hits"] = round((time.perf_counter() - t_hits) * 1000, 2)  # the page's rows, snippets, moments
     return SearchResponse(
         query=request.q,
@@ -241,7 +303,12 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         fusion=fusion_note,
         lists=lists,
         fused=fused,
-        candidates=len(unified),
+        candidates=len(sure_all) + len(loose_all),
+        found=found,
+        counts=counts,
+        loose_found=len(loose_items),
+        loose=loose,
+        cutoff=cutoff,
         facets=facets,
         channels={n: ChannelReport(hits=len(r.hits), took_ms=r.took_ms, skipped=r.skipped, degraded=r.degraded,
                                    below_threshold=r.dropped_below_threshold) for n, r in results.items()},
@@ -250,6 +317,27 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         degraded=[f"{n}: {r.degraded}" for n, r in results.items() if r.degraded],
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
+
+
+def _confident_facets(collection: Collection, parsed: ParsedQuery, viewer: Viewer, media_types: list[MediaType] | None,
+                      fields: list[str] | None, asset_ids: list[str]) -> dict[str, list[FacetValue]]:
+    """Facet counts over the confident set: its assets (one per hit) under the query's filters, the tabs
+    narrowing every facet but the type facet."""
+    fields = fields or list(FACET_FIELDS)
+    if not asset_ids:
+        _facets(collection, ParsedQuery(), viewer, media_types, fields)  # the same checks of the fields
+        return {f: [] for f in fields}
+    # The set can hold more ids than a user's filter may (100): built without that validation.
+    only = TermFilter.model_construct(field="id", values=sorted(set(asset_ids)), negate=False)
+    exact = ParsedQuery(filters=parsed.filters.merged(Filters(terms=[only])))
+    return _facets(collection, exact, viewer, media_types, fields)
+
+
+def _browse_counts(collection: Collection, parsed: ParsedQuery, viewer: Viewer) -> dict[str, int]:
+    """Filters alone: every asset they pass, per media type, exactly."""
+    query = LexicalQuery(words=[], phrases=[], excluded=parsed.excluded, filters=parsed.filters)
+    by_type = {v.value: v.count for v in collection.lexical.facets(query, viewer, ["type"]).get("type", [])}
+    return {"all": sum(by_type.values()), **by_type}
 
 
 def facet_only(collection: Collection, q: str, viewer: Viewer, media_types: list[MediaType] | None = None,
