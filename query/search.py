@@ -25,7 +25,7 @@ from indexer.filters import FACET_FIELDS, Filters, TermFilter
 from indexer.stores.lexical import LexicalQuery, marked_html
 from query.cursor import decode_cursor, encode_cursor
 from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
-from query.cutoff import NO_CUTOFF, Cutoff, confident, describe
+from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
 from query.profile import is_stored, load_profile, with_adapter
@@ -495,11 +495,18 @@ def retrieve(
         vector = collection.encoder.encode_texts([text])[0]
     else:
         vector = collection.encoder.encode_images([image])[0]
+    # K is a maximum (D3.2 section 3.6): a match below its pair's cut-off is left out, while the profile is a
+    # measured one (an unmeasured profile's cut-off hides nothing, query/cutoff.py).
+    profile, _ = load_profile(collection.catalog, collection.encoder.id)
+    pairs = {"text": "clip_text", "image": "text_to_image"} if text is not None else {"text": "image_to_text", "image": "image_to_image"}
+    cuts = channel_cutoffs(profile, pairs.values()) if profile is not None and profile.measured else {}
     out: dict[str, list[tuple[str, float]]] = {}
     for name, space in (("text", SPACE_TEXT), ("image", SPACE_IMAGE)):
         hits = collection.vector_search(space, vector, k, visible)
         reps = collection.catalog.representatives(hits.ids, viewer)
-        out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores, strict=True) if cid in reps]
+        cut = cuts.get(pairs[name], float("-inf"))
+        out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores, strict=True)
+                     if cid in reps and score >= cut]
     return out
 
 
