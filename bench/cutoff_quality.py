@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="cutoff-quality-"))
+    work.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=work / "unused", encoder="bundled")
     rows = {}
 

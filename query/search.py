@@ -10,7 +10,7 @@ Results come back three ways:
 
 import hashlib
 import time
-from typing import Literal
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -28,6 +28,7 @@ from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_chan
 from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
+from query.near_duplicates import copy_check
 from query.profile import is_stored, load_profile, with_adapter
 from query.rescore import fill_in
 from query.sorting import SortKey, SortOrder, row_value, sort_items
@@ -209,10 +210,11 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     if request.collapse_duplicates:
         # One read of the image vectors for every list (each list is a subset of the unified one).
         pictures = _image_vectors(collection, list(all_ids))
-        sure_all, near = _collapse_near_duplicates(sure_all, pictures)
-        loose_all, near_loose = _collapse_near_duplicates(loose_all, pictures)
+        copies = copy_check(collection)
+        sure_all, near = _collapse_near_duplicates(sure_all, pictures, copies)
+        loose_all, near_loose = _collapse_near_duplicates(loose_all, pictures, copies)
         near.update(near_loose)
-        per_modality = {m: _collapse_near_duplicates([f for f in items if f.content_id in sure], pictures)[0]
+        per_modality = {m: _collapse_near_duplicates([f for f in items if f.content_id in sure], pictures, copies)[0]
                         for m, items in per_modality.items()}
     else:
         per_modality = {m: [f for f in items if f.content_id in sure] for m, items in per_modality.items()}
@@ -325,7 +327,9 @@ def _confident_facets(collection: Collection, parsed: ParsedQuery, viewer: Viewe
     narrowing every facet but the type facet."""
     fields = fields or list(FACET_FIELDS)
     if not asset_ids:
-        _facets(collection, ParsedQuery(), viewer, media_types, fields)  # the same checks of the fields
+        unknown = [f for f in fields if f not in FACET_FIELDS and f != "annotation"]
+        if unknown:
+            raise InvalidInput(f"unknown facet '{unknown[0]}'", f"facets: {', '.join(FACET_FIELDS)}, annotation")
         return {f: [] for f in fields}
     # The set can hold more ids than a user's filter may (100): built without that validation.
     only = TermFilter.model_construct(field="id", values=sorted(set(asset_ids)), negate=False)
@@ -376,9 +380,11 @@ def _image_vectors(collection: Collection, content_ids: list[int]) -> dict[int, 
     return dict(zip(found.tolist(), vectors, strict=True)) if len(found) else {}
 
 
-def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray]) -> tuple[list[Fused], dict[int, list[int]]]:
+def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray],
+                              copies: Callable[[int, int], bool] | None = None) -> tuple[list[Fused], dict[int, list[int]]]:
     """Fold an image into a better-ranked image whose vector (`by_id`: content id -> image vector) is
-    nearly identical (resized, re-encoded copies); the kept hit counts what it absorbed."""
+    nearly identical (resized, re-encoded copies) and, when `copies` is given, that it confirms as a
+    near-copy (query/near_duplicates.py: perceptual hashes); the kept hit counts what it absorbed."""
     kept: list[Fused] = []
     absorbed: dict[int, list[int]] = {}
     pictured = [f.content_id for f in items if f.content_id in by_id]
@@ -392,8 +398,9 @@ def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray]) 
         i = row.get(item.content_id)
         if i is not None:
             twins = np.flatnonzero(similar[i, kept_rows]) if kept_rows else ()
-            if len(twins):  # the best-ranked kept image it nearly equals
-                absorbed.setdefault(pictured[kept_rows[twins[0]]], []).append(item.content_id)
+            twin = next((t for t in twins if copies is None or copies(pictured[kept_rows[t]], item.content_id)), None)
+            if twin is not None:  # the best-ranked kept image it nearly equals
+                absorbed.setdefault(pictured[kept_rows[twin]], []).append(item.content_id)
                 continue
             kept_rows.append(i)
         kept.append(item)
@@ -476,7 +483,9 @@ def more_like_this(collection: Collection, asset_id: str, viewer: Viewer, k: int
     return SearchResponse(
         query=None, parsed=ParsedView(words=[], phrases=[], excluded=[], filters=Filters()), image_query=False,
         encoder=collection.encoder.id, fusion=f"{method} ({source_note})", lists=lists, fused=[hit(f) for f in unified],
-        candidates=len(unified), channels={n: ChannelReport(hits=len(h), took_ms=0) for n, h in ranked.items()},
+        candidates=len(unified), found=len(unified),
+        counts={"all": len(unified), **{m: len(hits) for m, hits in lists.items()}},
+        channels={n: ChannelReport(hits=len(h), took_ms=0) for n, h in ranked.items()},
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 
