@@ -163,6 +163,8 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     adapter = active_adapter(collection) if request.adapter else None
     profile = with_adapter(profile, adapter)
     depth = min(MAX_K * 2, max(50, 3 * (request.k + offset)))
+    if request.sort != "relevance":
+        depth = MAX_K * 2  # a sort runs over the whole confident set, the same set for every page
     plan = ChannelPlan(
         # Every type runs, whatever the tab: the tabs' counts describe the confident set of each type.
         parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=set(every_type), image=image,
