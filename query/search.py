@@ -35,7 +35,7 @@ from query.sorting import SortKey, SortOrder, row_value, sort_items
 from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
-NEAR_DUPLICATE_COSINE = 0.97
+NEAR_DUPLICATE_COSINE = 0.85  # a candidate pair; query/near_duplicates.py confirms it (docs/quality.md)
 
 
 class SearchRequest(BaseModel):
