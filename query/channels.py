@@ -84,6 +84,9 @@ class ChannelPlan:
     thresholds: dict[str, float] = field(default_factory=dict)
     as_of_rowid: int | None = None
     adapter: StoredAdapter | None = None  # the active adapter: runs text_to_adapted
+    # Filled by run_channels: vector channel -> (space, query vector), for scoring other channels'
+    # candidates exactly in every channel (query/rescore.py).
+    query_vectors: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
 
 
 def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, ChannelResult], dict[str, float]]:
@@ -146,6 +149,8 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     candidates: np.ndarray | None = None
 
     def vector(space: str, query: np.ndarray, name: str) -> Callable[[], list[tuple[int, float]]]:
+        plan.query_vectors[name] = (space, query)
+
         def go() -> list[tuple[int, float]]:
             allowed = image_candidates if space in (SPACE_IMAGE, SPACE_ADAPTED) else candidates
             found = collection.vector_search(space, query, plan.depth, allowed)

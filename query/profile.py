@@ -40,6 +40,9 @@ class RankingProfile(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=dict, description="Channel -> minimum raw similarity.")
     weights: dict[str, float] = Field(default_factory=dict, description="Channel -> weight in the fused lists.")
     source: str = ""
+    # False for a profile synthesised from published statistics rather than fitted on labelled data:
+    # its cut-off separates weak hits but never hides them (query/cutoff.py).
+    measured: bool = True
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 
@@ -62,6 +65,11 @@ def load_profile(catalog: Catalog, encoder_id: str) -> tuple[RankingProfile | No
     if shipped is not None:
         return shipped, f"shipped defaults for {encoder_id} ({shipped.source})"
     return None, f"no calibration for {encoder_id}: run `mediasearch calibrate`"
+
+
+def is_stored(source: str) -> bool:
+    """Whether `load_profile`'s source names a profile fitted for this index (not a shipped default)."""
+    return source.startswith("calibrated for this index")
 
 
 def save_profile(catalog: Catalog, profile: RankingProfile) -> None:

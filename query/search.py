@@ -10,6 +10,7 @@ Results come back three ways:
 
 import hashlib
 import time
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -24,14 +25,18 @@ from indexer.filters import FACET_FIELDS, Filters, TermFilter
 from indexer.stores.lexical import LexicalQuery, marked_html
 from query.cursor import decode_cursor, encode_cursor
 from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
+from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
-from query.profile import load_profile, with_adapter
+from query.near_duplicates import copy_check
+from query.profile import is_stored, load_profile, with_adapter
+from query.rescore import fill_in
+from query.sorting import SortKey, SortOrder, row_value, sort_items
 from query.temporal import TemporalQuery, refuse_image, split_temporal, temporal_hits
 from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
-NEAR_DUPLICATE_COSINE = 0.97
+NEAR_DUPLICATE_COSINE = 0.85  # a candidate pair; query/near_duplicates.py confirms it (docs/quality.md)
 
 
 class SearchRequest(BaseModel):
@@ -47,6 +52,9 @@ class SearchRequest(BaseModel):
     collapse_duplicates: bool = True
     adapter: bool = Field(default=True, description="Add the active adapter's channel (text_to_adapted), if any.")
     facets: list[str] | None = Field(default=None, description=f"Facets to count; default {', '.join(FACET_FIELDS)}.")
+    loose: bool = Field(default=False, description="Also return the hits below the relevance cut-off, in `loose`.")
+    sort: SortKey = Field(default="relevance", description="Sort the whole confident set before paging.")
+    order: SortOrder | None = Field(default=None, description="Default desc for relevance, date, duration; asc for owner, title.")
 
 
 class ChannelScore(BaseModel):
@@ -111,8 +119,16 @@ class SearchResponse(BaseModel):
     fusion: str = Field(description="How the unified list was fused, and why.")
     lists: dict[str, list[Hit]] = Field(description="Per result modality: 'image', 'text', and 'video', 'audio' when found.")
     fused: list[Hit]
-    candidates: int = Field(description="Distinct results the channels found (before paging).")
-    facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
+    candidates: int = Field(description="Distinct results the channels found (before paging), confident and loose.")
+    found: int = Field(default=0, description="The confident set: distinct visible hits above the cut-off, after "
+                                              "duplicate folding. Facets and counts describe this set.")
+    counts: dict[str, int] = Field(default_factory=dict, description="The confident set per media type; 'all' is every type.")
+    loose_found: int = Field(default=0, description="How many hits fell below the cut-off.")
+    loose: list[Hit] = Field(default_factory=list, description="The first k hits below the cut-off: when asked "
+                                                               "(loose=true), or always while the cut-off does not hide.")
+    cutoff: Cutoff = Field(default=NO_CUTOFF)
+    did_you_mean: str | None = Field(default=None, description="The query with misspelt words corrected.")
+    facets: dict[str, list[FacetValue]] = Field(default_factory=dict, description="Counted over the confident set.")
     channels: dict[str, ChannelReport]
     timings_ms: dict[str, float] = Field(default_factory=dict)
     next_cursor: str | None = None
@@ -155,19 +171,24 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     else:
         offset = request.offset
         as_of = collection.catalog.last_asset_rowid()
-    wanted = set(request.media_types or [MediaType.image, MediaType.text, MediaType.video, MediaType.audio])
+    every_type = [MediaType.image, MediaType.text, MediaType.video, MediaType.audio]
+    wanted = set(request.media_types or every_type)
     profile, profile_source = load_profile(collection.catalog, collection.encoder.id)
     adapter = active_adapter(collection) if request.adapter else None
     profile = with_adapter(profile, adapter)
     depth = min(MAX_K * 2, max(50, 3 * (request.k + offset)))
+    if request.sort != "relevance":
+        depth = MAX_K * 2  # a sort runs over the whole confident set, the same set for every page
     plan = ChannelPlan(
-        parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=wanted, image=image,
+        # Every type runs, whatever the tab: the tabs' counts describe the confident set of each type.
+        parsed=parsed, filters=filters, viewer=viewer, depth=depth, media_types=set(every_type), image=image,
         thresholds=(profile.thresholds if profile and request.thresholds else {}),
         as_of_rowid=as_of if request.cursor else None, adapter=adapter,
     )
     results, timings = run_channels(collection, plan)
 
     t_fuse = time.perf_counter()
+    fill_in(collection, results, plan.query_vectors, plan.thresholds)  # a hit's rank must not depend on k
     ranked = {name: r.hits for name, r in results.items() if not r.skipped}
     all_ids = {cid for hits in ranked.values() for cid, _ in hits}
     matched: dict[int, str] = {}
@@ -183,8 +204,14 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         fusion_note = f"{method_used} ({profile_source})"
     else:
         fusion_note = f"calibrated ({profile_source})"
+    sure = confident(ranked, profile)
+    cutoff = describe(profile, ranked, stored=is_stored(profile_source))
+
+    def type_of(item: Fused) -> MediaType:
+        return MediaType(representatives[item.content_id]["media_type"])
+
     per_modality: dict[str, list[Fused]] = {}
-    for media_type in (MediaType.image, MediaType.text, MediaType.video, MediaType.audio):
+    for media_type in every_type:
         if media_type not in wanted:
             continue
         lists = {n: [(c, s) for c, s in hits if representatives[c]["media_type"] == media_type] for n, hits in ranked.items()}
@@ -192,13 +219,38 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
             continue  # lists for videos and audio appear when there are some
         per_modality[str(media_type)], _ = fuse(lists, request.fusion, profile)
 
+    # The confident set and the loose rest, each folded on its own (a loose hit never absorbs a confident one).
+    sure_all = [f for f in unified if f.content_id in sure]
+    loose_all = [f for f in unified if f.content_id not in sure]
     near: dict[int, list[int]] = {}
     if request.collapse_duplicates:
         # One read of the image vectors for every list (each list is a subset of the unified one).
         pictures = _image_vectors(collection, list(all_ids))
-        unified, near = _collapse_near_duplicates(unified, pictures)
-        per_modality = {m: _collapse_near_duplicates(items, pictures)[0] for m, items in per_modality.items()}
-    if request.diversity:
+        copies = copy_check(collection)
+        sure_all, near = _collapse_near_duplicates(sure_all, pictures, copies)
+        loose_all, near_loose = _collapse_near_duplicates(loose_all, pictures, copies)
+        near.update(near_loose)
+        per_modality = {m: _collapse_near_duplicates([f for f in items if f.content_id in sure], pictures, copies)[0]
+                        for m, items in per_modality.items()}
+    else:
+        per_modality = {m: [f for f in items if f.content_id in sure] for m, items in per_modality.items()}
+    counts = {"all": len(sure_all), **{str(t): sum(1 for f in sure_all if type_of(f) == t) for t in every_type}}
+    counts = {t: n for t, n in counts.items() if n or t in ("all", "image", "text")}
+    unified = [f for f in sure_all if type_of(f) in wanted]
+    loose_items = [f for f in loose_all if type_of(f) in wanted]
+    if request.sort != "relevance" or request.order not in (None, "desc"):
+        durations: dict[int, float | None] = {}
+        if request.sort == "duration":
+            for f in unified:
+                content = collection.catalog.content(f.content_id)
+                durations[f.content_id] = content.duration if content else None
+
+        def value(item: Fused) -> object | None:
+            return row_value(request.sort, representatives[item.content_id], durations.get(item.content_id))
+
+        unified = sort_items(unified, request.sort, request.order, value)
+        per_modality = {m: sort_items(items, request.sort, request.order, value) for m, items in per_modality.items()}
+    if request.diversity and request.sort == "relevance":
         unified = _diversify(collection, unified, request.diversity, offset + request.k)
     timings["fusion"] = round((time.perf_counter() - t_fuse) * 1000, 2)
 
@@ -236,16 +288,30 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     if request.facets != []:
         t_facets = time.perf_counter()
         try:
-            facets = _facets(collection, parsed, viewer, request.media_types, request.facets)
+            if "browse" in ranked:  # filters alone: the confident set is every match, counted exactly
+                facets = _facets(collection, parsed, viewer, request.media_types, request.facets)
+            else:
+                facets = _confident_facets(collection, parsed, viewer, request.media_types, request.facets,
+                                           [representatives[f.content_id]["id"] for f in sure_all])
         except StoreUnavailable as exc:  # a degraded lexical store must not fail the search
             results.setdefault("facets", ChannelResult("facets")).degraded = exc.message
         timings["facets"] = round((time.perf_counter() - t_facets) * 1000, 2)
+    found = len(unified)
+    if "browse" in ranked and not request.cursor:
+        # Filters alone: the confident set is every match, not only the channel's depth.
+        try:
+            exact = _browse_counts(collection, parsed, viewer)
+            counts = {**counts, **exact}
+            found = sum(n for t, n in exact.items() if t != "all" and MediaType(t) in wanted)
+        except StoreUnavailable:
+            pass
 
     end = offset + request.k
     next_cursor = encode_cursor(end, as_of, fingerprint, cursor_key) if end < len(unified) else None
     t_hits = time.perf_counter()
     lists = {m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()}
     fused = [hit(i) for i in page]
+    loose = [hit(i) for i in loose_items[: request.k]] if request.loose or not cutoff.hides else []
     timings["hits"] = round((time.perf_counter() - t_hits) * 1000, 2)  # the page's rows, snippets, moments
     return SearchResponse(
         query=request.q,
@@ -255,7 +321,12 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         fusion=fusion_note,
         lists=lists,
         fused=fused,
-        candidates=len(unified),
+        candidates=len(sure_all) + len(loose_all),
+        found=found,
+        counts=counts,
+        loose_found=len(loose_items),
+        loose=loose,
+        cutoff=cutoff,
         facets=facets,
         channels={n: ChannelReport(hits=len(r.hits), took_ms=r.took_ms, skipped=r.skipped, degraded=r.degraded,
                                    below_threshold=r.dropped_below_threshold) for n, r in results.items()},
@@ -297,9 +368,32 @@ def _temporal_search(collection: Collection, request: SearchRequest, temporal: T
         temporal=TemporalView(parts=[_view(temporal.first), _view(temporal.second)], within=temporal.window),
         image_query=False, encoder=collection.encoder.id, fusion="temporal: the best pair of moments per video",
         lists={"video": hits} if wanted else {}, fused=hits, candidates=len(found), facets={},
+        found=len(found), counts={"all": len(found), **({"video": len(found)} if found else {})},
         channels={"temporal": ChannelReport(hits=len(found), took_ms=took)}, timings_ms={"temporal": took},
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
+
+def _confident_facets(collection: Collection, parsed: ParsedQuery, viewer: Viewer, media_types: list[MediaType] | None,
+                      fields: list[str] | None, asset_ids: list[str]) -> dict[str, list[FacetValue]]:
+    """Facet counts over the confident set: its assets (one per hit) under the query's filters, the tabs
+    narrowing every facet but the type facet."""
+    fields = fields or list(FACET_FIELDS)
+    if not asset_ids:
+        unknown = [f for f in fields if f not in FACET_FIELDS and f != "annotation"]
+        if unknown:
+            raise InvalidInput(f"unknown facet '{unknown[0]}'", f"facets: {', '.join(FACET_FIELDS)}, annotation")
+        return {f: [] for f in fields}
+    # The set can hold more ids than a user's filter may (100): built without that validation.
+    only = TermFilter.model_construct(field="id", values=sorted(set(asset_ids)), negate=False)
+    exact = ParsedQuery(filters=parsed.filters.merged(Filters(terms=[only])))
+    return _facets(collection, exact, viewer, media_types, fields)
+
+
+def _browse_counts(collection: Collection, parsed: ParsedQuery, viewer: Viewer) -> dict[str, int]:
+    """Filters alone: every asset they pass, per media type, exactly."""
+    query = LexicalQuery(words=[], phrases=[], excluded=parsed.excluded, filters=parsed.filters)
+    by_type = {v.value: v.count for v in collection.lexical.facets(query, viewer, ["type"]).get("type", [])}
+    return {"all": sum(by_type.values()), **by_type}
 
 
 def facet_only(collection: Collection, q: str, viewer: Viewer, media_types: list[MediaType] | None = None,
@@ -338,9 +432,11 @@ def _image_vectors(collection: Collection, content_ids: list[int]) -> dict[int, 
     return dict(zip(found.tolist(), vectors, strict=True)) if len(found) else {}
 
 
-def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray]) -> tuple[list[Fused], dict[int, list[int]]]:
+def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray],
+                              copies: Callable[[int, int], bool] | None = None) -> tuple[list[Fused], dict[int, list[int]]]:
     """Fold an image into a better-ranked image whose vector (`by_id`: content id -> image vector) is
-    nearly identical (resized, re-encoded copies); the kept hit counts what it absorbed."""
+    nearly identical (resized, re-encoded copies) and, when `copies` is given, that it confirms as a
+    near-copy (query/near_duplicates.py: perceptual hashes); the kept hit counts what it absorbed."""
     kept: list[Fused] = []
     absorbed: dict[int, list[int]] = {}
     pictured = [f.content_id for f in items if f.content_id in by_id]
@@ -358,8 +454,9 @@ def _collapse_near_duplicates(items: list[Fused], by_id: dict[int, np.ndarray]) 
         i = row.get(item.content_id)
         if i is not None and twinned[i]:
             twins = np.flatnonzero(similar[i, kept_rows]) if kept_rows else ()
-            if len(twins):  # the best-ranked kept image it nearly equals
-                absorbed.setdefault(pictured[kept_rows[twins[0]]], []).append(item.content_id)
+            twin = next((t for t in twins if copies is None or copies(pictured[kept_rows[t]], item.content_id)), None)
+            if twin is not None:  # the best-ranked kept image it nearly equals
+                absorbed.setdefault(pictured[kept_rows[twin]], []).append(item.content_id)
                 continue
             kept_rows.append(i)
         kept.append(item)
@@ -442,7 +539,9 @@ def more_like_this(collection: Collection, asset_id: str, viewer: Viewer, k: int
     return SearchResponse(
         query=None, parsed=ParsedView(words=[], phrases=[], excluded=[], filters=Filters()), image_query=False,
         encoder=collection.encoder.id, fusion=f"{method} ({source_note})", lists=lists, fused=[hit(f) for f in unified],
-        candidates=len(unified), channels={n: ChannelReport(hits=len(h), took_ms=0) for n, h in ranked.items()},
+        candidates=len(unified), found=len(unified),
+        counts={"all": len(unified), **{m: len(hits) for m, hits in lists.items()}},
+        channels={n: ChannelReport(hits=len(h), took_ms=0) for n, h in ranked.items()},
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 
@@ -461,11 +560,18 @@ def retrieve(
         vector = collection.encoder.encode_texts([text])[0]
     else:
         vector = collection.encoder.encode_images([image])[0]
+    # K is a maximum (D3.2 section 3.6): a match below its pair's cut-off is left out, while the profile is a
+    # measured one (an unmeasured profile's cut-off hides nothing, query/cutoff.py).
+    profile, _ = load_profile(collection.catalog, collection.encoder.id)
+    pairs = {"text": "clip_text", "image": "text_to_image"} if text is not None else {"text": "image_to_text", "image": "image_to_image"}
+    cuts = channel_cutoffs(profile, pairs.values()) if profile is not None and profile.measured else {}
     out: dict[str, list[tuple[str, float]]] = {}
     for name, space in (("text", SPACE_TEXT), ("image", SPACE_IMAGE)):
         hits = collection.vector_search(space, vector, k, visible)
         reps = collection.catalog.representatives(hits.ids, viewer)
-        out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores, strict=True) if cid in reps]
+        cut = cuts.get(pairs[name], float("-inf"))
+        out[name] = [(reps[cid]["id"], round(score, 6)) for cid, score in zip(hits.ids, hits.scores, strict=True)
+                     if cid in reps and score >= cut]
     return out
 
 

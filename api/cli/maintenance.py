@@ -18,8 +18,14 @@ from indexer.errors import InvalidInput
 
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the active encoder and the size and agreement of every store."""
+    from query.cutoff import describe
+    from query.profile import is_stored, load_profile
+
     with open_collection() as collection:
         info = collection.status()
+        profile, source = load_profile(collection.catalog, collection.encoder.id)
+        cutoff = describe(profile, (profile.calibrations if profile else ()), stored=is_stored(source))
+        info["ranking"] = {"profile": source, **cutoff.model_dump()}
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -52,6 +58,11 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         console.print("          [yellow]training in the background[/yellow]")
     if ad.get("advice"):
         console.print(f"          [yellow]{ad['advice']}[/yellow]")
+    rk = info["ranking"]
+    console.print(f"ranking   {rk['profile']}")
+    console.print(f"          cut-off {'measured' if rk['measured'] else '[yellow]NOT measured[/yellow]'}, "
+                  f"{'hides weak matches' if rk['hides'] else 'separates weak matches, hides none'}"
+                  + (f": [yellow]{rk['note']}[/yellow]" if rk["note"] else ""))
     console.print("stores agree" if info["in_agreement"] else "[red]stores disagree[/red]")
 
 

@@ -15,8 +15,12 @@ from indexer.media.decoding import load_image
 
 
 def print_response(collection, response, show_facets: bool = True) -> None:  # noqa: ANN001
-    """A search response as tables: one per media type, the unified list, then facets and timings."""
-    for name, hits in [*response.lists.items(), ("unified", response.fused)]:
+    """A search response as tables: one per media type, the unified list, the loose hits (below the
+    cut-off, when asked or while the cut-off does not hide), then facets and timings."""
+    sections = [*response.lists.items(), ("unified", response.fused)]
+    if response.loose:
+        sections.append((f"more results: below the relevance cut-off, {response.loose_found} in all", response.loose))
+    for name, hits in sections:
         if name != "unified" and not hits:
             continue
         table = Table(title=f"{name} ({len(hits)})", title_justify="left")
@@ -35,6 +39,14 @@ def print_response(collection, response, show_facets: bool = True) -> None:  # n
         console.print("\n".join(parts))
     if response.temporal is not None:
         console.print(f"[dim]temporal: a moment, then another within {response.temporal.within:g} s[/dim]")
+
+    counts = ", ".join(f"{t} {n}" for t, n in response.counts.items() if t != "all")
+    console.print(f"[bold]{response.found} found[/bold]" + (f" ({counts})" if counts else "")
+                  + (f" · {response.loose_found} more below the cut-off (--loose)" if response.loose_found and not response.loose else ""))
+    if response.found == 0:
+        console.print("No results." + (f" Did you mean: {response.did_you_mean}?" if response.did_you_mean else ""))
+    if response.cutoff.note:
+        console.print(f"[yellow]cut-off: {response.cutoff.note}[/yellow]")
     degraded = f"  [red]degraded: {'; '.join(response.degraded)}[/red]" if response.degraded else ""
     console.print(f"[dim]{response.took_ms} ms · {response.candidates} candidates · fusion {response.fusion} · "
                   f"encoder {response.encoder}[/dim]{degraded}")
@@ -61,6 +73,9 @@ def search(
     fusion: Annotated[str, typer.Option(help="Per-modality lists: rrf or combination.")] = "rrf",
     diversity: Annotated[Optional[float], typer.Option(min=0, max=1, help="MMR: 0 relevance only .. 1 variety only.")] = None,
     no_thresholds: Annotated[bool, typer.Option("--no-thresholds", help="Keep weak vector matches.")] = False,
+    loose: Annotated[bool, typer.Option("--loose", help="Also show the hits below the relevance cut-off.")] = False,
+    sort: Annotated[str, typer.Option(help="relevance, date, duration, owner or title (the whole confident set).")] = "relevance",
+    order: Annotated[Optional[str], typer.Option(help="asc or desc (default: desc for relevance, date, duration).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full response as JSON.")] = False,
 ) -> None:
     """Search by text and/or image: per-modality lists, the unified list, and facet counts."""
@@ -78,11 +93,16 @@ def search(
         if not image.is_file():
             raise InvalidInput(f"no such image file: {image}")
         picture, _ = load_image(image.read_bytes(), str(image))
+    if sort not in ("relevance", "date", "duration", "owner", "title"):
+        raise InvalidInput(f"unknown sort '{sort}'", "use relevance, date, duration, owner or title")
+    if order not in (None, "asc", "desc"):
+        raise InvalidInput(f"unknown order '{order}'", "use asc or desc")
     if fusion not in ("rrf", "combination"):
         raise InvalidInput(f"unknown fusion '{fusion}'", "use rrf or combination")
     with open_collection() as collection:
         request = SearchRequest(q=query, k=k, offset=offset, cursor=cursor, media_types=type, diversity=diversity,
-                                thresholds=not no_thresholds, fusion=FusionOptions(method=fusion))
+                                thresholds=not no_thresholds, fusion=FusionOptions(method=fusion),
+                                loose=loose, sort=sort, order=order)  # type: ignore[arg-type]
         response = run_search(collection, request, ADMIN, picture)
     if as_json:
         print(response.model_dump_json(indent=2))

@@ -17,13 +17,14 @@ from indexer.media.decoding import load_image
 from query import SearchRequest, SearchResponse, more_like_this, search
 from query.fusion import FusionMethod, FusionOptions
 from query.search import FacetValue, facet_only
+from query.sorting import SortKey, SortOrder
 
 router = APIRouter()
 
 
 def _with_urls(response: SearchResponse) -> SearchResponse:
     """Thumbnails as URLs of this API rather than paths inside the collection home."""
-    for hit in [*response.fused, *(h for hits in response.lists.values() for h in hits)]:
+    for hit in [*response.fused, *response.loose, *(h for hits in response.lists.values() for h in hits)]:
         if hit.thumbnail and not hit.thumbnail.startswith("/v1/"):
             hit.thumbnail = f"/v1/assets/{quote(hit.id, safe='')}/thumbnail"
     return response
@@ -52,12 +53,16 @@ def search_get(
     facets: Annotated[list[str] | None, Query(description="Facets to count; 'none' for none.")] = None,
     fusion: Annotated[FusionMethod, Query(description="Fusion of the per-modality lists.")] = "rrf",
     diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
+    loose: Annotated[bool, Query(description="Also return the hits below the relevance cut-off, in `loose`.")] = False,
+    sort: Annotated[SortKey, Query(description="Sort the whole confident set before paging.")] = "relevance",
+    order: Annotated[SortOrder | None, Query(description="Default desc for relevance, date, duration; asc for owner, title.")] = None,
     username: str | None = None,
     *, principal: Who, c: Col,
 ) -> SearchResponse:
     request = SearchRequest(
         q=q, k=k, offset=offset, cursor=cursor, media_types=type, diversity=diversity,
         facets=[] if facets == ["none"] else facets, fusion=FusionOptions(method=fusion),
+        loose=loose, sort=sort, order=order,
     )
     return _timed(_with_urls(search(c, request, principal.viewer(username))))
 
@@ -76,13 +81,14 @@ async def search_image(
     offset: Annotated[int, Form(ge=0, le=10_000)] = 0,
     type: Annotated[list[MediaType] | None, Form()] = None,
     filters: Annotated[str | None, Form(description="Structured filters as JSON.")] = None,
+    loose: Annotated[bool, Form(description="Also return the hits below the relevance cut-off.")] = False,
     username: Annotated[str | None, Form()] = None,
     *, principal: Who, c: Col, settings: Conf,
 ) -> SearchResponse:
     viewer = principal.viewer(username)
     picture, _ = load_image(await read_upload(image, settings), image.filename or "image", settings.max_image_pixels)
     parsed_filters = Filters.model_validate_json(filters) if filters else Filters()
-    request = SearchRequest(q=q, k=k, offset=offset, media_types=type, filters=parsed_filters)
+    request = SearchRequest(q=q, k=k, offset=offset, media_types=type, filters=parsed_filters, loose=loose)
     return _timed(_with_urls(await run_in_threadpool(search, c, request, viewer, picture)))
 
 

@@ -17,6 +17,8 @@ from indexer.stores.catalog_lexical import write_fts_row
 from indexer.stores.lexical import (
     MARK_END, MARK_START, SEARCHABLE_TEXT, FacetCount, LexicalDoc, LexicalHit, LexicalQuery, searchable_text,
 )
+from indexer.stores.catalog_schema import FTS_COLUMNS
+from indexer.stores.snippets import LONG_TEXT, chunked_snippet
 from indexer.stores.sql_filters import filters_sql
 
 # bm25() column weights, in the FTS5 columns' order, and the highlight each column gives.
@@ -162,19 +164,31 @@ class SqliteLexicalStore:
         return out
 
     def _with_snippets(self, rows: Sequence[sqlite3.Row], expression: str) -> list[LexicalHit]:
-        snippets = ", ".join(
-            f"snippet(assets_fts, {i}, '{MARK_START}', '{MARK_END}', '…', 24) AS h_{name}"
-            for i, name in enumerate(_COLUMNS)
-        )
+        def select(columns: Sequence[str]) -> str:
+            return ", ".join(f"snippet(assets_fts, {i}, '{MARK_START}', '{MARK_END}', '…', 24) AS h_{name}"
+                             if name in columns else f"NULL AS h_{name}" for i, name in enumerate(_COLUMNS))
+
+        every, short = select(_COLUMNS), select([c for c in _COLUMNS if c != "text"])
+        body = FTS_COLUMNS[_COLUMNS.index("text")]
+        rids = [r["rid"] for r in rows]
+        lengths = {row[0]: row[1] for row in self.db.execute(
+            f"SELECT rowid, length({body}) FROM assets_fts WHERE rowid IN ({','.join('?' * len(rids))})", rids)} if rids else {}
         hits = []
         for r in rows:
             # Snippets for the returned rows only: in the ranking query SQLite would make one for every
             # match before sorting (4-5x the cost of the ranking at 100k documents, docs/benchmarks.md).
             # `rowid = ?` lets FTS5 seek to the row instead of evaluating the whole match again.
-            marked = self.db.execute(f"SELECT {snippets} FROM assets_fts WHERE assets_fts MATCH ? AND rowid = ?",
+            # A long text's snippet comes from its best chunks (stores/snippets.py: FTS5 would scan it all).
+            long = (lengths.get(r["rid"]) or 0) > LONG_TEXT
+            marked = self.db.execute(f"SELECT {short if long else every} FROM assets_fts WHERE assets_fts MATCH ? AND rowid = ?",
                                      (expression, r["rid"])).fetchone()
             highlights = {name: marked[f"h_{name}"] for name in _COLUMNS
                           if marked is not None and marked[f"h_{name}"] and MARK_START in marked[f"h_{name}"]}
+            if long and marked is not None:
+                text = self.db.execute(f"SELECT {body} FROM assets_fts WHERE rowid = ?", (r["rid"],)).fetchone()[0]
+                found = chunked_snippet(text, expression, MARK_START, MARK_END)
+                if found and MARK_START in found:
+                    highlights["text"] = found
             hits.append(LexicalHit(asset_id=r["id"], content_id=r["content_id"], score=r["score"], highlights=highlights))
         return hits
 

@@ -1,0 +1,102 @@
+"""The relevance cut-off: which hits are confident, which are loose (issue 17, point 1).
+
+Each channel's raw score becomes a probability of relevance through the calibration of its encoder and
+modality pair (query/profile.py, D3.2 section 3.6). A hit is *confident* when at least one channel that
+found it gives it a probability of at least `CONFIDENT` (the point where the balanced logistic fit puts
+relevant and non-relevant pairs equally likely), and its raw score passes the profile's similarity
+threshold for that pair. Everything else is *loose*: still returned on request, in a separate list.
+
+Expressed as raw scores, the cut-off of a channel is `-intercept / slope` of its calibration (relative
+scores, score / best score of the query, for BM25), raised to the profile's threshold where it has one.
+
+A profile synthesised from published statistics (`measured: false` in profiles.json, e.g. the shipped CLIP
+profile) has never been checked on real data: its cut-off separates the hits but hides none (`hides`
+False: the loose hits always come back in `loose`), and every response says so in `cutoff.note`.
+"""
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from query.fusion import CALIBRATION_STAND_INS
+from query.profile import RankingProfile
+
+CONFIDENT = 0.5
+# Channels that are exact by construction: filters alone (no words, no picture) select, they do not guess.
+ALWAYS_CONFIDENT = frozenset({"browse"})
+
+
+class Cutoff(BaseModel):
+    profile: str = Field(description="The calibration profile behind the cut-off.")
+    measured: bool = Field(description="False for a profile synthesised from published statistics.")
+    hides: bool = Field(description="False while the profile is not measured: the cut-off separates, it hides nothing.")
+    note: str | None = Field(default=None, description="A sentence for the user about the cut-off.")
+    thresholds: dict[str, float] = Field(default_factory=dict,
+                                         description="Channel -> raw score (relative to the best for BM25) a hit needs.")
+
+
+NO_CUTOFF = Cutoff(profile="none", measured=False, hides=False,
+                   note="no calibration for this encoder: every hit counts as found; run `mediasearch calibrate`")
+
+
+def channel_cutoffs(profile: RankingProfile | None, channels: Iterable[str]) -> dict[str, float]:
+    """Channel -> the raw score (relative for BM25 channels) at which a hit becomes confident."""
+    out: dict[str, float] = {}
+    if profile is None:
+        return out
+    for name in channels:
+        if name in ALWAYS_CONFIDENT:
+            continue
+        cal = profile.calibrations.get(name) or profile.calibrations.get(CALIBRATION_STAND_INS.get(name, ""))
+        if cal is None or cal.slope <= 0:
+            continue  # no calibration: nothing to say, so nothing is cut
+        cut = -cal.intercept / cal.slope  # p = 0.5; CONFIDENT is 0.5
+        threshold = profile.thresholds.get(name)
+        out[name] = round(max(cut, threshold) if threshold is not None else cut, 4)
+    return out
+
+
+def is_relative(profile: RankingProfile | None, name: str) -> bool:
+    if profile is None:
+        return False
+    cal = profile.calibrations.get(name) or profile.calibrations.get(CALIBRATION_STAND_INS.get(name, ""))
+    return bool(cal and cal.relative)
+
+
+def describe(profile: RankingProfile | None, channels: Iterable[str], stored: bool = False) -> Cutoff:
+    """The cut-off a response reports: which profile, measured or not, whether it hides, and why.
+    `stored`: the profile was fitted for this index (`mediasearch calibrate`), not shipped."""
+    if profile is None or not profile.calibrations:
+        return NO_CUTOFF
+    thresholds = channel_cutoffs(profile, channels)
+    name = profile.source or profile.encoder
+    if profile.measured:
+        return Cutoff(profile=name, measured=True, hides=True, thresholds=thresholds,
+                      note=None if stored else "thresholds measured for this encoder on public benchmarks, "
+                                               "not on this collection")
+    return Cutoff(profile=name, measured=False, hides=False, thresholds=thresholds,
+                  note="thresholds copied from D3.2, not measured on this collection: weak matches are "
+                       "separated, never hidden; `mediasearch calibrate` measures them")
+
+
+def confident(lists: dict[str, list[tuple[int, float]]], profile: RankingProfile | None) -> set[int]:
+    """The content ids that at least one channel puts at or above its cut-off."""
+    everything = {cid for hits in lists.values() for cid, _ in hits}
+    if profile is None or not profile.calibrations:
+        return everything
+    cuts = channel_cutoffs(profile, lists)
+    out: set[int] = set()
+    for name, hits in lists.items():
+        if not hits:
+            continue
+        cut = cuts.get(name)
+        if cut is None:
+            out.update(cid for cid, _ in hits)
+            continue
+        best = max(s for _, s in hits)
+        relative = is_relative(profile, name)
+        for cid, score in hits:
+            x = score / best if relative and best > 0 else score
+            if x >= cut:
+                out.add(cid)
+    return out
