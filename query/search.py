@@ -27,6 +27,7 @@ from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_chan
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
 from query.profile import load_profile, with_adapter
+from query.suggest import did_you_mean
 from ranking import maximal_marginal_relevance
 
 MAX_K = 1000
@@ -108,6 +109,8 @@ class SearchResponse(BaseModel):
     next_cursor: str | None = None
     degraded: list[str] = Field(default_factory=list)
     took_ms: float
+    did_you_mean: str | None = Field(default=None, description="The query with misspelt words corrected from "
+                                     "the vocabulary you may see, when it found nothing or a correction is far more frequent.")
 
 
 def _fingerprint(request: SearchRequest, image: Image.Image | None) -> str:
@@ -249,6 +252,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         next_cursor=next_cursor,
         degraded=[f"{n}: {r.degraded}" for n, r in results.items() if r.degraded],
         took_ms=round((time.perf_counter() - started) * 1000, 2),
+        did_you_mean=did_you_mean(collection, request.q, viewer, found=len(unified)) if image is None else None,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from indexer.annotation_fields import indexed_text
 from indexer.assets import Annotation, AssetMetadata, MediaType
 from indexer.filters import Filters
 from indexer.access import Viewer
@@ -48,9 +49,11 @@ SEARCHABLE_TEXT: dict[str, float] = {"title": 3.0, "description": 1.5, "tags": 2
 
 
 def searchable_text(metadata: AssetMetadata, text: str, annotations: Sequence[Annotation]) -> dict[str, str]:
-    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces."""
+    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces (not
+    face boxes, GPS or the pipeline's notes, nor guesses under their annotator's confidence floor:
+    indexer/annotation_fields.py)."""
     return {"title": metadata.title, "description": metadata.description, "tags": " ".join(metadata.tags),
-            "text": text, "annotations": " ".join(a.value for a in annotations)}
+            "text": text, "annotations": indexed_text(annotations)}
 
 
 class LexicalQuery(BaseModel):
