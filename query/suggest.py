@@ -111,7 +111,12 @@ def correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int) ->
         return None
     bound = 1 if len(word) <= 4 else 2
     best: tuple[float, int, str] | None = None  # (distance, -df, term)
-    for term, df in vocabulary.words_starting(word[0], viewer, len(word) - bound, len(word) + bound):
+    # Candidates share the first letter; a word of 5 letters or more, its first two (or them swapped):
+    # the scan stays small at 100k assets (bench/suggest.py); an error in the first letters goes uncorrected.
+    prefixes = [word[0]] if len(word) < 5 else [word[:2], word[1] + word[0]]
+    candidates = [c for p in dict.fromkeys(prefixes)
+                  for c in vocabulary.words_starting(p, viewer, len(word) - bound, len(word) + bound)]
+    for term, df in candidates:
         if term == word:
             continue
         distance = edit_distance(word, term, bound)

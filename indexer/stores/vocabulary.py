@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     df INTEGER NOT NULL,
     PRIMARY KEY (term, kind, scope)
 ) WITHOUT ROWID;
+-- Short prefixes: each scope's terms, the most frequent first (see `complete`).
+CREATE INDEX IF NOT EXISTS vocabulary_frequent ON vocabulary(scope, df);
 """
 BUILT_KEY = "vocabulary_built"
 KINDS = ("word", "phrase", "label", "tag", "owner")
@@ -153,26 +155,55 @@ def ensure(db: sqlite3.Connection) -> None:
 
 
 def _scope_sql(viewer: Viewer) -> tuple[str, list[str]]:
+    """The scopes `viewer` may read. `+scope`: a filter, never a reason to leave the primary key's term
+    range for the frequency index."""
     if viewer.admin:
         return "1", []
     if viewer.username:
-        return "scope IN ('', ?)", [viewer.username]
-    return "scope = ''", []
+        return "+scope IN ('', ?)", [viewer.username]
+    return "+scope = ''", []
 
 
 def _prefix_end(prefix: str) -> str:
     return prefix + "\U0010ffff"
 
 
+# A prefix this short matches a large share of the vocabulary: its completions are looked for among each
+# scope's HEAD most frequent terms first, walking an index in frequency order.
+SHORT_PREFIX = 2
+HEAD = 20_000
+
+
 def complete(db: sqlite3.Connection, prefix: str, viewer: Viewer, limit: int,
              kinds: Iterable[str] = KINDS) -> list[tuple[str, str, int]]:
     """Terms starting with `prefix` (lower-cased) that `viewer` may see: (term, kind, df), the most frequent
-    first, then the shortest. One range scan of the primary key."""
-    clause, params = _scope_sql(viewer)
+    first, then the shortest. A longer prefix is one range scan of the primary key; a short one (which
+    matches many terms) walks each visible scope's terms by frequency and stops at `limit` matches, and only
+    when the frequent terms hold too few matches scans the prefix's range (then a small one)."""
     kinds = list(kinds)
+    kind_sql = f"kind IN ({','.join('?' * len(kinds))})"
+    if len(prefix) <= SHORT_PREFIX and not viewer.admin:
+        scopes = ["", viewer.username] if viewer.username else [""]
+        found: set[tuple[str, str]] = set()
+        for scope in scopes:
+            found.update((r[0], r[1]) for r in db.execute(
+                "SELECT term, kind FROM (SELECT term, kind FROM vocabulary INDEXED BY vocabulary_frequent "
+                "WHERE scope = ? ORDER BY df DESC LIMIT ?) "
+                f"WHERE term >= ? AND term < ? AND {kind_sql} LIMIT ?",
+                (scope, HEAD, prefix, _prefix_end(prefix), *kinds, limit)))
+        if len(found) >= limit:
+            clause, params = _scope_sql(viewer)
+            counted = []
+            for term, kind in found:  # exact counts over every visible scope, for these few
+                n = db.execute(f"SELECT sum(df) FROM vocabulary WHERE term = ? AND kind = ? AND {clause}",
+                               (term, kind, *params)).fetchone()[0]
+                counted.append((term, kind, int(n)))
+            counted.sort(key=lambda t: (-t[2], len(t[0]), t[0]))
+            return counted[:limit]
+    clause, params = _scope_sql(viewer)
     return [(r[0], r[1], r[2]) for r in db.execute(
         f"SELECT term, kind, sum(df) AS n FROM vocabulary WHERE term >= ? AND term < ? AND {clause} "
-        f"AND kind IN ({','.join('?' * len(kinds))}) GROUP BY term, kind ORDER BY n DESC, length(term), term LIMIT ?",
+        f"AND {kind_sql} GROUP BY term, kind ORDER BY n DESC, length(term), term LIMIT ?",
         (prefix, _prefix_end(prefix), *params, *kinds, limit))]
 
 
