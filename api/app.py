@@ -16,7 +16,7 @@ from api import ops
 from api.deadline import DeadlineMiddleware
 from api.deps import metrics_guard
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
-from api.routes import admin, assets, docs, feed, files, health, keys, mediaverse, page, saved, search, suggest
+from api.routes import admin, assets, docs, export, feed, files, health, keys, mediaverse, page, saved, search, suggest
 from api.schemas import ErrorBody, ErrorResponse
 from indexer.collection import Collection
 from indexer.config import Settings
@@ -93,6 +93,6 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         app.include_router(area.router)
     page.install(app)  # the web page and /static
     docs.install(app)  # /docs and /redoc, offline
-    for area in (mediaverse, assets, files, search, suggest, saved, feed):
+    for area in (mediaverse, assets, files, export, search, suggest, saved, feed):
         app.include_router(area.router)
     return app

@@ -10,13 +10,14 @@ Results come back three ways:
 
 import hashlib
 import time
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel, Field
 
 from indexer.access import Viewer
-from indexer.assets import MediaType
+from indexer.assets import Annotation, MediaType
 from indexer.stores.adapter_versions import active_adapter
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound, StoreUnavailable
@@ -27,6 +28,7 @@ from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_chan
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
 from query.profile import load_profile, with_adapter
+from query.snippets import matched_snippet
 from query.suggest import did_you_mean
 from ranking import maximal_marginal_relevance
 
@@ -213,7 +215,8 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         return Hit(
             id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
             score=round(item.score, 6), thumbnail=content.thumb_path if content else None,
-            snippet=_snippet(highlights.get(item.content_id), row, content.text if content else None),
+            snippet=_snippet(highlights.get(item.content_id), row, content.text if content else None,
+                             annotations=lambda: collection.catalog.annotations(row["rowid"])),
             channels={n: _shown_score(n, c) for n, c in item.channels.items()},
             duplicates=duplicates.get(item.content_id, 0) + len(near_ids),
             duplicate_ids=near_ids,
@@ -331,11 +334,16 @@ def _diversify(collection: Collection, items: list[Fused], diversity: float, nee
     return [by_id[c] for c in order] + rest
 
 
-def _snippet(highlight: dict[str, str] | None, row, text: str | None, limit: int = 200) -> str | None:  # noqa: ANN001
+def _snippet(highlight: dict[str, str] | None, row, text: str | None, limit: int = 200,  # noqa: ANN001
+             annotations: "Callable[[], list[Annotation]] | None" = None) -> str | None:
     import html
 
     if highlight:
         for field in ("text", "description", "annotations", "title", "tags"):
+            if field == "annotations" and field in highlight and annotations is not None:
+                if (line := matched_snippet(highlight[field], annotations)) is not None:
+                    return line  # the one annotation line that matched (query/snippets.py)
+                continue
             if field in highlight:
                 return marked_html(highlight[field])
     source = text or row["description"]

@@ -53,10 +53,13 @@ def suggest(collection: Collection, q: str, viewer: Viewer, limit: int = 8) -> S
     head, _, last = typed.rpartition(" ")
     head = f"{head} " if head else ""
     found: dict[str, Suggestion] = {}
+    whole_box: set[str] = set()  # completions of everything typed (a title, label or tag): listed first
 
-    def add(text: str, kind: str, count: int) -> None:
+    def add(text: str, kind: str, count: int, whole: bool = False) -> None:
         if text not in found or found[text].count < count:
             found[text] = Suggestion(text=text, kind=kind, count=count)
+        if whole:
+            whole_box.add(text)
 
     if (token := _FIELD_TOKEN.match(last)) and token["field"].lower() in _FIELD_KINDS:
         kind = _FIELD_KINDS[token["field"].lower()]
@@ -67,11 +70,11 @@ def suggest(collection: Collection, q: str, viewer: Viewer, limit: int = 8) -> S
         whole = " ".join(typed.lower().split())[: MAX_TERM * 2]
         if " " in whole or typed.endswith(" "):
             for term, kind, count in vocabulary.complete(whole, viewer, limit, ["phrase", "label", "tag"]):
-                add(term, kind, count)
+                add(term, kind, count, whole=True)
         if last:
             for term, kind, count in vocabulary.complete(last.lower()[:MAX_TERM], viewer, limit, KINDS):
                 add(f"{head}owner:{term}" if kind == "owner" else f"{head}{term}", kind, count)
-    ranked = sorted(found.values(), key=lambda s: (-s.count, len(s.text), s.text))
+    ranked = sorted(found.values(), key=lambda s: (s.text not in whole_box, -s.count, len(s.text), s.text))
     return SuggestResponse(q=q, suggestions=ranked[:limit])
 
 
