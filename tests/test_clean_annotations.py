@@ -87,3 +87,5 @@ def test_export_has_no_markup_and_fields_are_served(noted):
         assert lines and "<mark>" not in "".join(lines)
         fields = {f["name"]: f for f in client.get("/v1/annotation-fields").json()}
         assert fields["ocr"]["label"] == "Text in picture" and fields["label"]["floor"] == 0.3
+        assert client.get("/v1/assets/clip/faces").json() == [{"x": 10, "y": 20, "w": 30, "h": 40, "confidence": 0.9}]
+        assert client.get("/v1/assets/nothing/faces").status_code == 404

@@ -2,6 +2,8 @@
 
     GET /v1/search/export?q=...&format=csv|jsonl   the unified list as CSV or JSON lines: snippets as plain
                                                    text, no HTML
+    GET /v1/assets/{id}/faces                      face boxes as structured fields {x, y, w, h, confidence}
+                                                   (they are no longer indexed as words)
     GET /v1/annotation-fields                      each annotation name's friendly name, role and
                                                    confidence floor (indexer/annotation_fields.py), for the
                                                    page's tables and facets
@@ -17,8 +19,9 @@ from pydantic import BaseModel
 
 from api.deps import Col, Who
 from api.schemas import ERRORS
-from indexer.annotation_fields import FIELDS, floor
+from indexer.annotation_fields import FIELDS, face_boxes, floor
 from indexer.assets import MediaType
+from indexer.errors import NotFound
 from query import SearchRequest, search
 from query.snippets import plain_text
 
@@ -37,6 +40,24 @@ class AnnotationFieldView(BaseModel):
 def annotation_fields() -> list[AnnotationFieldView]:
     """Friendly names of annotation fields (an unknown name is shown readable: "scene_type" -> "Scene type")."""
     return [AnnotationFieldView(name=f.name, label=f.label, role=f.role, floor=floor(f.name)) for f in FIELDS.values()]
+
+
+class FaceBox(BaseModel):
+    x: int
+    y: int
+    w: int
+    h: int
+    confidence: float | None = None
+
+
+@router.get("/v1/assets/{asset_id}/faces", response_model=list[FaceBox], responses=ERRORS)
+def faces(asset_id: str, principal: Who, c: Col, username: str | None = None) -> list[FaceBox]:
+    """The faces found in a picture, as boxes in pixels of the original (those under the face floor
+    included, with their confidence)."""
+    asset = c.catalog.asset(asset_id, principal.viewer(username))
+    if asset is None:
+        raise NotFound(f"no asset with id '{asset_id}'", "check the id")
+    return [FaceBox.model_validate(box) for box in face_boxes(asset.annotations)]
 
 
 @router.get("/v1/search/export", responses=ERRORS)
