@@ -6,8 +6,8 @@ Each annotation name has
           person chose: labels, colours, content warnings), `fact` (technical and EXIF metadata),
           `structured` (a value with parts, e.g. a face box: shown as fields, never indexed as words)
           or `internal` (the pipeline's notes about itself);
-  floor   the confidence under which an annotator's guess is not shown as a facet, a snippet or a
-          suggestion (it stays stored, with its confidence, on the asset).
+  floor   the confidence under which an annotator's guess is not shown as a snippet or a suggestion
+          (it stays stored, with its confidence, on the asset, and searchable).
 
 The floors' defaults, and why:
   label 0.30  measured on the demo sample (api/sample: 16 pictures and the clip, bundled encoder): of the 60
@@ -26,6 +26,7 @@ A floor may be changed with MEDIASEARCH_ANNOTATION_FLOORS, e.g. `label=0.4,ocr=0
 """
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -49,7 +50,7 @@ _FIELDS: tuple[AnnotationField, ...] = (
     AnnotationField("ocr", "Text in picture", "text", 0.50),
     AnnotationField("speech", "Speech", "text", 0.0),
     AnnotationField("caption", "Caption", "text", 0.0),
-    AnnotationField("face", "Face", "structured", 0.60),
+    AnnotationField("face", "Face", "label", 0.60),  # a person's name (outside services); our boxes: `structured`
     AnnotationField("face_count", "Faces", "fact"),
     AnnotationField("sensitive", "Content warning", "label", 0.50),
     AnnotationField("sensitive_part", "Content warning (detail)", "label", 0.50),
@@ -107,17 +108,27 @@ def confident(annotation: Annotation) -> bool:
     return annotation.confidence is None or annotation.confidence >= floor(annotation.name)
 
 
+_FACE_BOX = re.compile(r"^face -?\d+,-?\d+,\d+,\d+$")
+
+
+def structured(annotation: Annotation) -> bool:
+    """A value with parts, not words: a face box ("face x,y,w,h", our detector's; a recognised person's
+    name from an outside service is a label), GPS coordinates."""
+    return field(annotation.name).role == "structured" or (
+        annotation.name == "face" and _FACE_BOX.match(annotation.value) is not None)
+
+
 def shown(annotation: Annotation) -> bool:
-    """Worth showing as a facet value, a snippet line or a suggestion: confident, and neither a structured
-    value nor the pipeline's own note."""
-    return field(annotation.name).role not in ("structured", "internal") and confident(annotation)
+    """Worth showing as a snippet line or a suggestion: confident, and neither a structured value nor the
+    pipeline's own note."""
+    return not structured(annotation) and field(annotation.name).role != "internal" and confident(annotation)
 
 
 def indexed_text(annotations: list[Annotation] | tuple[Annotation, ...]) -> str:
     """The annotation words the lexical stores index: every annotation but structured values (face boxes,
-    GPS) and the pipeline's notes; a guess under its floor is left out too, so it never matches, highlights
-    or counts."""
-    return " ".join(a.value for a in annotations if shown(a))
+    GPS) and the pipeline's notes. Guesses under their floor stay searchable (a query names them on
+    purpose); they are left out of snippets and suggestions."""
+    return " ".join(a.value for a in annotations if not structured(a) and field(a.name).role != "internal")
 
 
 def face_boxes(annotations: list[Annotation]) -> list[dict[str, float | int | None]]:

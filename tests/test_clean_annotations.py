@@ -39,7 +39,9 @@ def test_fields_have_friendly_names_roles_and_floors():
     assert friendly_name("mediaverse:scene_type") == "Scene type"  # an unknown name, made readable
     assert not shown(NOTES[2]) and shown(NOTES[3])  # under / over the label floor
     assert not shown(NOTES[4]) and not shown(NOTES[5])  # a face box, the pipeline's note
-    assert indexed_text(NOTES) == "and then the astronaut walks slowly across the moon dust EXIT 12 lighthouse"
+    assert indexed_text(NOTES) == "and then the astronaut walks slowly across the moon dust EXIT 12 nematode lighthouse"
+    named = Annotation(name="face", value="Roger Federer", confidence=0.91, model="mediaverse:face")  # a person's name
+    assert shown(named) and indexed_text([named]) == "Roger Federer" and face_boxes([named]) == []
     assert face_boxes(NOTES) == [{"x": 10, "y": 20, "w": 30, "h": 40, "confidence": 0.9}]
 
 
@@ -48,10 +50,11 @@ def test_floors_can_be_changed(monkeypatch):
     assert shown(NOTES[2])
 
 
-def test_face_boxes_and_guesses_under_the_floor_are_not_searchable(noted):
-    for word in ("nematode", "face", "unreadable"):
+def test_face_boxes_and_the_pipelines_notes_are_not_searchable(noted):
+    for word in ("face", "10", "unreadable"):
         assert noted.lexical.search(LexicalQuery(words=[word]), ADMIN, 5) == [], word
-    assert [h.asset_id for h in noted.lexical.search(LexicalQuery(words=["lighthouse"]), ADMIN, 5)] == ["clip"]
+    for word in ("lighthouse", "nematode"):  # under its floor a label is still found when asked for by name
+        assert [h.asset_id for h in noted.lexical.search(LexicalQuery(words=[word]), ADMIN, 5)] == ["clip"]
     # the stored annotations keep everything, with their confidence
     assert len(noted.catalog.asset("clip", ADMIN).annotations) == len(NOTES)
 
@@ -62,6 +65,9 @@ def test_snippet_is_the_line_that_matched(noted):
     hit = next(h for h in search(noted, SearchRequest(q="exit", k=5), ANON).fused if h.id == "clip")
     assert hit.snippet == "Text in picture: <mark>EXIT</mark> 12"
     assert "10,20" not in (hit.snippet or "") and "lighthouse" not in (hit.snippet or "")
+    # a guess under its floor is never the snippet: the hit falls back to its text
+    hit = next(h for h in search(noted, SearchRequest(q="nematode", k=5), ANON).fused if h.id == "clip")
+    assert "nematode" not in (hit.snippet or "") and hit.snippet == "A plain note about nothing much"
 
 
 def test_annotation_snippet_escapes_and_windows():
@@ -69,7 +75,7 @@ def test_annotation_snippet_escapes_and_windows():
     got = annotation_snippet("\ue000moon\ue001", [long])
     assert got.startswith("Speech: …") and got.endswith("…") and "<mark>moon</mark>" in got
     assert "<b>" not in got and "&lt;b&gt;" in got
-    assert annotation_snippet("\ue000moon\ue001", [Annotation(name="face", value="face moon 1,2,3,4")]) is None
+    assert annotation_snippet("\ue000face\ue001", [Annotation(name="face", value="face 1,2,3,4")]) is None  # a box
     assert plain_text("a &amp; <mark>b</mark>") == "a & b"
 
 

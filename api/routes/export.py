@@ -60,7 +60,9 @@ def faces(asset_id: str, principal: Who, c: Col, username: str | None = None) ->
     return [FaceBox.model_validate(box) for box in face_boxes(asset.annotations)]
 
 
-@router.get("/v1/search/export", responses=ERRORS)
+@router.get("/v1/search/export", response_class=Response, responses={
+    **ERRORS, 200: {"description": "The hits, without markup.",
+                    "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}}})
 def export(
     q: Annotated[str, Query(max_length=2000)] = "",
     k: Annotated[int, Query(ge=1, le=1000)] = 100,
