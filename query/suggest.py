@@ -119,8 +119,11 @@ def correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int) ->
     prefixes = [word[0]] if len(word) < 5 else [word[:2], word[1] + word[0]]
     candidates = [c for p in dict.fromkeys(prefixes)
                   for c in vocabulary.words_starting(p, viewer, len(word) - bound, len(word) + bound)]
+    consonants = set(word) - VOWELS
     for term, df in candidates:
-        if term == word:
+        # Each edit of cost 1 changes the set of consonants by at most 2 (one vowel for another by none):
+        # a cheap test that spares most candidates the full distance.
+        if term == word or len(consonants ^ (set(term) - VOWELS)) > 2 * bound:
             continue
         distance = edit_distance(word, term, bound)
         if distance <= bound and (best is None or (distance, -df, term) < best):
