@@ -72,8 +72,13 @@ def suggest(collection: Collection, q: str, viewer: Viewer, limit: int = 8) -> S
             for term, kind, count in vocabulary.complete(whole, viewer, limit, ["phrase", "label", "tag"]):
                 add(term, kind, count, whole=True)
         if last:
-            for term, kind, count in vocabulary.complete(last.lower()[:MAX_TERM], viewer, 2 * limit, KINDS):
-                add(f"{head}owner:{term}" if kind == "owner" else f"{head}{term}", kind, count)
+            # A word that is also a tag folds into one suggestion: ask again for more when that left too few.
+            for wanted in (limit, 2 * limit):
+                got = vocabulary.complete(last.lower()[:MAX_TERM], viewer, wanted, KINDS)
+                for term, kind, count in got:
+                    add(f"{head}owner:{term}" if kind == "owner" else f"{head}{term}", kind, count)
+                if len(found) >= limit or len(got) < wanted:
+                    break
     ranked = sorted(found.values(), key=lambda s: (s.text not in whole_box, -s.count, len(s.text), s.text))
     return SuggestResponse(q=q, suggestions=ranked[:limit])
 
