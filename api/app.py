@@ -16,7 +16,7 @@ from api import ops
 from api.deadline import DeadlineMiddleware
 from api.deps import metrics_guard
 from api.limits import BodyLimitMiddleware, KeyAttempts, form_error
-from api.routes import admin, assets, feed, files, health, keys, mediaverse, page, search, video
+from api.routes import admin, assets, docs, export, feed, files, health, keys, mediaverse, page, saved, search, suggest, video
 from api.schemas import ErrorBody, ErrorResponse
 from indexer.collection import Collection
 from indexer.config import Settings
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
         description="Search the images and texts of a media platform: lexical, dense and cross-modal "
         "retrieval fused into one ranking, with the MediaVerse-compatible endpoints.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc from local files: api/routes/docs.py
+        redoc_url=None,
     )
     # What the routes read through api/deps.py; the collection and the key store once they are open.
     app.state.settings = settings
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, collection: Collection | None =
     for area in (health, keys, admin):
         app.include_router(area.router)
     page.install(app)  # the web page and /static
-    for area in (mediaverse, assets, files, search, video, feed):
+    docs.install(app)  # /docs and /redoc, offline
+    for area in (mediaverse, assets, files, export, search, suggest, saved, video, feed):
         app.include_router(area.router)
     return app

@@ -17,7 +17,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from indexer.access import Viewer
-from indexer.assets import MediaType
+from indexer.assets import Annotation, MediaType
 from indexer.stores.adapter_versions import active_adapter
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound, StoreUnavailable
@@ -31,7 +31,9 @@ from query.language import ParsedQuery, parse_query
 from query.near_duplicates import copy_check
 from query.profile import is_stored, load_profile, with_adapter
 from query.rescore import fill_in
+from query.snippets import matched_snippet
 from query.sorting import SortKey, SortOrder, row_value, sort_items
+from query.suggest import did_you_mean
 from query.temporal import TemporalQuery, refuse_image, split_temporal, temporal_hits
 from ranking import maximal_marginal_relevance
 
@@ -127,13 +129,14 @@ class SearchResponse(BaseModel):
     loose: list[Hit] = Field(default_factory=list, description="The first k hits below the cut-off: when asked "
                                                                "(loose=true), or always while the cut-off does not hide.")
     cutoff: Cutoff = Field(default=NO_CUTOFF)
-    did_you_mean: str | None = Field(default=None, description="The query with misspelt words corrected.")
     facets: dict[str, list[FacetValue]] = Field(default_factory=dict, description="Counted over the confident set.")
     channels: dict[str, ChannelReport]
     timings_ms: dict[str, float] = Field(default_factory=dict)
     next_cursor: str | None = None
     degraded: list[str] = Field(default_factory=list)
     took_ms: float
+    did_you_mean: str | None = Field(default=None, description="The query with misspelt words corrected from "
+                                     "the vocabulary you may see, when it found nothing or a correction is far more frequent.")
 
 
 def _fingerprint(request: SearchRequest, image: Image.Image | None) -> str:
@@ -276,7 +279,8 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         return Hit(
             id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
             score=round(item.score, 6), thumbnail=content.thumb_path if content else None,
-            snippet=_snippet(highlights.get(item.content_id), row, content.text if content else None),
+            snippet=_snippet(highlights.get(item.content_id), row, content.text if content else None,
+                             annotations=lambda: collection.catalog.annotations(row["rowid"])),
             channels={n: _shown_score(n, c) for n, c in item.channels.items()},
             duplicates=duplicates.get(item.content_id, 0) + len(near_ids),
             duplicate_ids=near_ids,
@@ -334,6 +338,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         next_cursor=next_cursor,
         degraded=[f"{n}: {r.degraded}" for n, r in results.items() if r.degraded],
         took_ms=round((time.perf_counter() - started) * 1000, 2),
+        did_you_mean=did_you_mean(collection, request.q, viewer, found=found) if image is None else None,
     )
 
 
@@ -478,11 +483,16 @@ def _diversify(collection: Collection, items: list[Fused], diversity: float, nee
     return [by_id[c] for c in order] + rest
 
 
-def _snippet(highlight: dict[str, str] | None, row, text: str | None, limit: int = 200) -> str | None:  # noqa: ANN001
+def _snippet(highlight: dict[str, str] | None, row, text: str | None, limit: int = 200,  # noqa: ANN001
+             annotations: "Callable[[], list[Annotation]] | None" = None) -> str | None:
     import html
 
     if highlight:
         for field in ("text", "description", "annotations", "title", "tags"):
+            if field == "annotations" and field in highlight and annotations is not None:
+                if (line := matched_snippet(highlight[field], annotations)) is not None:
+                    return line  # the one annotation line that matched (query/snippets.py)
+                continue
             if field in highlight:
                 return marked_html(highlight[field])
     source = text or row["description"]

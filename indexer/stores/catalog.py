@@ -31,6 +31,7 @@ from indexer.stores.catalog_lexical import LexicalRows, write_fts_row
 from indexer.stores.catalog_queries import QueryRows
 from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BASE, metadata_columns, metadata_from_row
 from indexer.stores.catalog_vectors import VectorRows
+from indexer.stores import vocabulary
 from indexer.stores.lexical import searchable_text
 from indexer.stores.sql_filters import filters_sql, visibility_sql
 
@@ -55,6 +56,7 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._migrate()
         migrate_fts_columns(self)  # homes from before the canvas column (indexer/stores/catalog_canvas.py)
+        vocabulary.ensure(self.db)  # suggestions' term counts (indexer/stores/vocabulary.py)
         self.secret("cursor_key")  # made now, with the schema, so that no search ever has to write
 
     def _migrate(self) -> None:
@@ -367,6 +369,7 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         existing = db.execute("SELECT rowid FROM assets WHERE id = ?", (asset.id,)).fetchone()
         if existing:
             rowid = existing["rowid"]
+            vocabulary.remove_asset(db, rowid)
             db.execute(f"UPDATE assets SET {', '.join(f'{c}=?' for c in values)} WHERE rowid = ?", (*values.values(), rowid))
             db.execute("DELETE FROM annotations WHERE asset_rowid = ?", (rowid,))
         else:
@@ -384,6 +387,7 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         )
         body = db.execute("SELECT text FROM contents WHERE id = ?", (content_id,)).fetchone()["text"] or ""
         write_fts_row(db, rowid, searchable_text(asset, body, asset.annotations))
+        vocabulary.add_asset(db, rowid)
         db.execute("INSERT INTO lexical_log(asset_id, op) VALUES (?, 'upsert')", (asset.id,))
         return rowid
 
@@ -393,6 +397,7 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         if row is None:
             return None
         db.execute("DELETE FROM assets_fts WHERE rowid = ?", (row["rowid"],))
+        vocabulary.remove_asset(db, row["rowid"])
         db.execute("DELETE FROM annotations WHERE asset_rowid = ?", (row["rowid"],))
         db.execute("DELETE FROM assets WHERE rowid = ?", (row["rowid"],))
         db.execute("INSERT INTO lexical_log(asset_id, op) VALUES (?, 'delete')", (asset_id,))

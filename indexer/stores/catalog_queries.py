@@ -7,6 +7,8 @@ Mixed into `Catalog` (indexer/stores/catalog.py), whose connection and transacti
 import sqlite3
 from collections.abc import Iterable
 
+from indexer.stores import vocabulary
+
 
 class QueryRows:
     """Named reads and writes of assets and contents (a part of `Catalog`)."""
@@ -76,9 +78,12 @@ class QueryRows:
         return keep
 
     def reassign_owner(self, old_owner: str, new_owner: str) -> None:
-        """Every asset of `old_owner` now belongs to `new_owner`. The rows only, each statement its own
-        transaction; no lexical outbox entry: for evaluation collections that lend posts to a user."""
-        self.db.execute("UPDATE assets SET owner = ? WHERE owner = ?", (new_owner, old_owner))
+        """Every asset of `old_owner` now belongs to `new_owner`. The rows and the vocabulary (counted per
+        owner), each statement its own transaction; no lexical outbox entry: for evaluation collections
+        that lend posts to a user."""
+        with self.transaction() as db:
+            db.execute("UPDATE assets SET owner = ? WHERE owner = ?", (new_owner, old_owner))
+            vocabulary.rebuild(db)  # private terms are counted per owner
 
     def set_owner(self, asset_ids: Iterable[str], owner: str) -> None:
         """These assets now belong to `owner`; the rows only, like `reassign_owner`."""
@@ -86,3 +91,5 @@ class QueryRows:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             self.db.execute(f"UPDATE assets SET owner = ? WHERE id IN ({','.join('?' * len(chunk))})", (owner, *chunk))
+        with self.transaction() as db:
+            vocabulary.rebuild(db)  # private terms are counted per owner

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from indexer.annotation_fields import indexed_text
 from indexer.assets import Annotation, AssetMetadata, MediaType
 from indexer.canvas import CANVAS_ANNOTATION, CANVAS_FIELD, token
 from indexer.filters import Filters
@@ -52,12 +53,13 @@ SEARCHABLE_TEXT: dict[str, float] = {"title": 3.0, "description": 1.5, "tags": 2
 
 
 def searchable_text(metadata: AssetMetadata, text: str, annotations: Sequence[Annotation]) -> dict[str, str]:
-    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces; the
-    canvas annotations as their tokens, in their own field (their `red@top-left` would otherwise put
-    "top" and "left" in every picture's annotations)."""
+    """An asset's searchable text by SEARCHABLE_TEXT key: tags and annotation values joined by spaces (not
+    face boxes, GPS or the pipeline's notes, nor guesses under their annotator's confidence floor:
+    indexer/annotation_fields.py); the canvas annotations as their tokens, in their own field (their
+    `red@top-left` would otherwise put "top" and "left" in every picture's annotations)."""
     tokens = dict.fromkeys(canvas_token(a.value) for a in annotations if a.name == CANVAS_ANNOTATION)
     return {"title": metadata.title, "description": metadata.description, "tags": " ".join(metadata.tags),
-            "text": text, "annotations": " ".join(a.value for a in annotations if a.name != CANVAS_ANNOTATION),
+            "text": text, "annotations": indexed_text([a for a in annotations if a.name != CANVAS_ANNOTATION]),
             CANVAS_FIELD: " ".join(tokens)}
 
 
