@@ -117,7 +117,9 @@ def test_v1_query_language_structured_filters_facets_and_similar(client):
     r = client.get("/v1/search", params={"q": "coffee -label:espresso", "k": 10}).json()
     assert "coffee" not in [h["id"] for h in r["fused"]]
     assert r["parsed"]["filters"]["terms"][0] == {"field": "label", "values": ["espresso"], "negate": True}
-    assert {f["value"]: f["count"] for f in r["facets"]["type"]} == {"text": 1}
+    # Facets describe the confident set (issue 17): the one text, and whatever vector hit passed the cut-off.
+    assert {f["value"]: f["count"] for f in r["facets"]["type"]} == {t: n for t, n in r["counts"].items() if t != "all"}
+    assert r["counts"]["text"] == 1 and "coffee" not in [h["id"] for h in r["loose"]]
 
     body = {"q": "coffee", "k": 5, "filters": {"terms": [{"field": "owner", "values": ["bob"]}]}, "facets": ["owner"]}
     r = client.post("/v1/search", json=body).json()

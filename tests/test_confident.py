@@ -6,6 +6,7 @@ import random
 import pytest
 
 from conftest import skimage_png
+from indexer.collection import Collection
 from indexer.access import ADMIN
 from indexer.assets import AssetInput
 from indexer.pipeline.ingest import ingest
@@ -95,7 +96,10 @@ def test_sort_runs_over_the_whole_confident_set_before_paging(notes):
     assert backwards == sorted(named, key=str.casefold, reverse=True) + [""] * (len(titles) - len(named))
 
 
-def test_long_texts_rank_the_same_with_snippets_from_their_best_chunks(collection, monkeypatch):
+def test_long_texts_rank_the_same_with_snippets_from_their_best_chunks(settings, bundled_encoder, monkeypatch):
+    """The FTS5 store's chunked snippets (tantivy makes its own, in Rust, without the slowness)."""
+    collection = Collection.open(settings.model_copy(update={"embedded_lexical": "fts5"}), create=True,
+                                 encoder=bundled_encoder)
     rng = random.Random(3)
     long = [AssetInput(id=f"long{i}", owner="ana", text=" ".join(rng.choice(WORDS) for _ in range(6000))
                        + (" the harbour lighthouse keeper" if i == 2 else "")) for i in range(4)]
@@ -110,3 +114,4 @@ def test_long_texts_rank_the_same_with_snippets_from_their_best_chunks(collectio
         assert MARK_START in hit.highlights["text"]
     lighthouse = next(h for h in chunked if h.asset_id == "long2")
     assert f"{MARK_START}lighthouse{MARK_END}" in lighthouse.highlights["text"]
+    collection.close()

@@ -32,6 +32,7 @@ Nightly (docs/deploy.md#security): new worlds each run, failures shrunk and prin
 MEDIASEARCH_LEAK_SEED=N replays the worlds of seed N.
 """
 
+from collections import Counter
 import base64
 import json
 import os
@@ -392,9 +393,15 @@ def probe_reads(w: World, user: str | None, full: bool) -> None:
                 found = [f"{h['id']} (owner {h['owner']})" for h in _hits(body) if name in h["channels"]]
                 w.violation(1, request, user, f"{name} matched {channel['hits']} content(s) for words only assets the "
                             f"user may not see hold: {sorted(set(found))}")
-        counted = {f: v for f, v in body["facets"].items() if v}
-        if counted:
-            w.violation(1, request, user, f"the facets count assets for words only assets the user may not see hold: {_short(counted)}")
+        # The facets describe the confident set (issue 17): the hits shown, which no BM25 channel found here
+        # (checked above) but a vector channel may (vectors belong to the content). They may count those
+        # hits and nothing else: not an asset for words only assets the user may not see hold.
+        shown = Counter(h["media_type"] for h in body["fused"])
+        by_type = {v["value"]: v["count"] for v in body["facets"].get("type", [])}
+        if by_type != dict(shown) or body.get("found", 0) != sum(shown.values()):
+            counted = {f: v for f, v in body["facets"].items() if v}
+            w.violation(1, request, user, f"the facets count assets the hits do not show, for words only assets the user "
+                        f"may not see hold: {_short(counted)}; hits by type {dict(shown)}")
         r = w.call(user, "GET", "/v1/facets", params={"q": q, "facets": ["type", "owner", "tag", "annotation", "faces"]})
         counted = {f: v for f, v in r.json().items() if v}
         if counted:
