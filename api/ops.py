@@ -296,7 +296,7 @@ def _reasons_before_open(state: OpsState) -> list[str]:
 
 def readiness(state: OpsState) -> Ready:
     """Ready when open, every vector index has applied the whole vector_log, the lexical store
-    (OpenSearch) is reachable and caught up, and the home's disk has room: at least
+    (tantivy or OpenSearch) is reachable and caught up, and the home's disk has room: at least
     MEDIASEARCH_MIN_FREE_BYTES free, and no write failed for lack of space since the last one that
     worked (indexer/disk.py; a probe write clears that once space is freed, without a restart).
     Runs catch_up and the outbox replay to get there."""
@@ -313,7 +313,7 @@ def readiness(state: OpsState) -> Ready:
     except Exception as exc:  # noqa: BLE001 - a readiness probe reports, it does not raise
         reasons.append(f"the vector indexes cannot be read: {exc}")
     if c.lexical_sync is not None and not c.sync_lexical():
-        reasons.append(f"the lexical store (OpenSearch) is not reachable or not caught up: {c.lexical_sync.error}")
+        reasons.append(f"the lexical store ({c.lexical.name}) is not reachable or not caught up: {c.lexical_sync.error}")
     reasons += disk_reasons(c.home, c.settings.min_free_bytes)
     return Ready(ready=not reasons, reasons=reasons, worker=os.getpid())
 

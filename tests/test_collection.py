@@ -34,9 +34,9 @@ def test_table22_double_index_keeps_modalities_apart(collection):
     outcomes = ingest(collection, table22_items())
     assert [o.status for o in outcomes] == [IngestStatus.added] * 15
     response = search(collection, SearchRequest(q=TABLE22["page"], k=8), ADMIN)
-    images, texts = response.lists["image"], response.lists["text"]
-    assert {h.media_type for h in images} == {"image"} and len(images) == 8
-    assert {h.media_type for h in texts} == {"text"} and len(texts) == 7
+    images, texts = response.lists["image"], response.lists.get("text", [])  # the confident set (issue 17)
+    assert {h.media_type for h in images} == {"image"} and 1 <= len(images) <= 8
+    assert {h.media_type for h in texts} <= {"text"} and len(texts) <= 7
     # No text can push the matching image out of the image list.
     assert "img-page" in [h.id for h in images]
     # The seed's /retrieve shape: two lists, each by decreasing cosine similarity.
@@ -141,13 +141,13 @@ def test_private_assets_are_hidden_inside_every_channel(collection):
         AssetInput(id="open", owner="bob", text="a public note about bicycles"),
     ])
     for viewer in (ANON, Viewer(username="bob")):
-        response = search(collection, SearchRequest(q="tomato soup espresso", k=10), viewer)
-        ids = {h.id for hits in response.lists.values() for h in hits}
+        response = search(collection, SearchRequest(q="tomato soup espresso", k=10, loose=True), viewer)
+        ids = {h.id for hits in response.lists.values() for h in hits} | {h.id for h in response.loose}
         assert ids == {"open"}
         assert collection.catalog.asset("secret", viewer) is None
         assert all(i == "open" for lst in retrieve(collection, 10, viewer, text="soup").values() for i, _ in lst)
-    mine = search(collection, SearchRequest(q="tomato soup espresso", k=10), Viewer(username="ana"))
-    assert {"secret", "pic"} <= {h.id for h in mine.fused}
+    mine = search(collection, SearchRequest(q="tomato soup espresso", k=10, loose=True), Viewer(username="ana"))
+    assert {"secret", "pic"} <= {h.id for h in mine.fused} | {h.id for h in mine.loose}
 
 
 def test_delete_and_update_respect_ownership_and_clear_every_store(collection):

@@ -99,6 +99,8 @@ def test_a_full_disk_answers_507_loses_nothing_acknowledged_and_recovers_without
     home = small_disk / "home"
     settings = Settings(home=home, encoder="bundled", min_free_bytes=MIN_FREE)
     collection = Collection.open(settings, create=True, encoder=bundled_encoder)
+    if collection.lexical_sync is not None:
+        collection.lexical_sync.MAX_PAUSE = 2.0  # retry the derived lexical index every 2 s (60 s in service)
     acknowledged: dict[str, str] = {}  # id -> the unique word in its title
 
     with TestClient(create_app(collection=collection)) as client:
@@ -184,11 +186,18 @@ def test_a_full_disk_answers_507_loses_nothing_acknowledged_and_recovers_without
         assert client.get("/v1/assets/late").status_code == 404
         assert client.get("/v1/assets/late-note").status_code == 404
         assert client.get("/v1/assets/bikes").status_code == 404
+        # The lexical index is derived (tantivy by default, or OpenSearch): a write its replay could not make for
+        # lack of space waits in the outbox (the backlog) and is made once space is free (step 5). Nothing else lags.
+        backlog = collection.status()["lexical"].get("backlog") or 0
+        missing = []
         for asset_id, word in acknowledged.items():
             hits = client.get("/v1/search", params={"q": word, "k": 5}).json()["fused"]
-            assert asset_id in [h["id"] for h in hits], (asset_id, word)
+            if asset_id not in [h["id"] for h in hits]:
+                missing.append((asset_id, word))
+        assert len(missing) <= backlog, (missing, backlog)
         report = check(collection)
-        assert report["in_agreement"], report
+        lagging = [k for k, v in report.items() if isinstance(v, dict) and not v.get("in_agreement", True)]
+        assert report["in_agreement"] or (backlog and all(k.startswith("lexical:") for k in lagging)), report
         assert find_orphans(collection, min_age=0).paths == []  # nothing left by the failed writes, even now
         ready = client.get("/ready")
         assert ready.status_code == 503
@@ -200,7 +209,9 @@ def test_a_full_disk_answers_507_loses_nothing_acknowledged_and_recovers_without
         (small_disk / "filler-2").unlink()
         (small_disk / "filler-1").unlink()
         assert shutil.disk_usage(small_disk).free > MIN_FREE + PROBE_BYTES
-        ready = client.get("/ready")
+        deadline = time.monotonic() + 20  # the lexical outbox's next retry (every 2 s here) catches up
+        while (ready := client.get("/ready")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert ready.status_code == 200, ready.text
         assert post_image("late", _noise_png(1000), "late").status_code == 201
         assert post_text("late-note", "latenote").status_code == 201

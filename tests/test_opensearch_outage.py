@@ -84,7 +84,9 @@ def test_writes_during_an_outage_are_kept_and_replayed(opensearch_node, os_setti
 
         lexical = collection.status()["lexical"]
         assert lexical["health"] == "unreachable" and lexical["documents"] is None
-        assert lexical["backlog"] == 5  # n5, n6, n7, the update of n0 and the delete of n1
+        # n5, n6, n7, the update of n0 and the delete of n1; and n2-n4 too when the ingest's batched replay
+        # (every 2 s and at its end) had not sent them before the node went down.
+        assert 5 <= lexical["backlog"] <= 8
         assert not lexical["in_agreement"] and "cannot reach OpenSearch" in lexical["error"]
         with pytest.raises(StoreUnavailable, match="cannot reach OpenSearch"):
             searchable(collection, "amber")
@@ -97,7 +99,8 @@ def test_writes_during_an_outage_are_kept_and_replayed(opensearch_node, os_setti
         result = CliRunner().invoke(app, ["status"])
         assert result.exit_code == 0, result.output
         printed = " ".join(result.output.split())  # however the terminal wrapped it
-        assert "health unreachable" in printed and "outbox backlog 5" in printed and "stores disagree" in printed
+        backlog = lexical["backlog"]
+        assert "health unreachable" in printed and f"outbox backlog {backlog}" in printed and "stores disagree" in printed
     finally:
         opensearch_node.start()
 
