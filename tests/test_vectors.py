@@ -55,3 +55,34 @@ def test_bad_factory_and_dimension_are_clear_errors():
         VectorIndex(16, "NotAnIndex")
     with pytest.raises(ValueError, match="dimension 16"):
         VectorIndex(16).add(np.array([1]), unit(1, d=8))
+
+
+def test_float_vectors_load_while_another_writer_replaces_the_file(tmp_path):
+    """CI once failed with 'mmap length is greater than file size': `load` read the header of one file and
+    mapped the next one that another process had renamed over it. Both now come from one open file."""
+    import threading
+
+    from indexer.stores.vectors import FloatVectors
+
+    path = tmp_path / "dense.vectors"
+    rng = np.random.default_rng(0)
+    FloatVectors.build(8, np.arange(3), rng.random((3, 8))).save(path, 0)
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 3
+        while not stop.is_set():
+            n = 3 if n > 400 else n + 37
+            FloatVectors.build(8, np.arange(n), rng.random((n, 8))).save(path, n)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(300):
+            floats, seq = FloatVectors.load(path, 8)
+            assert len(floats) == seq or seq == 0  # the header and the rows always belong to one file
+            ids, rows = floats.get(np.arange(len(floats)))
+            assert rows.shape == (len(floats), 8)
+    finally:
+        stop.set()
+        thread.join()

@@ -18,6 +18,7 @@ on both. A removal makes the GPU copy stale; it is copied again at the next sear
 """
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -466,28 +467,40 @@ class FloatVectors:
                 yield np.ascontiguousarray(self.get(ids[start : start + 65536])[1], dtype=FLOAT_DTYPE).tobytes()
 
         atomic_write(path, chunks(), home=home or path.parent, what=f"the float vectors {path.name}", fsync=True)
-        loaded = FloatVectors.load(path, self.dim)
-        self._ids, self._rows, self._dead, self._extra = loaded[0]._ids, loaded[0]._rows, loaded[0]._dead, {}
+        # Map what was just written. Another process (a serve worker, the CLI) may have replaced the file
+        # since: then its rows are not ours, and the merged rows stay in memory until the next save.
+        try:
+            loaded, seq = FloatVectors.load(path, self.dim)
+        except (OSError, ValueError):
+            loaded, seq = None, None
+        if loaded is not None and seq == applied_seq and np.array_equal(loaded._ids, ids):
+            self._ids, self._rows = loaded._ids, loaded._rows
+        else:
+            self._ids, self._rows = ids, self.get(ids)[1]
+        self._dead, self._extra = np.zeros(len(self._ids), dtype=bool), {}
 
     @classmethod
     def load(cls, path: Path, dim: int) -> tuple["FloatVectors", int]:
-        """(the file memory-mapped, its applied sequence number); ValueError when unreadable or not `dim`."""
+        """(the file memory-mapped, its applied sequence number); ValueError when unreadable or not `dim`.
+        The header, the size and the mapping all come from one open file: another process may rename a
+        new file over `path` at any moment, and a second `open` could see that one."""
         with open(path, "rb") as fh:
             head = fh.read(FLOATS_HEADER)
-        try:
-            header = json.loads(head)
-        except ValueError:
-            raise ValueError(f"{path} has no readable header") from None
-        if header.get("format") != FLOATS_FORMAT or header.get("dim") != dim or header.get("dtype") != np.dtype(FLOAT_DTYPE).name:
-            raise ValueError(f"{path} holds other vectors ({header})")
-        count = int(header["count"])
-        expected = FLOATS_HEADER + count * 8 + count * dim * np.dtype(FLOAT_DTYPE).itemsize
-        if path.stat().st_size != expected:
-            raise ValueError(f"{path} is cut short or too long")
-        if not count:
-            return cls(dim, np.zeros(0, np.int64), np.zeros((0, dim), FLOAT_DTYPE)), int(header["applied_seq"])
-        ids = np.memmap(path, dtype="<i8", mode="r", offset=FLOATS_HEADER, shape=(count,))
-        rows = np.memmap(path, dtype=FLOAT_DTYPE, mode="r", offset=FLOATS_HEADER + count * 8, shape=(count, dim))
+            try:
+                header = json.loads(head)
+            except ValueError:
+                raise ValueError(f"{path} has no readable header") from None
+            if header.get("format") != FLOATS_FORMAT or header.get("dim") != dim or header.get("dtype") != np.dtype(FLOAT_DTYPE).name:
+                raise ValueError(f"{path} holds other vectors ({header})")
+            count = int(header["count"])
+            expected = FLOATS_HEADER + count * 8 + count * dim * np.dtype(FLOAT_DTYPE).itemsize
+            if os.fstat(fh.fileno()).st_size != expected:
+                raise ValueError(f"{path} is cut short or too long")
+            if not count:
+                return cls(dim, np.zeros(0, np.int64), np.zeros((0, dim), FLOAT_DTYPE)), int(header["applied_seq"])
+            # np.memmap of an open file maps that file (its inode), whatever `path` names by now.
+            ids = np.memmap(fh, dtype="<i8", mode="r", offset=FLOATS_HEADER, shape=(count,))
+            rows = np.memmap(fh, dtype=FLOAT_DTYPE, mode="r", offset=FLOATS_HEADER + count * 8, shape=(count, dim))
         return cls(dim, np.asarray(ids), rows), int(header["applied_seq"])
 
 
