@@ -19,6 +19,7 @@ store as raw syntax.
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -80,11 +81,15 @@ class ParsedQuery:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def parse_query(query: str) -> ParsedQuery:
-    query = _CONTROL.sub(" ", query)  # control characters mean nothing in a search box
-    parsed = ParsedQuery()
-    terms: list[TermFilter] = []
-    ranges: list[RangeFilter] = []
+def clean(query: str) -> str:
+    """Control characters mean nothing in a search box: each becomes a space (positions are kept)."""
+    return _CONTROL.sub(" ", query)
+
+
+def tokens(query: str) -> Iterator[re.Match]:
+    """The tokens of a cleaned query, in order: a field (`name:value`, `name:"two words"`), a phrase or a
+    word, each maybe negated. The one scanner of queries: parse_query and THEN's split both use it.
+    An unclosed quote raises QuerySyntaxError at its position."""
     position = 0
     while position < len(query):
         if query[position].isspace():
@@ -93,6 +98,16 @@ def parse_query(query: str) -> ParsedQuery:
         match = _TOKEN.match(query, position)
         if match is None or match.end() == position:
             raise QuerySyntaxError("unclosed quote", query, position, hint='close the phrase with "')
+        yield match
+        position = match.end()
+
+
+def parse_query(query: str) -> ParsedQuery:
+    query = clean(query)
+    parsed = ParsedQuery()
+    terms: list[TermFilter] = []
+    ranges: list[RangeFilter] = []
+    for match in tokens(query):
         token = match.group(0)
         negate = match.group("neg") is not None
         if match.group("field") is not None:
@@ -104,7 +119,6 @@ def parse_query(query: str) -> ParsedQuery:
             if name not in FIELD_ALIASES:
                 if match.group("fquoted") is None and value and "//" in token:
                     _add_word(parsed, token, negate)  # a URL-like word, not a field
-                    position = match.end()
                     continue
                 raise QuerySyntaxError(
                     f"unknown field '{name}'", query, match.start("field"), len(name),
@@ -139,7 +153,6 @@ def parse_query(query: str) -> ParsedQuery:
                 terms.append(TermFilter(field="canvas", values=[placed], negate=negate))
             else:
                 _add_word(parsed, word, negate)
-        position = match.end()
     distinct = dict.fromkeys(t.lower() for t in (*parsed.words, *parsed.phrases, *parsed.excluded))
     searched = sum(_text_tokens(t) for t in distinct)
     if searched > MAX_TEXT_TOKENS:

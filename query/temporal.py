@@ -34,7 +34,7 @@ from indexer.errors import InvalidInput
 from indexer.filters import Filters, TermFilter
 from indexer.stores.catalog_moments import visible_assets
 from indexer.stores.catalog_schema import SEGMENT_ID_BASE
-from query.language import _TOKEN, _CONTROL, ParsedQuery, QuerySyntaxError, parse_query
+from query.language import ParsedQuery, QuerySyntaxError, clean, parse_query, tokens
 from query.profile import load_profile
 
 DEFAULT_WINDOW = 60.0
@@ -62,22 +62,14 @@ def split_temporal(query: str | None) -> TemporalQuery | None:
     without THEN is then refused by parse_query). Mistakes raise QuerySyntaxError."""
     if not query or OPERATOR not in query:
         return None
-    query = _CONTROL.sub(" ", query)
+    query = clean(query)
     thens: list[re.Match] = []
     windows: list[re.Match] = []
-    position = 0
-    while position < len(query):
-        if query[position].isspace():
-            position += 1
-            continue
-        match = _TOKEN.match(query, position)
-        if match is None or match.end() == position:
-            raise QuerySyntaxError("unclosed quote", query, position, hint='close the phrase with "')
+    for match in tokens(query):
         if match.group("word") == OPERATOR and match.group("neg") is None:
             thens.append(match)
         elif match.group("field") is not None and match.group("field").lower() == "within":
             windows.append(match)
-        position = match.end()
     if not thens:
         return None
     if len(thens) > 1:

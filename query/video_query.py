@@ -22,7 +22,8 @@ the asset shown for a content is the newest one the viewer may see (`Catalog.rep
 import math
 import time
 from pathlib import Path
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -31,6 +32,7 @@ from pydantic import BaseModel, Field
 from indexer.access import Viewer
 from indexer.assets import MediaType
 from indexer.collection import Collection
+from indexer.stores.catalog import Catalog, ContentRow
 from indexer.errors import InvalidInput
 from indexer.filters import Filters
 from indexer.media.copies import QUERY_MAX_FRAMES, QUERY_MAX_SECONDS, describe, descriptor_model, picture_hashes, probe_clip, sample_frames
@@ -179,14 +181,9 @@ def rank_videos(collection: Collection, info: ClipInfo, times: np.ndarray, descr
     timings["fine"] = _ms(t)
 
     t = time.perf_counter()
-    representatives = catalog.representatives(ranked[: 3 * k + 10], viewer, filters)
     hits: list[VideoHit] = []
-    for content_id in ranked:
-        row = representatives.get(content_id)
-        if row is None:
-            continue
+    for content_id, row, content in _visible(catalog, ranked, viewer, filters, k):
         a = aligned.get(content_id)
-        content = catalog.content(content_id)
         if a is not None:
             segment = Segment(start=a.start, end=min(a.end, content.duration) if content and content.duration else a.end)
         elif content_id in moments:
@@ -199,11 +196,26 @@ def rank_videos(collection: Collection, info: ClipInfo, times: np.ndarray, descr
             fine=round(a.score, 6) if a else None, chamfer=round(a.chamfer, 6) if a else None,
             consistency=round(a.consistency, 4) if a else None, segment=segment,
             thumbnail=content.thumb_path if content else None))
-        if len(hits) >= k:
-            break
     timings["hits"] = _ms(t)
     return VideoSearchResponse(clip=info, hits=hits, videos=len(allowed), coarse_candidates=len(order), reranked=len(aligned),
                                rerank=rerank, encoder=collection.encoder.id, timings_ms=timings, took_ms=_ms(started))
+
+
+def _visible(catalog: Catalog, ranked: list[int], viewer: Viewer, filters: Filters | None,
+             k: int) -> Iterator[tuple[int, Any, ContentRow | None]]:
+    """The first `k` ranked contents that the viewer may see, each with the asset that stands for it (as
+    this viewer, under these filters) and its content row: the one place both searches turn contents
+    into hits, so a hit never names an asset the viewer cannot see."""
+    representatives = catalog.representatives(ranked[: 3 * k + 10], viewer, filters)
+    shown = 0
+    for content_id in ranked:
+        row = representatives.get(content_id)
+        if row is None:
+            continue
+        yield content_id, row, catalog.content(content_id)
+        shown += 1
+        if shown >= k:
+            return
 
 
 def copy_scores(hash_similarity: np.ndarray, embedding_similarity: np.ndarray, method: CopyMethod) -> np.ndarray:
@@ -264,14 +276,9 @@ def rank_copies(collection: Collection, query_hashes: np.ndarray, descriptors: n
     ranked = list(best)
     timings["score"] = _ms(t)
     t = time.perf_counter()
-    representatives = catalog.representatives(ranked[: 3 * k + 10], viewer, filters)
     hits: list[CopyHit] = []
-    for content_id in ranked:
-        row = representatives.get(content_id)
-        if row is None:
-            continue
+    for content_id, row, content in _visible(catalog, ranked, viewer, filters, k):
         i = best[content_id]
-        content = catalog.content(content_id)
         start, end = matrix.starts[rows[i]], matrix.ends[rows[i]]
         hits.append(CopyHit(
             id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
@@ -279,8 +286,6 @@ def rank_copies(collection: Collection, query_hashes: np.ndarray, descriptors: n
             embedding_similarity=round(float(esim[i]), 6),
             segment=None if np.isnan(start) else Segment(start=round(float(start), 3), end=round(float(end), 3)),
             thumbnail=content.thumb_path if content else None))
-        if len(hits) >= k:
-            break
     timings["hits"] = _ms(t)
     return CopySearchResponse(method=method, hits=hits, pictures=len(rows), encoder=collection.encoder.id,
                               timings_ms=timings, took_ms=_ms(started))

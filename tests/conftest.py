@@ -93,6 +93,61 @@ def collection(settings: Settings, bundled_encoder) -> Collection:
     c.close()
 
 
+def sample_collection(home: Path, encoder) -> Collection:  # noqa: ANN001 - an encoder
+    """A collection at `home` holding the demo's bundled sample media (api/sample.py), as `make demo` has it."""
+    from api.sample import write_sample
+    from indexer.pipeline.ingest import ingest
+    from indexer.pipeline.inputs import manifest_inputs
+
+    collection = Collection.open(Settings(home=home, encoder="bundled"), create=True, encoder=encoder)
+    manifest = write_sample(home / "sample")
+    outcomes = ingest(collection, [i for i in manifest_inputs(manifest) if not hasattr(i, "status")])
+    assert not [o for o in outcomes if o.status == "rejected"], outcomes
+    return collection
+
+
+# --- The web page in a real browser: Debian's Chromium driven by Playwright ---------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module (started only by the modules that ask for a page)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or CHROMIUM
+    assert Path(executable).exists(), "Debian's chromium is missing: run `make install`"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):  # noqa: ANN001
+    """A fresh page at 1280x900. Afterwards: a screenshot under test-results/screenshots/, and the test
+    fails on any error in the page or any request outside the server (the page must work offline)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # A 4xx the page explains to the user (a parse error) is not a page error.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not errors, f"errors in the page: {errors}"
+    assert not outside, f"requests outside the server: {outside}"
+
+
 # --- OpenSearch: one real node for the whole session, run by docker/opensearch-local.sh -------------
 # Started on first use and stopped at the end. A node that cannot start fails the tests that need it
 # (with the script's output and the node's log): they are never skipped.

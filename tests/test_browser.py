@@ -3,64 +3,19 @@
 Each test saves a screenshot under test-results/screenshots/.
 """
 
-import shutil
-from pathlib import Path
 
 import pytest
 
-from conftest import serve_in_thread
-from indexer.collection import Collection
-from indexer.config import Settings
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
-
+from conftest import sample_collection, serve_in_thread
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, bundled_encoder):
     from api.app import create_app
-    from api.sample import write_sample
-    from indexer.pipeline.ingest import ingest
-    from indexer.pipeline.inputs import manifest_inputs
 
     home = tmp_path_factory.mktemp("ui") / "home"
-    collection = Collection.open(Settings(home=home, encoder="bundled"), create=True, encoder=bundled_encoder)
-    manifest = write_sample(home / "sample")
-    outcomes = ingest(collection, [i for i in manifest_inputs(manifest) if not hasattr(i, "status")])
-    assert not [o for o in outcomes if o.status == "rejected"], outcomes
+    collection = sample_collection(home, bundled_encoder)
     with serve_in_thread(create_app(collection=collection)) as url:
         yield {"url": url, "home": home}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make install`"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    # A 4xx the page explains to the user (a parse error) is not a page error.
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
-    outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert not errors, f"errors in the page: {errors}"
-    assert not outside, f"requests outside the server: {outside}"
 
 
 def titles(page) -> list[str]:

@@ -9,7 +9,6 @@ from indexer.config import Settings
 from indexer.assets import AssetInput
 from indexer.pipeline.ingest import ingest_one
 from indexer.stores.keys import KeyStore
-from test_browser import browser, page  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")

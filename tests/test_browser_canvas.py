@@ -2,7 +2,6 @@
 the real server (as tests/test_browser.py). Painting a cell writes its token into the search box."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,6 @@ from indexer.assets import AssetInput
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.pipeline.ingest import IngestStatus, ingest
-from test_browser import ARGS, CHROMIUM, SHOTS
 from test_canvas import picture
 
 
@@ -37,31 +35,6 @@ def server(tmp_path_factory, bundled_encoder):
     with serve_in_thread(create_app(collection=collection)) as url:
         yield url
     collection.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run `make install`"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert not errors, f"errors in the page: {errors}"
 
 
 def titles(page) -> list[str]:

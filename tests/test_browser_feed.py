@@ -6,7 +6,7 @@ explanations cite titles, never ids or scores. Screenshots go to test-results/sc
 import json
 import re
 
-from test_browser import browser, page, server  # noqa: F401 - the fixtures
+from test_browser import server  # noqa: F401 - the fixture: the sample collection served for this module
 
 IDS = re.compile(r"\b(image|text|video)-[a-z]")
 

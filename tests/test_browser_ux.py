@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_browser import browser, page, server  # noqa: F401  (fixtures: one server and one Chromium for this module)
+from test_browser import server  # noqa: F401  (the fixture: the sample collection served for this module)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -4,10 +4,11 @@ from what the viewer may see; the vocabulary follows ingest, edits and deletions
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import sample_collection
+
 from indexer.access import ADMIN, Viewer
 from indexer.assets import Annotation, AssetInput
 from indexer.collection import Collection
-from indexer.config import Settings
 from indexer.pipeline.edits import add_annotations, delete_asset, update_asset
 from indexer.pipeline.ingest import ingest
 from indexer.stores import vocabulary
@@ -24,14 +25,7 @@ def texts(response) -> list[str]:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory, bundled_encoder):
     """The demo's sample collection, and one private asset of alice's with words nobody else has."""
-    from api.sample import write_sample
-    from indexer.pipeline.inputs import manifest_inputs
-
-    home = tmp_path_factory.mktemp("suggest") / "home"
-    collection = Collection.open(Settings(home=home, encoder="bundled"), create=True, encoder=bundled_encoder)
-    manifest = write_sample(home / "sample")
-    outcomes = ingest(collection, [i for i in manifest_inputs(manifest) if not hasattr(i, "status")])
-    assert not [o for o in outcomes if o.status == "rejected"], outcomes
+    collection = sample_collection(tmp_path_factory.mktemp("suggest") / "home", bundled_encoder)
     ingest(collection, [AssetInput(id="alice-diary", owner="alice", visibility="private", title="Quarantelli plans",
                                    text="Zorblatt meets quarantelli at the harbour", tags=["zorbtag"])])
     yield collection
