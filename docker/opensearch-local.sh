@@ -411,6 +411,7 @@ start() {
   ensure_node_user
   mkdir -p "$RUN_DIR"
   if ((NODES > 1)); then echo "$NODES" >"$RUN_DIR/nodes"; else rm -f "$RUN_DIR/nodes"; fi
+  [[ $EUID -eq 0 ]] && chown "$RUN_USER" "$RUN_DIR"  # the nodes' user must reach its folders
   if ((SECURITY)); then touch "$RUN_DIR/security"; else rm -f "$RUN_DIR/security"; fi
   assign_ports
   for ((k = 1; k <= NODES; k++)); do
