@@ -29,8 +29,8 @@ from indexer.config import Settings
 from indexer.stores.lexical import LexicalQuery
 from indexer.stores.opensearch import OpenSearchLexicalStore
 
-BEFORE, DURING = 20, 100  # assets ingested before the kill, and in the ingest that the kill interrupts
-KILL_AFTER = 15  # acknowledgements of the second ingest before the kill
+BEFORE, DURING = 20, 60  # assets ingested before the kill, and in the ingest that the kill interrupts
+KILL_AFTER = 10  # acknowledgements of the second ingest before the kill
 LETTERS = "bcdfghjklmnpqrtvwxz"  # no vowels, no s or y: the stemmers leave the words alone
 
 
