@@ -360,6 +360,10 @@ launch() {  # node number: start the node's process (ports and config are in its
 
 assign_ports() {  # each node's HTTP and transport ports: kept from the previous start, else chosen
   local k nd http=() transport=() free
+  if ((NODES == 1)) && [[ -n "${OPENSEARCH_PORT:-}" ]]; then  # a single node: the variable wins, as before
+    mkdir -p "$RUN_DIR" && echo "$OPENSEARCH_PORT" >"$RUN_DIR/port"
+    return 0
+  fi
   if [[ -f "$(node_dir 1)/port" ]] && { ((NODES == 1)) || [[ -f "$(node_dir 1)/tport" ]]; }; then
     if [[ -n "${OPENSEARCH_PORT:-}" && "$OPENSEARCH_PORT" != "$(cat "$(node_dir 1)/port")" ]]; then
       say "OPENSEARCH_PORT=$OPENSEARCH_PORT ignored: $RUN_DIR keeps port $(cat "$(node_dir 1)/port") (run '$0 clean' to change it)"
