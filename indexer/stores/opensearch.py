@@ -86,7 +86,7 @@ class OpenSearchLexicalStore(OpenSearchIndex):
             try:
                 response = self.client.bulk(body=body, index=index, refresh=refresh, require_alias=index == self.alias)
             except (os_errors.ConnectionError, os_errors.ConnectionTimeout) as exc:
-                if attempt == self.retries:
+                if attempt == self.retries or isinstance(exc, os_errors.SSLError):  # a certificate does not heal
                     raise self._unavailable(exc, f"writing {len(pending)} documents") from None
                 continue
             except os_errors.TransportError as exc:

@@ -92,16 +92,25 @@ class OpenSearchIndex:
     # --- errors
     def _unavailable(self, exc: Exception, doing: str) -> StoreUnavailable:
         where = ", ".join(self.hosts)
+        if isinstance(exc, os_errors.SSLError):  # a ConnectionError too: checked first
+            return StoreUnavailable(
+                f"OpenSearch at {where} presented a TLS certificate that could not be verified while {doing}: "
+                f"{_tls_reason(exc)}",
+                "set MEDIASEARCH_OPENSEARCH_CA to the PEM file of the CA that signed the cluster's certificates "
+                "(docker/opensearch-local.sh --security: <run folder>/config/root-ca.pem); the URL's host must be "
+                "one the certificate names",
+            )
         if isinstance(exc, (os_errors.ConnectionError, os_errors.ConnectionTimeout)):
             return StoreUnavailable(
                 f"cannot reach OpenSearch at {where} while {doing}: {getattr(exc, 'info', exc)}",
-                "start the cluster (docker/opensearch-local.sh start for a local node) or fix MEDIASEARCH_OPENSEARCH_URL; "
-                "writes are kept in the catalog and replayed when it is back",
+                "start the cluster (docker/opensearch-local.sh start for a local node) or fix MEDIASEARCH_OPENSEARCH_URL "
+                "(a cluster with TLS needs https:// URLs); writes are kept in the catalog and replayed when it is back",
             )
         if isinstance(exc, (os_errors.AuthenticationException, os_errors.AuthorizationException)):
             return StoreUnavailable(
                 f"OpenSearch at {where} refused the credentials while {doing} ({exc.status_code})",
-                "check MEDIASEARCH_OPENSEARCH_USER and _PASSWORD, or _API_KEY, and the user's index permissions",
+                "check MEDIASEARCH_OPENSEARCH_USER and MEDIASEARCH_OPENSEARCH_PASSWORD (or MEDIASEARCH_OPENSEARCH_API_KEY), "
+                "and the user's index permissions",
             )
         status = getattr(exc, "status_code", "?")
         return StoreUnavailable(f"OpenSearch at {where} answered {status} while {doing}: {_reason(exc)}",
@@ -194,6 +203,13 @@ class OpenSearchIndex:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _tls_reason(exc: Exception) -> str:
+    """The TLS library's words (e.g. 'certificate verify failed: self-signed certificate in certificate chain')."""
+    text = str(getattr(exc, "info", None) or exc)
+    found = re.search(r"certificate verify failed[^'\")\]]*", text)
+    return found.group(0).strip() if found else text[-300:]
 
 
 def _reason(exc: Exception) -> str:
