@@ -19,6 +19,7 @@ on this host's cgroups.
 import argparse
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -31,6 +32,11 @@ DOCKER = Path(__file__).resolve().parent
 COMPOSE = DOCKER / "docker-compose.yml"
 KNOWN = {"image", "build", "environment", "command", "volumes", "network_mode", "ulimits", "restart",
          "healthcheck", "depends_on"}
+# A container cannot get a limit above what the host lets runc set (the development machine lacks CAP_SYS_RESOURCE:
+# its hard limits are 20000 open files and 96364 processes, podman's defaults of 1048576 and 4194304 fail, and so
+# does nproc 65536 while 32768 works): these two limits are set on every container, capped as measured there.
+HOST_LIMITS = {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[1], "nproc": 32768}
+HOST_LIMITS = {name: 1048576 if hard == resource.RLIM_INFINITY else hard for name, hard in HOST_LIMITS.items()}
 VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 
 
@@ -104,8 +110,14 @@ def run_args(project: str, name: str, service: dict) -> list[str]:
     for volume in service.get("volumes", []):
         source, target = volume.split(":", 1)
         args += ["--volume", f"{project}_{source}:{target}"]
-    for limit, value in (service.get("ulimits") or {}).items():
-        args += ["--ulimit", f"{limit}={value['soft']}:{value['hard']}" if isinstance(value, dict) else f"{limit}={value}"]
+    limits = dict(service.get("ulimits") or {})
+    for name, host_hard in HOST_LIMITS.items():
+        limits.setdefault(name, {"soft": host_hard, "hard": host_hard})
+    for limit, value in limits.items():
+        soft, hard = (value["soft"], value["hard"]) if isinstance(value, dict) else (value, value)
+        if limit in HOST_LIMITS:
+            soft, hard = min(int(soft), HOST_LIMITS[limit]), min(int(hard), HOST_LIMITS[limit])
+        args += ["--ulimit", f"{limit}={soft}:{hard}"]
     args.append(service["image"])
     command = service.get("command")
     if command:

@@ -47,6 +47,8 @@ def call(method: str, url: str, form: dict | None = None, timeout: float = 60) -
             return e.code, json.loads(body)
         except ValueError:
             return e.code, body.decode(errors="replace")
+    except (urllib.error.URLError, OSError) as e:
+        raise SmokeFailure(f"{method} {url}: {e}") from None
 
 
 def hit_ids(response: dict) -> set[str]:
@@ -123,9 +125,9 @@ def main() -> int:
         step("PostgreSQL answers over TCP", postgres)
         step("OpenSearch: one cluster of three nodes", cluster)
         step("node A /health", lambda: health("A"))
-        step("node B /health", lambda: health("B"))
         step("ingest one asset through node A", lambda: ingest(asset))
         step("find it through node A", lambda: find("A", asset, word))
+        step("node B /health", lambda: health("B"))
         if os.environ.get("MEDIASEARCH_DATABASE_URL"):
             step("find it through node B (shared PostgreSQL catalog)", lambda: find("B", asset, word))
         else:
