@@ -171,10 +171,12 @@ def wait_healthy(project: str, name: str, service: dict) -> float:
 
 
 def build(spec: dict, dry: bool) -> None:
+    built: set[str] = set()
     for name, service in spec["services"].items():
         b = service.get("build")
-        if not b:
+        if not b or service["image"] in built:  # the three OpenSearch nodes and the two API nodes share an image
             continue
+        built.add(service["image"])
         context = (COMPOSE.parent / b["context"]).resolve()
         args = ["build", "--network", "host", "-t", service["image"]]
         dockerfile = context / b.get("dockerfile", "Dockerfile")
