@@ -10,7 +10,7 @@
 #    docker/containers.conf: runc and cgroupfs (the default crun fails on this host's cgroups) and the host network.
 # 2. mediasearch-base:bookworm: `debootstrap --variant=minbase bookworm` from the mirror apt uses here, imported
 #    with `podman import`. Skipped when the image exists. BASE_IMAGE=debian:bookworm-slim uses a registry's instead.
-# 3. docker/wheelhouse (ignored by git): `pip wheel` of the project's dependencies and facenet-pytorch, so that
+# 3. docker/wheelhouse (ignored by git): `pip download` (+ `pip wheel`) of the project's dependencies and facenet-pytorch, so that
 #    the image build installs with `pip install --no-index`, with requirements.txt (pyproject.toml's dependency
 #    list). Skipped when it is complete (its stamp names that list). TORCH_INDEX adds an index for torch's CPU wheels when one is reachable.
 # 4. docker/opensearch/dist (ignored by git): the distribution of docker/opensearch-local.sh's cache, hard-linked
@@ -80,8 +80,12 @@ wheelhouse() {
   echo "$requirements" >"$dir/requirements.txt"
   say "filling docker/wheelhouse with pip wheel (PyPI${TORCH_INDEX:+ and $TORCH_INDEX})"
   local extra=(); [[ -n "${TORCH_INDEX:-}" ]] && extra=(--extra-index-url "$TORCH_INDEX")
-  "$PY" -m pip wheel --quiet --no-cache-dir "${extra[@]}" -w "$dir" -r "$dir/requirements.txt" setuptools wheel
-  "$PY" -m pip wheel --quiet --no-cache-dir --no-deps -w "$dir" facenet-pytorch==2.6.0
+  # pip download keeps the files already in the folder (a dependency change fetches only what changed); then
+  # pip wheel, offline, turns any source distribution into a wheel, so the image build compiles nothing.
+  "$PY" -m pip download --quiet --no-cache-dir "${extra[@]}" -d "$dir" -r "$dir/requirements.txt" setuptools wheel
+  "$PY" -m pip download --quiet --no-cache-dir --no-deps -d "$dir" facenet-pytorch==2.6.0
+  "$PY" -m pip wheel --quiet --no-index --find-links "$dir" -w "$dir" -r "$dir/requirements.txt"
+  find "$dir" -maxdepth 1 \( -name '*.tar.gz' -o -name '*.zip' \) -delete
   echo "$want" >"$dir/.complete"
   say "wheelhouse filled in $(( $(stamp) - t0 )) s ($(du -sh "$dir" | cut -f1))"
 }
