@@ -17,7 +17,8 @@ spec.loader.exec_module(topology)
 
 @pytest.fixture
 def compose(monkeypatch):
-    for name in ("MEDIASEARCH_PORT_PREFIX", "MEDIASEARCH_DATABASE_URL", "POSTGRES_PASSWORD", "BASE_IMAGE"):
+    for name in ("MEDIASEARCH_PORT_PREFIX", "MEDIASEARCH_DATABASE_URL", "POSTGRES_PASSWORD", "BASE_IMAGE",
+                 "MEDIASEARCH_API_IMAGE"):
         monkeypatch.delenv(name, raising=False)
     return topology.load()
 
