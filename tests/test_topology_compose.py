@@ -72,3 +72,11 @@ def test_a_key_the_script_does_not_run_is_refused(tmp_path):
     path.write_text("services:\n  x:\n    image: y\n    network_mode: host\n    ports: ['80:80']\n")
     with pytest.raises(topology.TopologyError, match="ports"):
         topology.load(path)
+
+
+def test_each_opensearch_healthcheck_asks_its_own_port(compose):
+    # A shell drops environment variables with a dot in their name, so a check cannot read http.port itself.
+    for name in ("opensearch-1", "opensearch-2", "opensearch-3"):
+        service = compose["services"][name]
+        port = service["environment"]["http.port"]
+        assert any(f"127.0.0.1:{port}/" in part for part in topology.health_command(service))
