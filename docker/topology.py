@@ -170,6 +170,11 @@ def wait_healthy(project: str, name: str, service: dict) -> float:
                         f"(see `python docker/topology.py logs {name}`)")
 
 
+def image_id(image: str) -> str | None:
+    r = podman("image", "inspect", "--format", "{{.Id}}", image, check=False, quiet=True)
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
 def build(spec: dict, dry: bool) -> None:
     built: set[str] = set()
     for name, service in spec["services"].items():
@@ -187,9 +192,12 @@ def build(spec: dict, dry: bool) -> None:
         for key, value in (b.get("args") or {}).items():
             args += ["--build-arg", f"{key}={value}"]
         started = time.monotonic()
+        before = image_id(service["image"]) if not dry else None
         podman(*args, str(context), dry=dry)
         if not dry:
             print(f"topology: built {service['image']} in {time.monotonic() - started:.1f} s", flush=True)
+            if before and image_id(service["image"]) != before:  # the replaced image and its layers (GBs for the API)
+                podman("rmi", before, check=False, quiet=True)
 
 
 def up(spec: dict, dry: bool) -> None:
