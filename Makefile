@@ -58,7 +58,8 @@ clean:
 	rm -rf $(VENV) .mediasearch .pytest_cache
 
 # Container images and the compose topology, run here with podman (docs/deploy.md, "Container images, tested
-# here"). Not part of `make test`: the first build takes several minutes and 3+ GB of wheels.
+# here"). Not part of `make test`: the first build takes about 30 minutes and 3.3 GB of wheels. They use $(PY)
+# (PyYAML) without depending on `install`: run `make install` first on a fresh machine.
 # `make topology-test MEDIASEARCH_DATABASE_URL=postgresql://mediasearch:mediasearch@127.0.0.1:18510/mediasearch`
 # adds the cross-node check once the PostgreSQL catalog exists.
 .PHONY: images topology-up topology-down topology-test
