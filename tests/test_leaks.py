@@ -132,6 +132,17 @@ COUNTS_ATTACK = WorldPlan(seed=5, assets=(
     A("alice", 2, private=True),                 # 5: the newest asset is private: the cursor must not tell
 ))
 
+# The endpoints added since (issue 19): what people wrote must leave suggestions, corrections, THEN matches,
+# copies and counts when its asset goes private or is deleted, and bytes shared with a public copy change nothing.
+NEW_ENDPOINTS_ATTACK = WorldPlan(seed=19, assets=(
+    A("alice", VIDEO, annotate=True, note=True, hide=True),  # public, then private: her timed notes match no copy
+    A("bob", VIDEO, patch=True),                             # a public copy of her bytes (query by video, THEN)
+    A("alice", 0, private=True, annotate=True, note=True),   # copies of picture 0 name only bob's public copy
+    A("bob", 0),
+    A("dave", 3, annotate=True, hide=True),                  # a text made private: its words leave the vocabulary
+    A("bob", 4, private=True, note=True),                    # text bytes only a private asset holds
+))
+
 
 @dataclass
 class Posted:
@@ -790,6 +801,12 @@ def probe_after_deletes(w: World) -> None:
     from indexer.pipeline.check import repair
     from indexer.pipeline.reindex import reindex_lexical
 
+    public = next((a for a in w.assets if not a.private and "title" in a.words), None)
+    if public is not None:  # its owner deletes a public asset too: its words leave the public vocabulary
+        r = w.call(public.owner, "DELETE", f"/v1/assets/{public.id}")
+        assert r.status_code == 204, r.text
+        public.deleted = True
+        w._forbidden = {}
     deleted = [a for a in w.assets if a.deleted]
     if not deleted:
         return
@@ -850,6 +867,7 @@ def _seeded(test):  # noqa: ANN001, ANN202
 @_world_settings()
 @example(world=ISSUE_ATTACKS)
 @example(world=COUNTS_ATTACK)
+@example(world=NEW_ENDPOINTS_ATTACK)
 @given(world=world_plans)
 def test_nothing_private_leaks_on_any_endpoint(world, bundled_encoder, leak_video):
     with tempfile.TemporaryDirectory(prefix="mediasearch-leaks-") as tmp:
