@@ -18,12 +18,24 @@ every endpoint as every user who is not an admin, and anonymously, and asserts:
   when the admin deletes every private asset (the caller sees no private asset of anyone else);
 - `/add_content`'s `time` does not tell whether the bytes already exist privately (a separate test).
 
+The endpoints added since (issue 19) are probed the same way, as every non-admin user and anonymously:
+autocomplete (`GET /v1/suggest`: words, phrases, tags, labels, owners, and their counts) and `did_you_mean`
+(a search for each hidden word misspelt), also after an owner makes a public asset private (PATCH), after
+deletes (the admin's of every private asset, an owner's of a public one) and after `repair` and a lexical
+reindex; saved searches (list; another user's id deleted exactly like an unknown one); the export (CSV and
+JSON lines); face boxes; THEN queries (a shot holding a word of a hidden video's timed notes is excluded only
+if those notes reach a visible copy); canvas queries; server-side sort with its next page; the confident
+set's `found`, `counts`, `loose` and `loose_found` (a filters-only query counts exactly the visible assets
+it passes); query by video and copy detection (hits, and with a filter on a hidden asset's tag nothing
+and no count); the small reads (me, keys, annotation fields, admin, ready); and the feed's interest and
+dismissal undo routes in the existence oracle.
+
 A failure lists every leak found in the world, grouped by the issue's numbering (1-5; 0 for a private
 asset itself shown), each with the request, the caller and what leaked, and the world's WorldPlan (paste it
 into an @example to keep it).
 
 Default run (`make test`): a fixed seed; the issue's attacks as explicit examples, then
-MEDIASEARCH_LEAK_EXAMPLES (default 15) generated worlds, without shrinking: about two minutes on two cores.
+MEDIASEARCH_LEAK_EXAMPLES (default 15) generated worlds, without shrinking: about three minutes on two cores.
 Nightly (docs/deploy.md#security): new worlds each run, failures shrunk and printed with a
 @reproduce_failure blob:
 
