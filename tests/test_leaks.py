@@ -147,10 +147,10 @@ COUNTS_ATTACK = WorldPlan(seed=5, assets=(
 # The endpoints added since (issue 19): what people wrote must leave suggestions, corrections, THEN matches,
 # copies and counts when its asset goes private or is deleted, and bytes shared with a public copy change nothing.
 NEW_ENDPOINTS_ATTACK = WorldPlan(seed=19, assets=(
-    A("alice", VIDEO, annotate=True, note=True, hide=True),  # public, then private: her timed notes match no copy
-    A("bob", VIDEO, patch=True),                             # a public copy of her bytes (query by video, THEN)
-    A("alice", 0, private=True, annotate=True, note=True),   # copies of picture 0 name only bob's public copy
-    A("bob", 0),
+    A("bob", VIDEO, patch=True),                             # a public video (query by video, THEN) ...
+    A("alice", VIDEO, annotate=True, note=True, hide=True),  # ... and a newer copy, public, then private: her timed
+    A("bob", 0),                                             # notes match no copy; copies of picture 0 name only
+    A("alice", 0, private=True, annotate=True, note=True),   # bob's public copy, not her newer private one
     A("dave", 3, annotate=True, hide=True),                  # a text made private: its words leave the vocabulary
     A("bob", 4, private=True, note=True),                    # text bytes only a private asset holds
 ))
@@ -778,7 +778,7 @@ def counts_view(w: World, user: str | None) -> dict[str, object]:
         w.check("read", "POST /v1/search/video (the world's video)", user, r.text)
         view["POST /v1/search/video: videos, coarse_candidates, reranked"] = [
             r.json().get(k) for k in ("videos", "coarse_candidates", "reranked")]
-        content = next((a.plan.content for a in w.assets if a.private and a.kind == "image"), 0)
+        content = next((a.plan.content for a in reversed(w.assets) if a.private and a.kind == "image"), 0)
         r = w.call(user, "POST", "/v1/search/copies", data={"k": "50"},
                    files={"image": ("q.png", png(IMAGE_COLOURS[CONTENTS[content][1]]), "image/png")})
         w.check("read", f"POST /v1/search/copies (picture {content})", user, r.text)
