@@ -25,6 +25,7 @@ The floors' defaults, and why:
 A floor may be changed with MEDIASEARCH_ANNOTATION_FLOORS, e.g. `label=0.4,ocr=0.6`.
 """
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -101,6 +102,14 @@ def _floor_overrides(raw: str) -> dict[str, float]:
 
 def floor(name: str) -> float:
     return _floor_overrides(os.environ.get("MEDIASEARCH_ANNOTATION_FLOORS", "")).get(name, field(name).floor)
+
+
+def floors_in_force() -> str:
+    """A fingerprint of every role and floor in force (the defaults and MEDIASEARCH_ANNOTATION_FLOORS): the
+    vocabulary records the one it was counted with (indexer/stores/vocabulary.py)."""
+    raw = os.environ.get("MEDIASEARCH_ANNOTATION_FLOORS", "")
+    fields = {f.name: [f.role, f.floor] for f in FIELDS.values()}
+    return json.dumps({"fields": fields, "overrides": _floor_overrides(raw)}, sort_keys=True)
 
 
 def confident(annotation: Annotation) -> bool:

@@ -425,3 +425,25 @@ def test_leak6_lexical_scores_are_shown_rounded(shared):
     body = client.get("/v1/search", params={"q": "bobvideo lighthouse astronaut", "k": 10}, headers=as_("carol")).json()
     shown = [c for h in body["fused"] for n, c in h["channels"].items() if n.startswith("bm25")]
     assert shown and all(round(c["score"], 1) == c["score"] for c in shown)
+
+
+def test_leak1_a_changed_confidence_floor_leaves_no_word_of_an_asset_gone_private_in_suggestions(keyed, monkeypatch):
+    """The vocabulary counts annotation words above their floor (MEDIASEARCH_ANNOTATION_FLOORS). A floor raised
+    after an asset was counted must not leave that asset's own annotation word behind in the public
+    vocabulary when it goes private: it was found as GET /v1/suggest?q=zqfloo offering bob's 'zqfloorword'
+    to alice after bob made his asset private."""
+    client, as_, *_ = keyed
+    monkeypatch.setenv("MEDIASEARCH_ANNOTATION_FLOORS", "label=0.3")
+    r = client.post("/v1/assets", data={"id": "b-tagged", "text": "A note on trains"}, headers=as_("bob"))
+    assert r.status_code == 201, r.text
+    label = {"name": "label", "value": "zqfloorword", "confidence": 0.4, "model": "mediaverse:tagger"}
+    assert client.post("/v1/assets/b-tagged/annotations", json={"annotations": [label]}, headers=as_("bob")).status_code == 200
+    assert "zqfloorword" in client.get("/v1/suggest", params={"q": "zqfloo"}, headers=as_("alice")).text  # public: offered
+    monkeypatch.setenv("MEDIASEARCH_ANNOTATION_FLOORS", "label=0.5")  # the operator raises the floor, then restarts
+    assert client.patch("/v1/assets/b-tagged", json={"visibility": "private"}, headers=as_("bob")).status_code == 200
+    for who in ("alice", "carol", None):
+        r = client.get("/v1/suggest", params={"q": "zqfloo"}, headers=as_(who))
+        assert "zqfloorword" not in r.text, (who, r.text)
+    r = client.delete("/v1/assets/b-tagged", headers=as_("bob"))  # and once it is gone, no one at all
+    assert r.status_code == 204, r.text
+    assert "zqfloorword" not in client.get("/v1/suggest", params={"q": "zqfloo"}, headers=as_("root")).text

@@ -18,12 +18,24 @@ every endpoint as every user who is not an admin, and anonymously, and asserts:
   when the admin deletes every private asset (the caller sees no private asset of anyone else);
 - `/add_content`'s `time` does not tell whether the bytes already exist privately (a separate test).
 
+The endpoints added since (issue 19) are probed the same way, as every non-admin user and anonymously:
+autocomplete (`GET /v1/suggest`: words, phrases, tags, labels, owners, and their counts) and `did_you_mean`
+(a search for each hidden word misspelt), also after an owner makes a public asset private (PATCH), after
+deletes (the admin's of every private asset, an owner's of a public one) and after `repair` and a lexical
+reindex; saved searches (list; another user's id deleted exactly like an unknown one); the export (CSV and
+JSON lines); face boxes; THEN queries (a shot holding a word of a hidden video's timed notes is excluded only
+if those notes reach a visible copy); canvas queries; server-side sort with its next page; the confident
+set's `found`, `counts`, `loose` and `loose_found` (a filters-only query counts exactly the visible assets
+it passes); query by video and copy detection (hits, and with a filter on a hidden asset's tag nothing
+and no count); the small reads (me, keys, annotation fields, admin, ready); and the feed's interest and
+dismissal undo routes in the existence oracle.
+
 A failure lists every leak found in the world, grouped by the issue's numbering (1-5; 0 for a private
 asset itself shown), each with the request, the caller and what leaked, and the world's WorldPlan (paste it
 into an @example to keep it).
 
 Default run (`make test`): a fixed seed; the issue's attacks as explicit examples, then
-MEDIASEARCH_LEAK_EXAMPLES (default 15) generated worlds, without shrinking: about two minutes on two cores.
+MEDIASEARCH_LEAK_EXAMPLES (default 15) generated worlds, without shrinking: about three minutes on two cores.
 Nightly (docs/deploy.md#security): new worlds each run, failures shrunk and printed with a
 @reproduce_failure blob:
 
@@ -91,6 +103,7 @@ class AssetPlan:
     note: bool = False  # a person's note (no model); time-coded on the video
     patch: bool = False  # PATCH new tags and description after posting
     mediaverse: bool = False  # posted through /add_content (public pictures and texts only, no metadata)
+    hide: bool = False  # PATCH from public to private after posting (its words leave the public vocabulary)
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,7 @@ class WorldPlan:
 asset_plans = st.builds(
     AssetPlan, owner=st.sampled_from(CONTRIBUTORS), content=st.integers(0, len(CONTENTS) - 1),
     private=st.booleans(), annotate=st.booleans(), note=st.booleans(), patch=st.booleans(),
-    mediaverse=st.booleans(),
+    mediaverse=st.booleans(), hide=st.booleans(),
 )
 world_plans = st.builds(
     WorldPlan, assets=st.lists(asset_plans, min_size=2, max_size=6).map(tuple),
@@ -131,6 +144,17 @@ COUNTS_ATTACK = WorldPlan(seed=5, assets=(
     A("alice", 2, private=True),                 # 5: the newest asset is private: the cursor must not tell
 ))
 
+# The endpoints added since (issue 19): what people wrote must leave suggestions, corrections, THEN matches,
+# copies and counts when its asset goes private or is deleted, and bytes shared with a public copy change nothing.
+NEW_ENDPOINTS_ATTACK = WorldPlan(seed=19, assets=(
+    A("bob", VIDEO, patch=True),                             # a public video (query by video, THEN) ...
+    A("alice", VIDEO, annotate=True, note=True, hide=True),  # ... and a newer copy, public, then private: her timed
+    A("bob", 0),                                             # notes match no copy; copies of picture 0 name only
+    A("alice", 0, private=True, annotate=True, note=True),   # bob's public copy, not her newer private one
+    A("dave", 3, annotate=True, hide=True),                  # a text made private: its words leave the vocabulary
+    A("bob", 4, private=True, note=True),                    # text bytes only a private asset holds
+))
+
 
 @dataclass
 class Posted:
@@ -139,16 +163,27 @@ class Posted:
     kind: str
     words: dict[str, list[str]] = field(default_factory=dict)  # what a person gave it: field -> words
     times: list[tuple[float, float]] = field(default_factory=list)  # time ranges of the annotations posted on it
+    private: bool = False  # now (a `hide` PATCH makes a public asset private)
+    deleted: bool = False  # the admin deleted it (probe_counts): nobody may be offered its words any more
 
     @property
     def owner(self) -> str:
         return self.plan.owner
 
     def visible_to(self, user: str | None) -> bool:
-        return not self.plan.private or user in (self.plan.owner, ADMIN)
+        if self.deleted:
+            return user == ADMIN
+        return not self.private or user in (self.plan.owner, ADMIN)
 
     def person_words(self) -> list[str]:
         return [w for ws in self.words.values() for w in ws]
+
+
+@dataclass
+class Saved:
+    user: str
+    id: str
+    words: list[str]
 
 
 @dataclass
@@ -167,6 +202,8 @@ class World:
         self.writes: list[Write] = []
         self.violations: list[tuple[int, str, str, str]] = []  # (leak, request, caller, what leaked)
         self.content_words = {i: self.word() for i, (kind, _) in enumerate(CONTENTS) if kind == "text"}
+        self.saved: list[Saved] = []
+        self.full: tuple[str | None, ...] = ()  # the users probed with every search (each encodes a query)
         self._forbidden: dict[str | None, dict[str, str]] = {}
 
     # --- helpers
@@ -197,7 +234,7 @@ class World:
         return self.video
 
     def summary(self) -> str:
-        return "; ".join(f"{a.id} {a.owner}'s {'private' if a.plan.private else 'public'} {a.kind} {a.plan.content}"
+        return "; ".join(f"{a.id} {a.owner}'s {'private' if a.private else 'public'} {a.kind} {a.plan.content}"
                          for a in self.assets)
 
     def violation(self, leak: int, request: str, user: str | None, detail: str) -> None:
@@ -230,10 +267,11 @@ class World:
             self.post(plan)
         if self.plan.propagate_after is not None and self.plan.propagate_after >= len(self.plan.assets):
             self.propagate()
+        self.save_searches()
 
     def post(self, plan: AssetPlan) -> None:
         kind = CONTENTS[plan.content][0]
-        asset = Posted(plan, self.word(), kind)
+        asset = Posted(plan, self.word(), kind, private=plan.private)
         body = self.content_bytes(plan.content)
         if plan.mediaverse and not plan.private and kind != "video":
             payload = {"id": asset.id, "type": kind}
@@ -260,6 +298,8 @@ class World:
             self.add_note(asset)
         if plan.patch:
             self.patch(asset)
+        if plan.hide and not plan.private and "title" in asset.words:
+            self.hide(asset)
 
     def annotate(self, asset: Posted) -> None:
         """External annotations: a MediaVerse annotation-service response, or our own shape with a model."""
@@ -306,6 +346,22 @@ class World:
         asset.words.setdefault("description", []).append(description)
         self.writes.append(Write(f"PATCH /v1/assets/{asset.id}", asset.owner, r.text))
 
+    def hide(self, asset: Posted) -> None:
+        """The owner makes a public asset private (PATCH visibility): its words leave the public vocabulary."""
+        r = self.call(asset.owner, "PATCH", f"/v1/assets/{asset.id}", json={"visibility": "private"})
+        assert r.status_code == 200, r.text
+        asset.private = True
+        self.writes.append(Write(f"PATCH /v1/assets/{asset.id} (visibility private)", asset.owner, r.text))
+
+    def save_searches(self) -> None:
+        """Each contributor saves a search whose name and query hold words of their own."""
+        for user in CONTRIBUTORS:
+            name, word = self.word(), self.word()
+            r = self.call(user, "POST", "/v1/saved-searches", json={"name": f"{name} mine", "query": f"q={word}&type=image"})
+            assert r.status_code == 201, r.text
+            self.saved.append(Saved(user, r.json()["id"], [name, word]))
+            self.writes.append(Write("POST /v1/saved-searches", user, r.text))
+
     def propagate(self) -> None:
         """An editor runs `mediasearch propagate` and accepts every proposal."""
         from indexer.pipeline.propagate import decide, propose
@@ -331,6 +387,11 @@ class World:
                 holders = [a for a in self.assets if a.plan.content == content]
                 if holders and not any(a.visible_to(user) for a in holders):
                     out[w] = f"a word of text bytes that only private assets of others hold ({', '.join(a.id for a in holders)})"
+            for saved in self.saved:
+                if user not in (saved.user, ADMIN):
+                    out[saved.id] = f"the id of {saved.user}'s saved search"
+                    for w in saved.words:
+                        out[w] = f"a word of {saved.user}'s saved search {saved.id}"
             self._forbidden[user] = out
         return self._forbidden[user]
 
@@ -354,7 +415,7 @@ def _request(method: str, path: str, params: dict | None = None, body: object = 
 
 def _without_echo(body: dict) -> str:
     """A search response without the parts that repeat the request (the query and its parse)."""
-    return json.dumps({k: v for k, v in body.items() if k not in ("query", "parsed")})
+    return json.dumps({k: v for k, v in body.items() if k not in ("query", "parsed", "temporal")})
 
 
 def _hits(body: dict) -> list[dict]:
@@ -452,6 +513,150 @@ def probe_reads(w: World, user: str | None, full: bool) -> None:
         w.check("read", "POST /retrieve (the bytes of picture 0)", user, r.text)
 
 
+def _typo(word: str) -> str:
+    """One letter of a test word changed (after 'zq', so that a correction is looked for among the 'zq' words)."""
+    i = 5
+    return word[:i] + ("a" if word[i] != "a" else "b") + word[i + 1:]
+
+
+def _hidden_words(w: World, user: str | None) -> list[str]:
+    """The words (not ids) the user may not be offered: people's words of assets they may not see, words of
+    text bytes only such assets hold, words of others' saved searches."""
+    ids = {a.id for a in w.assets} | {s.id for s in w.saved}
+    return sorted(s for s in w.forbidden(user) if s not in ids)
+
+
+def probe_vocabulary(w: World, user: str | None, when: str = "", correct: bool = True) -> None:
+    """Autocomplete and did-you-mean offer nothing of what the user may not see, and count only what the
+    user may see (GET /v1/suggest; `did_you_mean` of a search for misspelt hidden words)."""
+    hidden = _hidden_words(w, user)
+    some = w.rng.sample(hidden, min(len(hidden), 6))  # a few of them, each by its first letters (below: all, by "zq")
+    queries = ["zq", *(x[:5] for x in some), *(f"{x[:5]} " for x in some[:2]), *(f"tag:{x[:4]}" for x in some[:1]),
+               *(f"label:{x[:4]}" for x in some[:1])]
+    for q in queries:
+        params = {"q": q, "limit": 50}
+        r = w.call(user, "GET", "/v1/suggest", params=params)
+        assert r.status_code == 200, r.text
+        w.check("read", _request("GET", "/v1/suggest", params) + when, user, json.dumps(r.json()["suggestions"]))
+    # Counts: the tag every titled asset has, and each owner's assets, as the user may see them.
+    visible = [a for a in w.assets if a.visible_to(user) and not a.deleted]
+    expected = {("tag", "shared"): sum("tag" in a.words for a in visible),
+                **{("owner", u): sum(a.owner == u for a in visible) for u in CONTRIBUTORS}}
+    for (kind, value), n in expected.items():
+        params = {"q": f"{kind}:{value}", "limit": 50}
+        r = w.call(user, "GET", "/v1/suggest", params=params)
+        got = next((s["count"] for s in r.json()["suggestions"] if s["text"] == f"{kind}:{value}"), 0)
+        if got != n:
+            w.violation(1, _request("GET", "/v1/suggest", params) + when, user,
+                        f"counts {got} asset(s) with {kind} {value!r}; the user may see {n}")
+    if hidden and correct:  # did you mean: the closest word the user may see, never a hidden one
+        params = {"q": " ".join(_typo(x) for x in hidden[:24]), "k": 5, "facets": "none"}
+        request = _request("GET", "/v1/search", {"q": params["q"][:60] + "...", "k": 5}) + " (did you mean)" + when
+        r = w.call(user, "GET", "/v1/search", params=params)
+        assert r.status_code == 200, r.text
+        w.check("read", request, user, _without_echo(r.json()))
+
+
+def probe_new_reads(w: World, user: str | None, full: bool) -> None:
+    """The endpoints added after the leak test was written: THEN and canvas queries, sorting, loose hits and
+    counts, export, faces, saved searches, the small reads (me, keys, annotation fields, admin); with
+    `full`, query by video and copy detection."""
+    visible = [a for a in w.assets if a.visible_to(user)]
+    hidden = [a for a in w.assets if not a.visible_to(user)]
+    for a in visible:
+        if a.kind == "image":
+            r = w.call(user, "GET", f"/v1/assets/{a.id}/faces")
+            w.check("read", f"GET /v1/assets/{a.id}/faces", user, r.text)
+    # Filters alone (browse): `found` and the tabs count every visible asset that passes them, exactly.
+    params = {"q": "tag:shared", "k": 50, "facets": "type"}
+    r = w.call(user, "GET", "/v1/search", params=params)
+    body = r.json()
+    w.check("read", _request("GET", "/v1/search", params), user, _without_echo(body))
+    titled = Counter(a.kind for a in visible if "tag" in a.words)
+    got = {t: n for t, n in body["counts"].items() if n and t != "all"}
+    if got != dict(titled) or body["found"] != sum(titled.values()):
+        w.violation(1, _request("GET", "/v1/search", params), user, f"found {body['found']}, counts {body['counts']}; "
+                    f"the user may see {dict(titled)} assets tagged 'shared'")
+    # Canvas queries, sorted and paged; the confident set's loose rest (with `full`).
+    for params in () if not full else ({"q": "colour:red@center", "k": 50, "loose": "true", "facets": "none"},
+                   {"q": COMMON, "k": 2, "sort": "title", "facets": "none"},
+                   {"q": f"{COMMON} shared", "k": 3, "sort": ("owner", "date", "duration")[len(w.assets) % 3],
+                    "order": "asc", "loose": "true"}):
+        r = w.call(user, "GET", "/v1/search", params=params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        w.check("read", _request("GET", "/v1/search", params), user, _without_echo(body))
+        if body.get("next_cursor"):
+            r = w.call(user, "GET", "/v1/search", params={**params, "cursor": body["next_cursor"]})
+            w.check("read", _request("GET", "/v1/search", params) + " (next page)", user, _without_echo(r.json()))
+    # THEN: a shot holding a word that only videos the user may not see hold (their notes and actions, all
+    # timed on the red first shot) is excluded only if their annotations reach this copy: the visible
+    # videos found must not change. (A positive query for those words could match by the keyframe's
+    # vector, which belongs to the bytes: its response is checked for words and ids only.)
+    hidden_video_words = [x for a in hidden if a.kind == "video" and a.times for x in a.person_words()]
+    if hidden_video_words and any(a.kind == "video" for a in visible):
+        then = "THEN colour:blue@center within:5s"
+        found = {}
+        for q in (f"colour:red@center {then}", f"colour:red@center {' '.join('-' + x for x in hidden_video_words)} {then}",
+                  f"{' '.join(hidden_video_words)} {then}"):
+            request = _request("GET", "/v1/search", {"q": q[:70] + "...", "k": 50})
+            r = w.call(user, "GET", "/v1/search", params={"q": q, "k": 50})
+            assert r.status_code == 200, r.text
+            w.check("read", request, user, _without_echo(r.json()))
+            found[request] = sorted(h["id"] for h in r.json()["fused"])
+        (plain, hits), (excluding, rest) = list(found.items())[:2]
+        if hits != rest:
+            w.violation(1, excluding, user, f"excluding words only videos the user may not see hold drops "
+                        f"{sorted(set(hits) - set(rest))} (found {hits} without the exclusion)")
+    # Export: only what the user may see, for a generic query and for the hidden words.
+    for params in ({"q": COMMON, "k": 100, "format": "jsonl"},
+                   *([{"q": " ".join(_hidden_words(w, user)[:24]), "k": 100, "format": "csv"}] if hidden and full else [])):
+        r = w.call(user, "GET", "/v1/search/export", params=params)
+        assert r.status_code == 200, r.text
+        w.check("read", _request("GET", "/v1/search/export", {**params, "q": params["q"][:60]}), user, r.text)
+    # Saved searches: each user lists only theirs; another's id is deleted exactly like an unknown one.
+    r = w.call(user, "GET", "/v1/saved-searches")
+    w.check("read", "GET /v1/saved-searches", user, r.text)
+    others = [s for s in w.saved if s.user != user]
+    if others:
+        def answer(search_id: str) -> tuple[int, str]:
+            r = w.call(user, "DELETE", f"/v1/saved-searches/{search_id}")
+            return r.status_code, r.text.replace(search_id, "<id>")
+        unknown, got = answer("0123456789abcdef"), answer(others[0].id)
+        if got != unknown:
+            w.violation(4, f"DELETE /v1/saved-searches/{others[0].id}", user,
+                        f"{others[0].user}'s saved search answers {got}, an unknown id {unknown}")
+        if user is not None:
+            r = w.call(user, "GET", "/v1/saved-searches", params={"username": others[0].user})
+            w.check("read", f"GET /v1/saved-searches?username={others[0].user}", user, r.text)
+    for path in ("/v1/me", "/v1/keys", "/v1/annotation-fields", "/v1/admin/adapter", "/ready"):
+        r = w.call(user, "GET", path)
+        w.check("read", f"GET {path}", user, r.text)
+    if not full:
+        return
+    # Query by video and copies, filtered by a hidden asset's tag: nothing at all (the unfiltered ones are
+    # checked in counts_view, with their counts).
+    tag = next((a.words["tag"][0] for a in hidden if "tag" in a.words), None)
+    if tag is None:
+        return
+    r = w.call(user, "POST", "/v1/search/video", files={"clip": ("clip.mp4", w.video, "video/mp4")},
+               data={"k": "50", "q": f"tag:{tag}"})
+    assert r.status_code == 200, r.text
+    request = f"POST /v1/search/video (the world's video, q=tag:{tag})"
+    w.check("read", request, user, r.text)
+    if r.json()["hits"] or r.json()["videos"]:
+        w.violation(1, request, user, f"the filter on a hidden asset's tag matched: {r.text[:300]}")
+    content = next((a.plan.content for a in hidden if a.kind == "image"), 0)
+    picture = png(IMAGE_COLOURS[CONTENTS[content][1]])
+    r = w.call(user, "POST", "/v1/search/copies", files={"image": ("q.png", picture, "image/png")},
+               data={"k": "50", "q": f"tag:{tag}"})
+    assert r.status_code == 200, r.text
+    request = f"POST /v1/search/copies (picture {content}, q=tag:{tag})"
+    w.check("read", request, user, r.text)
+    if r.json()["hits"] or r.json()["pictures"]:
+        w.violation(1, request, user, f"the filter on a hidden asset's tag matched: {r.text[:300]}")
+
+
 def probe_feeds(w: World, user: str) -> None:
     """The user's feed (cold start or from posts), in both modes, /recommend, and the feed after an interest."""
     def feeds(when: str) -> None:
@@ -465,7 +670,7 @@ def probe_feeds(w: World, user: str) -> None:
         w.check("feed", _request("POST", "/recommend", body={"k": 50}) + when, user, r.text)
 
     feeds("")
-    liked = [a for a in w.assets if a.owner != user and not a.plan.private]
+    liked = [a for a in w.assets if a.owner != user and not a.private]
     if liked:
         r = w.call(user, "POST", f"/v1/users/{user}/interests", json={"ids": [liked[0].id]})
         assert r.status_code == 204, r.text
@@ -480,10 +685,14 @@ def probe_ids(w: World, user: str | None) -> None:
         ("GET", "/v1/assets/{id}/original", None), ("GET", "/v1/assets/{id}/preview", None),
         ("GET", "/v1/assets/{id}/strip", None), ("GET", "/v1/assets/{id}/keyframes", None),
         ("GET", "/v1/assets/{id}/keyframes/0", None), ("GET", "/v1/assets/{id}/similar", None),
+        ("GET", "/v1/assets/{id}/faces", None), ("GET", "/assets/{id}", None),
     ]
     if user is not None:
         probes += [("POST", f"/v1/users/{user}/interests", {"ids": ["{id}"]}),
-                   ("POST", f"/v1/users/{user}/dismissed", {"ids": ["{id}"]})]
+                   ("POST", f"/v1/users/{user}/dismissed", {"ids": ["{id}"]}),
+                   ("DELETE", f"/v1/users/{user}/interests/{{id}}", None),
+                   ("POST", f"/v1/users/{user}/feed/dismissed/{{id}}/undo", None),
+                   ("DELETE", f"/v1/users/{user}/dismissed/{{id}}", None)]
     if user in CONTRIBUTORS:
         probes += [("PATCH", "/v1/assets/{id}", {"tags": ["x"]}),
                    ("POST", "/v1/assets/{id}/annotations", {"annotations": [{"name": "note", "value": "hello"}]}),
@@ -515,7 +724,7 @@ def probe_ids(w: World, user: str | None) -> None:
 def probe_conflicts(w: World) -> None:
     """Taking the id of another user's private asset: refused, without naming its owner."""
     for a in w.assets:
-        if not a.plan.private:
+        if not a.private:
             continue
         other = next(u for u in CONTRIBUTORS if u != a.owner)
         for request, call in (
@@ -551,25 +760,80 @@ def counts_view(w: World, user: str | None) -> dict[str, object]:
                for _ in range(2)]
     if cursors[0] == cursors[1]:  # a cursor that changes by itself (a clock) tells nothing about counts
         view["GET /v1/search?q=&k=1: next_cursor"] = cursors[0]
+    # The counts of the endpoints added since: the confident set and its loose rest, canvas and THEN queries,
+    # sorted paging, autocomplete, the videos searched by clip and the pictures compared for copies.
+    for params in ({"q": COMMON, "k": 1, "loose": "true", "facets": "none", "sort": "title"},
+                   {"q": "colour:red@center", "k": 50, "facets": "none"},
+                   {"q": f"{COMMON} THEN colour:blue@center", "k": 50}):
+        body = w.call(user, "GET", "/v1/search", params=params).json()
+        view[_request("GET", "/v1/search", params)] = {
+            **{k: body.get(k) for k in ("found", "counts", "loose_found", "candidates", "did_you_mean")},
+            "next page": body.get("next_cursor") is not None}
+    for q in ("zq", "tag:sh"):
+        r = w.call(user, "GET", "/v1/suggest", params={"q": q, "limit": 50})
+        view[f"GET /v1/suggest?q={q}"] = r.json()["suggestions"]
+    if user is None:  # (each encodes its query: anonymously only)
+        r = w.call(user, "POST", "/v1/search/video", files={"clip": ("clip.mp4", w.video, "video/mp4")},
+                   data={"k": "50", "rerank": "1"})
+        w.check("read", "POST /v1/search/video (the world's video)", user, r.text)
+        view["POST /v1/search/video: videos, coarse_candidates, reranked"] = [
+            r.json().get(k) for k in ("videos", "coarse_candidates", "reranked")]
+        content = next((a.plan.content for a in reversed(w.assets) if a.private and a.kind == "image"), 0)
+        r = w.call(user, "POST", "/v1/search/copies", data={"k": "50"},
+                   files={"image": ("q.png", png(IMAGE_COLOURS[CONTENTS[content][1]]), "image/png")})
+        w.check("read", f"POST /v1/search/copies (picture {content})", user, r.text)
+        view["POST /v1/search/copies: pictures"] = r.json().get("pictures")
     return view
 
 
 def probe_counts(w: World) -> None:
     """Counts seen without a key (and by a reader) must not change when every private asset goes."""
-    if not any(a.plan.private for a in w.assets):
+    if not any(a.private for a in w.assets):
         return
     users = (None, READER)
     before = {u: counts_view(w, u) for u in users}
     for a in w.assets:
-        if a.plan.private:
+        if a.private:
             r = w.call(ADMIN, "DELETE", f"/v1/assets/{a.id}")
             assert r.status_code == 204, r.text
+            a.deleted = True
+    w._forbidden = {}  # the deleted assets' words: nobody's any more
     after = {u: counts_view(w, u) for u in users}
     for u in users:
         for what, value in before[u].items():
             if after[u].get(what) != value:
                 w.violation(5, what, u, f"changes when the admin deletes the private assets of others: "
                             f"{_short(value)} -> {_short(after[u].get(what))}")
+
+
+def probe_after_deletes(w: World) -> None:
+    """After the admin deleted every private asset (probe_counts), and after `mediasearch repair` and a lexical
+    reindex: the vocabulary offers no word of a deleted asset to anyone (the admin reads every scope, so
+    a count left behind shows there too), and every user's suggestions and corrections are as before."""
+    from indexer.pipeline.check import repair
+    from indexer.pipeline.reindex import reindex_lexical
+
+    public = next((a for a in w.assets if not a.private and "title" in a.words), None)
+    if public is not None:  # its owner deletes a public asset too: its words leave the public vocabulary
+        r = w.call(public.owner, "DELETE", f"/v1/assets/{public.id}")
+        assert r.status_code == 204, r.text
+        public.deleted = True
+        w._forbidden = {}
+    deleted = [a for a in w.assets if a.deleted]
+    if not deleted:
+        return
+    for when in (" (after the admin deleted the private assets)", " (after repair and a lexical reindex)"):
+        if "repair" in when:  # (the vocabulary is the catalog's: neither touches it, and it must stay right)
+            reindex_lexical(w.collection)
+            repair(w.collection)
+            for user in VIEWERS:
+                probe_vocabulary(w, user, when, correct=user in w.full)
+        for a in deleted:
+            for word in a.person_words():
+                r = w.call(ADMIN, "GET", "/v1/suggest", params={"q": word[:6], "limit": 50})
+                if word in r.text:
+                    w.violation(1, f"GET /v1/suggest?q={word[:6]}{when}", ADMIN,
+                                f"the vocabulary still counts {word!r} of the deleted asset {a.id}: {r.text[:300]}")
 
 
 def _short(value: object) -> str:
@@ -615,6 +879,7 @@ def _seeded(test):  # noqa: ANN001, ANN202
 @_world_settings()
 @example(world=ISSUE_ATTACKS)
 @example(world=COUNTS_ATTACK)
+@example(world=NEW_ENDPOINTS_ATTACK)
 @given(world=world_plans)
 def test_nothing_private_leaks_on_any_endpoint(world, bundled_encoder, leak_video):
     with tempfile.TemporaryDirectory(prefix="mediasearch-leaks-") as tmp:
@@ -625,20 +890,32 @@ def test_nothing_private_leaks_on_any_endpoint(world, bundled_encoder, leak_vide
             for a in w.assets:  # the world is as planned: its owner and the admin see each asset...
                 for user in (a.owner, ADMIN):
                     assert w.call(user, "GET", f"/v1/assets/{a.id}").status_code == 200
-            titles = [x for a in w.assets if a.plan.private for x in a.words.get("title", [])]
+            titles = [x for a in w.assets if a.private for x in a.words.get("title", [])]
             if titles:  # ... and find the private ones by their words (so that finding nothing means something)
                 body = w.call(ADMIN, "GET", "/v1/search", params={"q": " ".join(titles), "k": 50, "facets": "none"}).json()
                 assert any(c["hits"] for n, c in body["channels"].items() if n.startswith("bm25")), body["channels"]
+                body = w.call(ADMIN, "GET", "/v1/search", params={"q": _typo(titles[0]), "k": 5, "facets": "none"}).json()
+                assert titles[0] in (body["did_you_mean"] or ""), body["did_you_mean"]  # corrections are offered
+                r = w.call(ADMIN, "GET", "/v1/suggest", params={"q": titles[0][:5]})
+                assert titles[0] in r.text, r.text  # ... and completions
+            timed = [x for a in w.assets if a.private and a.kind == "video" and a.times for x in a.person_words()]
+            if timed:  # ... and THEN queries find a video by the notes timed on its first shot
+                body = w.call(ADMIN, "GET", "/v1/search", params={"q": f"{' '.join(timed)} THEN colour:blue@center within:5s"}).json()
+                assert body["found"], body
             for write in w.writes:
                 w.check("write", write.request, write.user, write.text)
             for user in CONTRIBUTORS + (READER,):
                 probe_feeds(w, user)
-            full = (None, CONTRIBUTORS[world.seed % len(CONTRIBUTORS)])
+            full = w.full = (None, CONTRIBUTORS[world.seed % len(CONTRIBUTORS)])
             for user in VIEWERS:
                 probe_reads(w, user, full=user in full)
                 probe_ids(w, user)
+            for user in VIEWERS:
+                probe_new_reads(w, user, full=user in full)
+                probe_vocabulary(w, user)
             probe_conflicts(w)
             probe_counts(w)
+            probe_after_deletes(w)
         collection.close()
     if w.violations:
         pytest.fail(w.report(), pytrace=False)

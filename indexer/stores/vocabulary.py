@@ -7,6 +7,11 @@ change). `scope` is '' for public assets and the owner's name for private ones, 
 public scope and its own, an admin every scope, and anonymous callers the public one: a word that only
 occurs in alice's private asset is never suggested to anyone else, nor counted for them.
 
+Which annotations count depends on their confidence floors (MEDIASEARCH_ANNOTATION_FLOORS and the defaults):
+the table records the floors it was counted with (`vocabulary_floors` in meta), and a write made under other floors
+counts everything again with them first, so that a change always uncounts exactly what was counted (a
+floor raised after an asset was counted must not leave its words behind when it goes private or away).
+
 Terms are lower-cased. kinds:
   word    a word of the title, description, tags, text body and searchable annotation lines (speech,
           OCR, labels above their confidence floor), stop words left out
@@ -22,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from indexer.access import Viewer
-from indexer.annotation_fields import field, shown
+from indexer.annotation_fields import field, floors_in_force, shown
 from indexer.assets import Annotation
 
 SCHEMA = """
@@ -37,6 +42,7 @@ CREATE TABLE IF NOT EXISTS vocabulary (
 CREATE INDEX IF NOT EXISTS vocabulary_frequent ON vocabulary(scope, df);
 """
 BUILT_KEY = "vocabulary_built"
+FLOORS_KEY = "vocabulary_floors"  # the annotation floors the counts were made with (floors_in_force())
 KINDS = ("word", "phrase", "label", "tag", "owner")
 MAX_TERM = 60
 MAX_PHRASE_WORDS = 8
@@ -112,8 +118,20 @@ def _apply(db: sqlite3.Connection, scope: str, terms: set[tuple[str, str]], sign
                        [(t, k, scope) for t, k in terms])
 
 
+def _recounted_for_new_floors(db: sqlite3.Connection) -> bool:
+    """Count every asset again when the table was counted with other annotation floors than those in force
+    now (in the write's transaction); True when it did."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (FLOORS_KEY,)).fetchone()
+    if row is not None and row[0] == floors_in_force():
+        return False
+    rebuild(db)
+    return True
+
+
 def add_asset(db: sqlite3.Connection, rowid: int) -> None:
     """Count an asset row's terms (after it and its annotations were written)."""
+    if _recounted_for_new_floors(db):
+        return  # the new count holds this row as it stands
     found = _row_terms(db, rowid)
     if found is not None:
         _apply(db, found[0], found[1], +1)
@@ -121,6 +139,7 @@ def add_asset(db: sqlite3.Connection, rowid: int) -> None:
 
 def remove_asset(db: sqlite3.Connection, rowid: int) -> None:
     """Uncount an asset row's terms (before it or its annotations change or go)."""
+    _recounted_for_new_floors(db)  # then what is uncounted is what was counted
     found = _row_terms(db, rowid)
     if found is not None:
         _apply(db, found[0], found[1], -1)
@@ -138,6 +157,8 @@ def rebuild(db: sqlite3.Connection) -> None:
                    [(t, k, s, n) for (t, k, s), n in counts.items()])
     db.execute("INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = '1'",
                (BUILT_KEY,))
+    db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               (FLOORS_KEY, floors_in_force()))
 
 
 def ensure(db: sqlite3.Connection) -> None:
@@ -152,6 +173,9 @@ def ensure(db: sqlite3.Connection) -> None:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+    # A home counted before the floors were recorded was counted with those in force now (or it is
+    # counted again on the first write made under others).
+    db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (FLOORS_KEY, floors_in_force()))
 
 
 def _scope_sql(viewer: Viewer) -> tuple[str, list[str]]:
