@@ -188,7 +188,7 @@ def complete(db: sqlite3.Connection, prefix: str, viewer: Viewer, limit: int,
         for scope in scopes:
             found.update((r[0], r[1]) for r in db.execute(
                 "SELECT term, kind FROM (SELECT term, kind FROM vocabulary INDEXED BY vocabulary_frequent "
-                "WHERE scope = ? ORDER BY df DESC LIMIT ?) "
+                "WHERE scope = ? ORDER BY df DESC LIMIT ?) AS frequent "
                 f"WHERE term >= ? AND term < ? AND {kind_sql} LIMIT ?",
                 (scope, HEAD, prefix, _prefix_end(prefix), *kinds, limit)))
         if len(found) >= limit:
