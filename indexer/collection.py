@@ -400,6 +400,7 @@ class Collection:
         lexical = self.lexical_status()
         return {
             "home": str(self.home.resolve()),
+            "catalog": self.catalog.backend(),  # sqlite (the embedded file) or postgresql (its URL, no password)
             "encoder": self.encoder.id,
             "encoder_reason": self.encoder_reason,
             "sentence_encoder": self.sentence.id,

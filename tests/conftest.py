@@ -183,6 +183,7 @@ def opensearch_store(opensearch_node):
 # Started on first use (POSTGRES_PORT picks its port, else a free one; fsync off: a throw-away server) and
 # removed at the end. A server that cannot start fails the tests that need it: they are never skipped.
 POSTGRES_SCRIPT = Path(__file__).resolve().parents[1] / "docker" / "postgres-local.sh"
+_POSTGRES_TIMINGS: dict[str, float] = {}
 
 
 class LocalPostgres:
@@ -195,7 +196,7 @@ class LocalPostgres:
         started = time.perf_counter()
         done = subprocess.run(["bash", str(POSTGRES_SCRIPT), command], env=env, capture_output=True, text=True,
                               timeout=300, check=False)
-        _OPENSEARCH_TIMINGS[f"postgres {command}"] = time.perf_counter() - started
+        _POSTGRES_TIMINGS[command] = time.perf_counter() - started
         if done.returncode != 0:
             pytest.fail(f"docker/postgres-local.sh {command} failed (exit {done.returncode}):\n"
                         f"{done.stdout[-2000:]}\n{done.stderr[-6000:]}", pytrace=False)
@@ -243,6 +244,11 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "OpenSearch node (docker/opensearch-local.sh): "
             + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in _OPENSEARCH_TIMINGS.items())
+        )
+    if _POSTGRES_TIMINGS:
+        terminalreporter.write_line(
+            "PostgreSQL (docker/postgres-local.sh): "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in _POSTGRES_TIMINGS.items())
         )
 
 

@@ -32,6 +32,7 @@ connection (as the SQLite catalog holds one per thread) and gives it back on `cl
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
 import threading
@@ -332,6 +333,7 @@ class PgPool:
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self.pid = os.getpid()
         self.pool = ConnectionPool(url, min_size=1, max_size=64, kwargs={"autocommit": True}, configure=_configure,
                                    open=False, name="mediasearch-catalog")
         try:
@@ -348,14 +350,18 @@ class PgPool:
 
     @classmethod
     def of(cls, url: str) -> PgPool:
+        """This process's pool of `url` (a forked worker makes its own: connections are not shared across fork)."""
         with cls._lock:
             pool = cls._pools.get(url)
-            if pool is None:
+            if pool is None or pool.pid != os.getpid():
                 pool = cls._pools[url] = cls(url)
             return pool
 
     def connection(self) -> PgConnection:
         held = getattr(self._local, "held", None)
+        if held is not None and (held.conn.closed or held.conn.broken):  # the server restarted: a fresh one
+            held.finalizer.detach()
+            self._local.held = held = None
         if held is None:
             conn = self.pool.getconn(timeout=60)
             held = self._local.held = PgConnection(conn)
