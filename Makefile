@@ -15,16 +15,18 @@ install: system-packages $(VENV)/.installed
 # node is unpacked with unzip and probed with curl; the HTTPS URL-ingest test makes a certificate with openssl
 # (Java and Maven come with this machine kind).
 # Installed from Debian when missing, non-interactively (as root, or through passwordless sudo).
+# The PostgreSQL catalog's tests run Debian's postgresql (docker/postgres-local.sh; its pg_ctl is not on PATH).
 SYSTEM_TOOLS := ffmpeg ffprobe flite chromium unzip curl openssl
 system-packages:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || missing="$$missing pg_ctl"; \
 	{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libGL.so.1' || missing="$$missing libGL"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages for:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi; \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			ffmpeg flite libgl1 libglib2.0-0 chromium unzip curl openssl >/dev/null; \
+			ffmpeg flite libgl1 libglib2.0-0 chromium unzip curl openssl postgresql >/dev/null; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

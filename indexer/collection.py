@@ -23,12 +23,13 @@ from indexer.device import CUDA, rescore_top_k, torch_device
 from indexer.media.encoders import Encoder, TextEncoder, load_encoder, load_sentence_encoder
 from indexer.errors import ConfigurationError, EncoderMismatch, StorageFull
 from indexer.access import ADMIN, Viewer
-from indexer.locks import HomeLock
+from indexer.locks import write_lock
 from indexer.filters import Filters
 from indexer.stores.adapter_versions import adapter_status
 from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
 from indexer.stores.outbox import OutboxSync
+from indexer.stores.sql_connection import is_postgres_url
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 from indexer.stores.vectors import FloatVectors, VectorHits, VectorIndex
 
@@ -78,7 +79,7 @@ class Collection:
             tantivy_store = TantivyLexicalStore(self.home / "lexical" / "tantivy")
             self.lexical, self.lexical_sync = tantivy_store, TantivySync(catalog, tantivy_store)
         # Held by every write, in this process and in any other writing to the same home (indexer/locks.py).
-        self.write_lock = HomeLock(self.home / "write.lock")
+        self.write_lock = write_lock(self.home, settings.database_url)
         self._index_lock = threading.RLock()
         self._lexical_defer = threading.local()  # lexical_batch(): this thread's replays wait for the block's end
         self._last_lexical_sync = 0.0
@@ -100,7 +101,18 @@ class Collection:
     ) -> "Collection":
         home = settings.home
         catalog_path = home / CATALOG_FILE
-        if not catalog_path.exists():
+        postgres = is_postgres_url(settings.database_url)
+        if settings.database_url and not postgres:
+            raise ConfigurationError(
+                f"MEDIASEARCH_DATABASE_URL is not a PostgreSQL URL: {settings.database_url.split('://')[0]}://...",
+                "set it to postgresql://user@host:port/database, or unset it for the embedded SQLite catalog",
+            )
+        if postgres and settings.embedded_lexical == "fts5" and not settings.opensearch_hosts:
+            raise ConfigurationError(
+                "the FTS5 lexical store lives inside a SQLite catalog; a PostgreSQL catalog has none",
+                "unset MEDIASEARCH_EMBEDDED_LEXICAL (tantivy, the default) or set MEDIASEARCH_OPENSEARCH_URL",
+            )
+        if not (home.is_dir() if postgres else catalog_path.exists()):
             if not create:
                 raise ConfigurationError(
                     f"no mediasearch collection at {home.resolve()}",
@@ -114,7 +126,7 @@ class Collection:
                 )
             for sub in ("", "indexes", "media", "thumbs"):
                 (home / sub).mkdir(parents=True, exist_ok=True)
-        catalog = Catalog(catalog_path)
+        catalog = Catalog(catalog_path, settings.database_url)
         stored = catalog.get_meta("encoder_id")
         if encoder is None:
             encoder, reason = load_encoder(settings, None if allow_encoder_change else stored)
@@ -320,7 +332,7 @@ class Collection:
         excluded = excluded_expression(excluded_words or [])
         if filters.is_empty() and not excluded and (viewer.admin or not self.catalog.has_private_assets()):
             return None
-        return self.catalog.filtered_content_ids(viewer, filters, excluded_fts=excluded)
+        return self.catalog.filtered_content_ids(viewer, filters, excluded_fts=excluded, excluded_words=excluded_words)
 
     # --- files
     def media_file(self, content: ContentRow) -> Path | None:
@@ -388,6 +400,7 @@ class Collection:
         lexical = self.lexical_status()
         return {
             "home": str(self.home.resolve()),
+            "catalog": self.catalog.backend(),  # sqlite (the embedded file) or postgresql (its URL, no password)
             "encoder": self.encoder.id,
             "encoder_reason": self.encoder_reason,
             "sentence_encoder": self.sentence.id,

@@ -33,6 +33,10 @@ class Settings(BaseModel):
     # The embedded lexical store, used when no OpenSearch URL is set: tantivy (<home>/lexical/tantivy/, fed
     # from the catalog's outbox) or SQLite FTS5 (inside the catalog). See docs/architecture.md.
     embedded_lexical: EmbeddedLexicalChoice = "tantivy"
+    # The catalog: unset, the embedded SQLite file <home>/catalog.sqlite3; a postgresql://user@host:port/db URL
+    # selects a PostgreSQL catalog shared by API nodes (cluster mode, issue 16; docs/architecture.md "Catalog
+    # back ends"). With PostgreSQL the lexical store is tantivy or OpenSearch (there is no FTS5).
+    database_url: str | None = None
     # OpenSearch as the lexical store (else the embedded one): comma-separated URLs.
     opensearch_url: str | None = None
     opensearch_user: str | None = None

@@ -58,3 +58,14 @@ class HomeLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def write_lock(home: Path, database_url: str | None = None):  # noqa: ANN201 - HomeLock or PgWriteLock
+    """The write lock of a collection: `flock` on <home>/write.lock for the SQLite catalog, a PostgreSQL
+    advisory lock (indexer/stores/sql_connection.py's PgWriteLock, the same face) when the catalog is
+    PostgreSQL, so that API nodes on different hosts exclude each other."""
+    from indexer.stores.sql_connection import PgWriteLock, is_postgres_url
+
+    if is_postgres_url(database_url):
+        return PgWriteLock(str(database_url))
+    return HomeLock(home / "write.lock")

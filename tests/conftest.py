@@ -82,8 +82,25 @@ def tiny_clip():
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", encoder="bundled")
+def catalog_backend(request) -> str:
+    """The catalog back end of a test: sqlite, or each of sqlite and postgresql in a module marked
+    `both_catalogs` (see pytest_generate_tests)."""
+    return getattr(request, "param", "sqlite")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_catalogs: run each test on the SQLite and on the PostgreSQL catalog")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_catalogs") and "catalog_backend" in metafunc.fixturenames:
+        metafunc.parametrize("catalog_backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, catalog_backend: str, request) -> Settings:
+    url = request.getfixturevalue("postgres_database") if catalog_backend == "postgresql" else None
+    return Settings(home=tmp_path / "home", encoder="bundled", database_url=url)
 
 
 @pytest.fixture
@@ -217,11 +234,76 @@ def opensearch_store(opensearch_node):
             pass
 
 
+# --- PostgreSQL: one real server for the whole session, run by docker/postgres-local.sh ---------------
+# Started on first use (POSTGRES_PORT picks its port, else a free one; fsync off: a throw-away server) and
+# removed at the end. A server that cannot start fails the tests that need it: they are never skipped.
+POSTGRES_SCRIPT = Path(__file__).resolve().parents[1] / "docker" / "postgres-local.sh"
+_POSTGRES_TIMINGS: dict[str, float] = {}
+
+
+class LocalPostgres:
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.url = ""
+
+    def _script(self, command: str) -> str:
+        env = {**os.environ, "POSTGRES_RUN_DIR": str(self.run_dir), "POSTGRES_FSYNC": "off"}
+        started = time.perf_counter()
+        done = subprocess.run(["bash", str(POSTGRES_SCRIPT), command], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+        _POSTGRES_TIMINGS[command] = time.perf_counter() - started
+        if done.returncode != 0:
+            pytest.fail(f"docker/postgres-local.sh {command} failed (exit {done.returncode}):\n"
+                        f"{done.stdout[-2000:]}\n{done.stderr[-6000:]}", pytrace=False)
+        return done.stdout
+
+    def start(self) -> None:
+        self.url = self._script("start").strip().splitlines()[-1]
+        assert self.url.startswith("postgresql://"), self.url
+
+    def clean(self) -> None:
+        self._script("clean")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="mediasearch-postgres-")))
+    server.start()
+    yield server
+    from indexer.stores.sql_connection import PgPool
+
+    PgPool.close_all()
+    server.clean()
+
+
+@pytest.fixture
+def postgres_database(postgres_server) -> Iterator[str]:
+    """A fresh, empty catalog for one test: a schema of its own in the server's database, named by the
+    URL's search_path (dropped afterwards, with the test's connection pool)."""
+    import psycopg
+
+    from indexer.stores.sql_connection import PgPool
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{postgres_server.url}?options=-csearch_path%3D{schema}"
+    yield url
+    PgPool.close(url)
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def pytest_terminal_summary(terminalreporter):
     if _OPENSEARCH_TIMINGS:
         terminalreporter.write_line(
             "OpenSearch node (docker/opensearch-local.sh): "
             + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in _OPENSEARCH_TIMINGS.items())
+        )
+    if _POSTGRES_TIMINGS:
+        terminalreporter.write_line(
+            "PostgreSQL (docker/postgres-local.sh): "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in _POSTGRES_TIMINGS.items())
         )
 
 

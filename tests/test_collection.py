@@ -23,6 +23,10 @@ from query import SearchRequest, retrieve, search
 
 ANON = Viewer()
 
+# The catalog contract: every test that opens its collection through the `settings` fixture runs on the
+# SQLite catalog and on the PostgreSQL one (tests/conftest.py, docker/postgres-local.sh).
+pytestmark = pytest.mark.both_catalogs
+
 
 def table22_items(query_name: str = "page") -> list[AssetInput]:
     items = [AssetInput(id=f"img-{n}", owner="ana", data=skimage_png(n), name=f"{n}.png") for n in TABLE22]

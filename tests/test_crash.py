@@ -150,7 +150,8 @@ def assert_whole(collection: Collection, acked: set[str], words: dict[str, str])
 def _cli_check(env: dict[str, str], monkeypatch) -> None:
     from api.cli import app
 
-    for name in ("MEDIASEARCH_HOME", "MEDIASEARCH_ENCODER", "MEDIASEARCH_OPENSEARCH_URL", "MEDIASEARCH_OPENSEARCH_PREFIX"):
+    for name in ("MEDIASEARCH_HOME", "MEDIASEARCH_ENCODER", "MEDIASEARCH_OPENSEARCH_URL", "MEDIASEARCH_OPENSEARCH_PREFIX",
+                 "MEDIASEARCH_DATABASE_URL"):
         if name in env:
             monkeypatch.setenv(name, env[name])
     result = CliRunner().invoke(app, ["check"])
@@ -158,10 +159,24 @@ def _cli_check(env: dict[str, str], monkeypatch) -> None:
 
 
 def test_sigkill_at_random_moments_loses_no_acknowledged_asset(tmp_path, bundled_encoder, monkeypatch):
+    sigkill_at_random_moments(tmp_path, bundled_encoder, monkeypatch, None)
+
+
+def test_sigkill_on_a_postgresql_catalog_loses_no_acknowledged_asset(tmp_path, bundled_encoder, monkeypatch,
+                                                                      postgres_database):
+    """Cluster mode's catalog (issue 16): the writes of a killed process roll back in PostgreSQL, and its
+    write lock (a session advisory lock) goes with its connection, so the next start goes on."""
+    sigkill_at_random_moments(tmp_path, bundled_encoder, monkeypatch, postgres_database)
+
+
+def sigkill_at_random_moments(tmp_path, bundled_encoder, monkeypatch, database_url: str | None) -> None:  # noqa: ANN001
     manifest, words = write_corpus(tmp_path / "corpus", images=120, texts=120)
     home = tmp_path / "home"
     env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled", "MEDIASEARCH_ANNOTATORS": "none"}
     env.pop("MEDIASEARCH_OPENSEARCH_URL", None)
+    env.pop("MEDIASEARCH_DATABASE_URL", None)
+    if database_url:
+        env["MEDIASEARCH_DATABASE_URL"] = database_url
     rng = random.Random(20240607)
     acked: set[str] = set()
     kills = 0
@@ -170,8 +185,9 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_asset(tmp_path, bundled
         acked |= set(got)
         kills += not finished
     assert kills >= 2, "the kills should land mid-ingest"
-    collection = Collection.open(Settings(home=home, encoder="bundled"), encoder=bundled_encoder)
+    collection = Collection.open(Settings(home=home, encoder="bundled", database_url=database_url), encoder=bundled_encoder)
     try:
+        assert collection.catalog.dialect == ("postgresql" if database_url else "sqlite")
         assert 0 < len(acked) < len(words) or kills < 3
         assert_whole(collection, acked, words)
     finally:

@@ -16,6 +16,9 @@ from test_recommender import platform  # noqa: F401 - the fixture
 
 IDS = re.compile(r"\b(ana|other|img|secret|dora|bob)-[\w-]*")
 
+# Every test that opens its collection through the `settings` fixture runs on both catalog back ends.
+pytestmark = pytest.mark.both_catalogs
+
 
 @pytest.fixture
 def client(platform):  # noqa: F811

@@ -10,6 +10,9 @@ from indexer.pipeline.ingest import ingest
 from recommender.feed import add_interests, dismiss, feed, seed_response
 from recommender.seeds import Clustering, cluster_posts, medoid, plan_seeds, softmax_draw, split
 
+# Every test that opens its collection through the `settings` fixture runs on both catalog back ends.
+pytestmark = pytest.mark.both_catalogs
+
 
 def blobs(sizes: list[int], outliers: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)

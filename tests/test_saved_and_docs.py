@@ -10,6 +10,9 @@ from indexer.access import Role
 from indexer.config import Settings
 from indexer.stores.keys import KeyStore
 
+# Every test that opens its collection through the `settings` fixture runs on both catalog back ends.
+pytestmark = pytest.mark.both_catalogs
+
 
 @pytest.fixture
 def client(collection):

@@ -17,6 +17,9 @@ from query.suggest import did_you_mean, edit_distance, suggest
 
 ANON, ALICE, BOB = Viewer(), Viewer(username="alice"), Viewer(username="bob")
 
+# Every test that opens its collection through the `settings` fixture runs on both catalog back ends.
+pytestmark = pytest.mark.both_catalogs
+
 
 def texts(response) -> list[str]:  # noqa: ANN001
     return [s.text for s in response.suggestions]

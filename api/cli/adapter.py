@@ -52,7 +52,7 @@ def train_adapter(
 def _start_in_background(epochs: int, patience: int, holdout: float, seed: int, no_activate: bool) -> None:
     """The same command in a process of its own, its output in adapters/train.log."""
     settings = Settings.from_env()
-    if not (settings.home / "catalog.sqlite3").is_file():
+    if not (settings.home.is_dir() if settings.database_url else (settings.home / "catalog.sqlite3").is_file()):
         err.print(f"[red]error:[/red] no mediasearch collection at {settings.home.resolve()} "
                   "[dim](ingest captioned pictures first, or set MEDIASEARCH_HOME)[/dim]")
         raise typer.Exit(2)

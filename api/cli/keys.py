@@ -29,9 +29,9 @@ def open_key_store() -> Iterator["KeyStore"]:
 
     settings = Settings.from_env()
     path = settings.home / CATALOG_FILE
-    if not path.is_file():
+    if not settings.database_url and not path.is_file():
         raise ConfigurationError(f"no collection at {settings.home}", "ingest something first, or set MEDIASEARCH_HOME")
-    catalog = Catalog(path)
+    catalog = Catalog(path, settings.database_url)  # a PostgreSQL catalog with MEDIASEARCH_DATABASE_URL
     try:
         yield KeyStore(catalog)
     finally:

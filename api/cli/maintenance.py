@@ -30,6 +30,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print(json.dumps(info, indent=2))
         return
     console.print(f"home      {info['home']}")
+    console.print(f"catalog   {info['catalog']['backend']} {info['catalog']['where']}")
     console.print(f"encoder   {info['encoder']}  [dim]({info['encoder_reason']})[/dim]")
     console.print(f"sentences {info['sentence_encoder']}")
     console.print(f"assets    {info['assets']} {info['assets_by_type']}, distinct contents {info['contents']}")

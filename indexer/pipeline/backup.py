@@ -80,6 +80,11 @@ def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> 
     """Snapshot the collection at `settings.home` into the new or empty folder `dest`; returns the manifest."""
     home = settings.home
     catalog_path = home / CATALOG_FILE
+    if settings.database_url:
+        raise ConfigurationError(
+            "this collection's catalog is in PostgreSQL (MEDIASEARCH_DATABASE_URL); `backup` snapshots a SQLite catalog",
+            "back the catalog up with pg_dump and the media root with your file system's tools",
+        )
     if not catalog_path.is_file():
         raise ConfigurationError(f"no mediasearch collection at {home.resolve()}", "set MEDIASEARCH_HOME to the collection to back up")
     if dest.exists() and any(dest.iterdir()):

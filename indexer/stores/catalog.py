@@ -13,6 +13,7 @@ named asset and content queries of maintenance, adapters, feeds and evaluation
 (catalog_queries.py).
 """
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,7 @@ from indexer.stores.catalog_schema import SCHEMA, SCHEMA_VERSION, SEGMENT_ID_BAS
 from indexer.stores.catalog_vectors import VectorRows
 from indexer.stores import vocabulary
 from indexer.stores.lexical import searchable_text
+from indexer.stores.sql_connection import PgPool, is_postgres_url
 from indexer.stores.sql_filters import filters_sql, visibility_sql
 
 @dataclass
@@ -49,9 +51,19 @@ class ContentRow:
 
 
 class Catalog(VectorRows, LexicalRows, QueryRows):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, url: str | None = None):
+        """The catalog in the SQLite file `path`, or, with a `postgresql://` `url`, in that PostgreSQL
+        database (cluster mode; `path` then only names the home, for disk-space messages). See
+        indexer/stores/sql_connection.py for what differs."""
         self.path = path
+        self.url = url if is_postgres_url(url) else None
+        self.dialect = "postgresql" if self.url else "sqlite"
         self._local = threading.local()
+        if self.url:
+            self._pool = PgPool.of(self.url)
+            with self.transaction() as db:  # COLLATE NOCASE's twin: case-blind comparisons (sql_filters.py)
+                db.execute("CREATE COLLATION IF NOT EXISTS nocase "
+                           "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
         self.db.executescript(SCHEMA)  # idempotent; executescript manages its own transaction
         self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._migrate()
@@ -73,6 +85,8 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
 
     @property
     def db(self) -> sqlite3.Connection:
+        if self.url:
+            return self._pool.connection()  # type: ignore[return-value] - sqlite3's face (sql_connection.py)
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -84,6 +98,9 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         return conn
 
     def close(self) -> None:
+        if self.url:
+            self._pool.release()
+            return
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -108,6 +125,14 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
                 raise storage_full(self.path.parent, "the catalog transaction", exc) from exc
             raise
         written(self.path.parent)
+
+    def backend(self) -> dict[str, str]:
+        """Which catalog this is, for `status`: the back end and where (a PostgreSQL URL without its password)."""
+        if self.url:
+            from indexer.stores.sql_connection import redact
+
+            return {"backend": "postgresql", "where": redact(self.url)}
+        return {"backend": "sqlite", "where": str(self.path)}
 
     # --- meta
     def get_meta(self, key: str) -> str | None:
@@ -234,15 +259,20 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
 
     def filtered_content_ids(
         self, viewer: Viewer, filters: Filters | None = None, media_types: Iterable[MediaType] | None = None,
-        excluded_fts: str | None = None,
+        excluded_fts: str | None = None, excluded_words: list[str] | None = None,
     ) -> np.ndarray:
         """Contents with at least one asset that the viewer may see, that passes the filters
         and (with `excluded_fts`, an FTS5 expression) does not contain excluded words."""
         clause, params = filters_sql(filters or Filters(), viewer)
         sql = f"SELECT DISTINCT a.content_id FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause}"
-        if excluded_fts:
+        if excluded_fts and self.dialect == "sqlite":
             sql += " AND a.rowid NOT IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
             params = [*params, excluded_fts]
+        elif excluded_words:  # PostgreSQL: no FTS5; whole words, case-blind, in the asset's own text
+            sql += (" AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.value ~* ?)"
+                    " AND NOT ((a.title || ' ' || a.description || ' ' || a.tags || ' ' || coalesce(c.text, '')) ~* ?)")
+            pattern = "|".join(r"\m" + re.escape(w).replace(r"\ ", r"\s+") + r"\M" for w in excluded_words)
+            params = [*params, pattern, pattern]
         if media_types is not None:
             types = [str(t) for t in media_types]
             sql += f" AND a.media_type IN ({','.join('?' * len(types))})"
@@ -396,7 +426,8 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         row = db.execute("SELECT rowid, content_id FROM assets WHERE id = ?", (asset_id,)).fetchone()
         if row is None:
             return None
-        db.execute("DELETE FROM assets_fts WHERE rowid = ?", (row["rowid"],))
+        if self.dialect == "sqlite":
+            db.execute("DELETE FROM assets_fts WHERE rowid = ?", (row["rowid"],))
         vocabulary.remove_asset(db, row["rowid"])
         db.execute("DELETE FROM annotations WHERE asset_rowid = ?", (row["rowid"],))
         db.execute("DELETE FROM assets WHERE rowid = ?", (row["rowid"],))

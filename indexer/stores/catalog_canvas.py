@@ -14,7 +14,10 @@ from indexer.stores.lexical import searchable_text
 
 def migrate_fts_columns(catalog) -> bool:  # noqa: ANN001 - a Catalog (this module is imported by it)
     """Rebuild assets_fts when its columns are not FTS_COLUMNS (a home from before the canvas column):
-    the same rows, rewritten from the catalog in one transaction. Returns whether it did."""
+    the same rows, rewritten from the catalog in one transaction. Returns whether it did. A PostgreSQL
+    catalog has no FTS5 table (indexer/stores/sql_connection.py): nothing to do."""
+    if getattr(catalog, "dialect", "sqlite") != "sqlite":
+        return False
     columns = tuple(r["name"] for r in catalog.db.execute("PRAGMA table_info(assets_fts)"))
     if columns == FTS_COLUMNS:
         return False
@@ -67,7 +70,8 @@ def add_derived_annotations(catalog, content_id: int, annotations: list[Annotati
                 [(row["rowid"], a.name, a.value, a.confidence, a.model, a.model_version,
                   a.time.start if a.time else None, a.time.end if a.time else None) for a in annotations],
             )
-            if db.execute("SELECT 1 FROM assets_fts WHERE rowid = ?", (row["rowid"],)).fetchone():
+            if catalog.dialect == "sqlite" and db.execute("SELECT 1 FROM assets_fts WHERE rowid = ?",
+                                                          (row["rowid"],)).fetchone():
                 _rewrite_fts(catalog, db, row["rowid"])
             db.execute("INSERT INTO lexical_log(asset_id, op) VALUES (?, 'upsert')", (row["id"],))
     return [r["id"] for r in rows]

@@ -54,7 +54,12 @@ class LexicalRows:
 
 def write_fts_row(db: sqlite3.Connection, rowid: int, texts: dict[str, str]) -> None:
     """The embedded store's BM25 row for one asset (replaces any earlier one); `texts` by SEARCHABLE_TEXT
-    key, as `searchable_text` gives them."""
+    key, as `searchable_text` gives them. A PostgreSQL catalog has no FTS5 table: its lexical store is
+    tantivy or OpenSearch, fed from lexical_log, and this writes nothing."""
+    from indexer.stores.sql_connection import is_postgres
+
+    if is_postgres(db):
+        return
     db.execute("DELETE FROM assets_fts WHERE rowid = ?", (rowid,))
     db.execute(
         f"INSERT INTO assets_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})",

@@ -17,7 +17,7 @@ _RANGE_COLUMNS = {"created": "a.created_at", "duration": "c.duration", "width": 
 
 def visibility_sql(viewer: Viewer) -> Sql:
     if viewer.admin:
-        return "1", []
+        return "1 = 1", []
     if viewer.username:
         return "(a.visibility = 'public' OR a.owner = ?)", [viewer.username]
     return "a.visibility = 'public'", []

@@ -109,7 +109,7 @@ def _apply(db: sqlite3.Connection, scope: str, terms: set[tuple[str, str]], sign
     if sign > 0:
         db.executemany(
             "INSERT INTO vocabulary(term, kind, scope, df) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT(term, kind, scope) DO UPDATE SET df = df + 1",
+            "ON CONFLICT(term, kind, scope) DO UPDATE SET df = vocabulary.df + 1",
             [(t, k, scope) for t, k in terms])
     else:
         db.executemany("UPDATE vocabulary SET df = df - 1 WHERE term = ? AND kind = ? AND scope = ?",
@@ -182,7 +182,7 @@ def _scope_sql(viewer: Viewer) -> tuple[str, list[str]]:
     """The scopes `viewer` may read. `+scope`: a filter, never a reason to leave the primary key's term
     range for the frequency index."""
     if viewer.admin:
-        return "1", []
+        return "1 = 1", []
     if viewer.username:
         return "+scope IN ('', ?)", [viewer.username]
     return "+scope = ''", []
@@ -212,7 +212,7 @@ def complete(db: sqlite3.Connection, prefix: str, viewer: Viewer, limit: int,
         for scope in scopes:
             found.update((r[0], r[1]) for r in db.execute(
                 "SELECT term, kind FROM (SELECT term, kind FROM vocabulary INDEXED BY vocabulary_frequent "
-                "WHERE scope = ? ORDER BY df DESC LIMIT ?) "
+                "WHERE scope = ? ORDER BY df DESC LIMIT ?) AS frequent "
                 f"WHERE term >= ? AND term < ? AND {kind_sql} LIMIT ?",
                 (scope, HEAD, prefix, _prefix_end(prefix), *kinds, limit)))
         if len(found) >= limit:

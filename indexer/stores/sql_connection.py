@@ -1,0 +1,468 @@
+"""One connection face for both catalog back ends: SQLite (embedded, the default) and PostgreSQL
+(`MEDIASEARCH_DATABASE_URL=postgresql://...`, cluster mode, issue 16).
+
+The stores are written against sqlite3's DB-API face: `db.execute(sql, params)` returning a cursor whose
+rows are addressable by name and by index, `executemany`, `executescript`, `in_transaction`, a cursor's
+`lastrowid` and `rowcount`, and `BEGIN IMMEDIATE` / `COMMIT` / `ROLLBACK` for transactions. With SQLite the
+catalog keeps using a plain `sqlite3.Connection` (nothing changes in the embedded mode). With PostgreSQL it
+uses `PgConnection`, which gives psycopg 3 the same face:
+
+- the statements stay in the SQLite dialect the stores are written in, and `translate()` maps the few
+  differences, once per statement text (cached): `?` placeholders to `%s`; `INSERT OR IGNORE` / `INSERT OR
+  REPLACE` to `INSERT ... ON CONFLICT` on the table's primary key; `LIKE` to `ILIKE` (SQLite's LIKE ignores
+  ASCII case); `json_each(x)` to `json_array_elements_text(x::json)`; `PRAGMA table_info(t)` to
+  information_schema; `INDEXED BY` hints and the `+column` "no index" hint dropped; `BEGIN IMMEDIATE` to a
+  `BEGIN` that takes the catalog's writer lock (a transaction-scoped advisory lock: one writing transaction
+  at a time, the guarantee SQLite's BEGIN IMMEDIATE gives and the stores rely on);
+- the schema scripts (`CREATE TABLE IF NOT EXISTS ...`) are translated too: `INTEGER PRIMARY KEY
+  [AUTOINCREMENT]` to a BIGINT identity (never reused, like AUTOINCREMENT), INTEGER to BIGINT (vector ids
+  of keyframes pass 2^40), BLOB to BYTEA, REAL to DOUBLE PRECISION; a table without an integer key gets the
+  implicit `rowid` column SQLite gives it; FTS5 virtual tables are left out (no PostgreSQL twin: with
+  PostgreSQL the lexical store is tantivy or OpenSearch, fed from the lexical_log outbox);
+- `COLLATE NOCASE` names a case-blind ICU collation `nocase` made in the schema;
+- errors come back as sqlite3's exception classes (a unique violation as `sqlite3.IntegrityError`, the
+  rest as `sqlite3.OperationalError`, a full disk with SQLite's "database or disk is full" text), so the
+  callers' `except sqlite3.Error` and `indexer.disk.is_full` keep working on both back ends;
+- rows are `Row`s: a tuple with names, as `sqlite3.Row`; numeric aggregates (sum) come back as int or float.
+
+Connections come from one psycopg-pool `ConnectionPool` per database URL and process; each thread holds one
+connection (as the SQLite catalog holds one per thread) and gives it back on `close()` or when the thread ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(POSTGRES_SCHEMES)
+
+
+def is_postgres(db: object) -> bool:
+    """Whether a store's connection is the PostgreSQL one (the few places that differ: FTS5, backups)."""
+    return isinstance(db, PgConnection)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and `status`."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+# --- the dialect -------------------------------------------------------------------------------------
+
+# table -> its primary key columns, from the schema scripts this process ran (INSERT OR REPLACE needs them)
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {}
+# table -> its identity column (what `lastrowid` reports after an INSERT)
+IDENTITY: dict[str, str] = {}
+
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\)\s*(WITHOUT ROWID)?\s*;", re.S | re.I)
+_VIRTUAL = re.compile(r"CREATE VIRTUAL TABLE[^;]*;", re.S | re.I)
+_INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:OR\s+(?:IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
+
+
+def _split_columns(body: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for ch in body:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
+
+
+def _table_ddl(match: re.Match[str]) -> str:
+    name, body, without_rowid = match.group(1), match.group(2), match.group(3)
+    body = re.sub(r"--[^\n]*", "", body)
+    columns = _split_columns(body)
+    out, has_integer_key, pk = [], False, ()
+    for col in columns:
+        text = col.strip()
+        m = re.match(r"(\w+)\s+INTEGER\s+PRIMARY KEY(\s+AUTOINCREMENT)?\b(.*)$", text, re.S | re.I)
+        if m:
+            has_integer_key, pk = True, (m.group(1),)
+            IDENTITY[name] = m.group(1)
+            text = f"{m.group(1)} BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY{m.group(3)}"
+        else:
+            key = re.match(r"PRIMARY KEY\s*\(([^)]*)\)", text, re.I)
+            if key:
+                pk = tuple(c.strip() for c in key.group(1).split(","))
+            else:
+                single = re.match(r"(\w+)\s+\w+.*\bPRIMARY KEY\b", text, re.S | re.I)
+                if single:
+                    pk = (single.group(1),)
+        text = re.sub(r"\bINTEGER\b", "BIGINT", text, flags=re.I)
+        text = re.sub(r"\bBLOB\b", "BYTEA", text, flags=re.I)
+        text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text, flags=re.I)
+        out.append(text)
+    if not has_integer_key and not without_rowid:
+        # SQLite's implicit rowid, which the stores read (e.g. annotations in the order they were written)
+        out.insert(0, "rowid BIGINT GENERATED BY DEFAULT AS IDENTITY UNIQUE")
+        IDENTITY.setdefault(name, "rowid")
+    PRIMARY_KEYS[name] = pk
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n    " + ",\n    ".join(out) + "\n);"
+
+
+def translate_script(script: str) -> str:
+    """A schema script (CREATE TABLE / CREATE INDEX IF NOT EXISTS ...) for PostgreSQL."""
+    script = _VIRTUAL.sub("", script)
+    return _CREATE_TABLE.sub(_table_ddl, script)
+
+
+def _conflict_update(table: str, columns: list[str]) -> str:
+    pk = PRIMARY_KEYS.get(table)
+    if not pk:
+        raise sqlite3.OperationalError(f"INSERT OR REPLACE into {table}: its primary key is unknown "
+                                       "(its schema script was not run in this process)")
+    rest = [c for c in columns if c not in pk]
+    if not rest:
+        return f" ON CONFLICT ({', '.join(pk)}) DO NOTHING"
+    return f" ON CONFLICT ({', '.join(pk)}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """One statement in the stores' SQLite dialect, for psycopg (placeholders `%s`)."""
+    pieces = _LITERAL.split(sql)
+    for i, piece in enumerate(pieces):
+        if i % 2:  # a string literal: only psycopg's % escaping
+            pieces[i] = piece.replace("%", "%%")
+            continue
+        piece = piece.replace("%", "%%").replace("?", "%s")
+        piece = re.sub(r"\bINDEXED BY \w+\s*", "", piece, flags=re.I)
+        piece = re.sub(r"(?<=[\s(])\+(?=[A-Za-z_])", "", piece)
+        piece = re.sub(r"\bNOT LIKE\b", "NOT ILIKE", piece)
+        piece = re.sub(r"(?<!NOT )\bLIKE\b", "ILIKE", piece)
+        piece = re.sub(r"\bjson_each\(([\w.]+)\)\s+(\w+)", r"json_array_elements_text(\1::json) AS \2(value)", piece)
+        pieces[i] = piece
+    out = "".join(pieces)
+    pragma = re.match(r"\s*PRAGMA table_info\((\w+)\)\s*$", out, re.I)
+    if pragma:
+        return ("SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() "
+                f"AND table_name = '{pragma.group(1).lower()}' ORDER BY ordinal_position")
+    insert = _INSERT_TABLE.match(out)
+    if insert:
+        table, columns = insert.group(1), [c.strip() for c in insert.group(2).split(",")]
+        if re.match(r"\s*INSERT\s+OR\s+IGNORE", out, re.I):
+            out = re.sub(r"INSERT\s+OR\s+IGNORE", "INSERT", out, count=1, flags=re.I) + " ON CONFLICT DO NOTHING"
+        elif re.match(r"\s*INSERT\s+OR\s+REPLACE", out, re.I):
+            out = re.sub(r"INSERT\s+OR\s+REPLACE", "INSERT", out, count=1, flags=re.I) + _conflict_update(table, columns)
+    return out
+
+
+# --- rows and errors ---------------------------------------------------------------------------------
+
+class Row(tuple):
+    """A result row addressable by index and by column name, like sqlite3.Row."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key):  # noqa: ANN001, ANN204 - int, slice or column name
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor):  # noqa: ANN001, ANN202 - psycopg's RowFactory protocol
+    names = {d.name: i for i, d in enumerate(cursor.description or [])}
+    return lambda values: Row(values, names)
+
+
+class PgIntegrityError(sqlite3.IntegrityError):
+    """A PostgreSQL constraint violation, raised as sqlite3's class so that the stores' handlers apply."""
+
+
+class PgOperationalError(sqlite3.OperationalError):
+    """Any other PostgreSQL error, raised as sqlite3's class (see the module's docstring)."""
+
+
+def _mapped(exc: Exception) -> sqlite3.Error:
+    import psycopg
+
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        return PgIntegrityError(str(exc))
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return PgOperationalError(f"database or disk is full (PostgreSQL: {exc})")
+    return PgOperationalError(f"PostgreSQL: {exc}")
+
+
+# --- connections ---------------------------------------------------------------------------------------
+
+# What serialises writing transactions (SQLite's BEGIN IMMEDIATE): one advisory lock per database and schema.
+WRITER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('mediasearch:writer:' || current_schema(), 0))"
+
+
+class PgCursor:
+    def __init__(self, cursor, lastrowid: int | None = None) -> None:  # noqa: ANN001 - a psycopg cursor
+        self._cursor = cursor
+        self.lastrowid = lastrowid
+        self.rowcount = cursor.rowcount
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """A pooled psycopg connection with sqlite3's face (see the module's docstring). Autocommit outside
+    explicit BEGIN ... COMMIT, as the SQLite catalog's `isolation_level=None` connections are."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001 - a psycopg.Connection
+        self.conn = conn
+        self.finalizer: weakref.finalize | None = None
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> PgCursor:
+        head = sql.lstrip()[:16].upper()
+        try:
+            if head.startswith("BEGIN"):
+                self.conn.execute("BEGIN")
+                if "IMMEDIATE" in head:
+                    self.conn.execute(WRITER_LOCK)
+                return PgCursor(self.conn.cursor())
+            statement = translate(sql)
+            table = _INSERT_TABLE.match(statement)
+            identity = IDENTITY.get(table.group(1)) if table else None
+            if identity and " RETURNING " not in statement.upper():
+                cur = self.conn.execute(statement + f" RETURNING {identity}", tuple(params))
+                row = cur.fetchone()
+                return PgCursor(cur, row[0] if row else None)
+            return PgCursor(self.conn.execute(statement, tuple(params)))
+        except sqlite3.Error:
+            raise
+        except Exception as exc:
+            if _is_psycopg_error(exc):
+                raise _mapped(exc) from exc
+            raise
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Iterable[Any]]) -> PgCursor:
+        rows = [tuple(p) for p in seq_of_params]
+        cur = self.conn.cursor()
+        if rows:
+            try:
+                cur.executemany(translate(sql), rows)
+            except Exception as exc:
+                if _is_psycopg_error(exc):
+                    raise _mapped(exc) from exc
+                raise
+        return PgCursor(cur)
+
+    def executescript(self, script: str) -> None:
+        """A schema script, in one transaction under the writer lock (two processes opening one new
+        database at once would otherwise race on CREATE TABLE IF NOT EXISTS)."""
+        ddl = translate_script(script)
+        if not ddl.strip():
+            return
+        nested = self.in_transaction
+        try:
+            if not nested:
+                self.conn.execute("BEGIN")
+            self.conn.execute(WRITER_LOCK)
+            self.conn.execute(ddl)
+            if not nested:
+                self.conn.execute("COMMIT")
+        except Exception as exc:
+            if not nested and self.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if _is_psycopg_error(exc):
+                raise _mapped(exc) from exc
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _is_psycopg_error(exc: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.Error)
+
+
+def _configure(conn) -> None:  # noqa: ANN001 - a psycopg.Connection, once per pooled connection
+    from psycopg.adapt import Loader
+
+    class NumberLoader(Loader):  # sum() and avg() of integers are numeric: an int when whole, as SQLite gives
+        def load(self, data):  # noqa: ANN001, ANN202
+            text = bytes(data).decode()
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+
+    conn.adapters.register_loader("numeric", NumberLoader)
+    conn.row_factory = _row_factory
+
+
+class PgPool:
+    """One psycopg-pool per database URL in this process; one pooled connection per thread."""
+
+    _pools: dict[str, PgPool] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, url: str) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self.pid = os.getpid()
+        self.pool = ConnectionPool(url, min_size=1, max_size=64, kwargs={"autocommit": True}, configure=_configure,
+                                   open=False, name="mediasearch-catalog")
+        try:
+            self.pool.open(wait=True, timeout=30)
+        except Exception as exc:
+            self.pool.close()
+            from indexer.errors import StoreUnavailable
+
+            raise StoreUnavailable(
+                f"the PostgreSQL catalog at {redact(url)} does not answer ({exc})",
+                "start it (docker/postgres-local.sh start prints a URL) or fix MEDIASEARCH_DATABASE_URL",
+            ) from exc
+        self._local = threading.local()
+
+    @classmethod
+    def of(cls, url: str) -> PgPool:
+        """This process's pool of `url` (a forked worker makes its own: connections are not shared across fork)."""
+        with cls._lock:
+            pool = cls._pools.get(url)
+            if pool is None or pool.pid != os.getpid():
+                pool = cls._pools[url] = cls(url)
+            return pool
+
+    def connection(self) -> PgConnection:
+        held = getattr(self._local, "held", None)
+        if held is not None and (held.conn.closed or held.conn.broken):  # the server restarted: a fresh one
+            held.finalizer.detach()
+            self._local.held = held = None
+        if held is None:
+            conn = self.pool.getconn(timeout=60)
+            held = self._local.held = PgConnection(conn)
+            # the thread's connection goes back to the pool when the thread ends (or on `release()`)
+            held.finalizer = weakref.finalize(threading.current_thread(), _give_back, self.pool, conn)
+        return held
+
+    def release(self) -> None:
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            self._local.held = None
+            held.finalizer.detach()
+            _give_back(self.pool, held.conn)
+
+    @classmethod
+    def close(cls, url: str) -> None:
+        """Close the pool of one database URL (its connections), e.g. when a test's database goes."""
+        with cls._lock:
+            pool = cls._pools.pop(url, None)
+        if pool is not None:
+            pool.pool.close()
+
+    @classmethod
+    def close_all(cls) -> None:
+        with cls._lock:
+            for pool in cls._pools.values():
+                pool.pool.close()
+            cls._pools.clear()
+
+
+def _give_back(pool, conn) -> None:  # noqa: ANN001
+    try:
+        if conn.closed:
+            return
+        if conn.info.transaction_status != 0:  # IDLE: a thread that died inside a transaction
+            conn.rollback()
+        pool.putconn(conn)
+    except Exception:  # noqa: BLE001 - a pool closed meanwhile, or a broken connection: nothing to give back
+        pass
+
+
+class PgWriteLock:
+    """The write lock of a PostgreSQL catalog, with indexer/locks.py's HomeLock face: an RLock within the
+    process and a session advisory lock (`pg_advisory_lock`) across processes and hosts, held on a
+    connection of its own (not a pooled one: a session lock belongs to the connection that took it). Every
+    API node writing to one catalog takes the same lock, where the embedded mode's `flock` works only on one
+    local file system."""
+
+    KEY = "hashtextextended('mediasearch:write:' || current_schema(), 0)"
+
+    def __init__(self, url: str):
+        self.url = url
+        self._thread = threading.RLock()
+        self._depth = 0
+        self._conn = None
+        self._closing = False
+
+    def _connection(self):  # noqa: ANN202
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True)
+            except psycopg.Error as exc:
+                raise _mapped(exc) from exc
+        return self._conn
+
+    def acquire(self) -> None:
+        self._thread.acquire()
+        try:
+            if self._depth == 0:
+                self._connection().execute(f"SELECT pg_advisory_lock({self.KEY})")
+        except BaseException:
+            self._thread.release()
+            raise
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._conn is not None:
+                if not self._conn.closed:
+                    self._conn.execute(f"SELECT pg_advisory_unlock({self.KEY})")
+                if self._closing:
+                    self._conn.close()
+                    self._conn, self._closing = None, False
+        finally:
+            self._thread.release()
+
+    def close(self) -> None:
+        """Close the lock's connection now, or when the holder releases it."""
+        with self._thread:
+            if self._depth:
+                self._closing = True
+            elif self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> "PgWriteLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
