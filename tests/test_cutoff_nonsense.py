@@ -9,7 +9,7 @@ from indexer.assets import AssetInput
 from indexer.collection import Collection
 from indexer.config import Settings
 from query import SearchRequest, search
-from query.specificity import NOISE_Z, stand_out
+from query.specificity import noise_z, stand_out
 
 ANON = Viewer()
 NONSENSE = ["xylophone quantum", "zebra paradox", "quantum banjo", "violin thermodynamics", "glorp fizzwick"]
@@ -57,6 +57,7 @@ def test_real_queries_keep_their_hits(sample):
 def test_stand_out_is_a_robust_z_score():
     rng = np.random.default_rng(1)
     background = rng.normal(0.2, 0.05, 500).astype(np.float32)
-    assert stand_out(float(background.max()), background) < NOISE_Z + 0.5  # the best of noise is noise
-    assert stand_out(0.6, background) > NOISE_Z
+    assert stand_out(float(background.max()), background) < noise_z(len(background))  # the best of noise is noise
+    assert stand_out(0.6, background) > noise_z(len(background))
+    assert noise_z(100_000) > noise_z(500) > noise_z(16)  # a larger collection needs a larger lead
     assert stand_out(0.3, np.full(20, 0.3, dtype=np.float32)) == 0.0
