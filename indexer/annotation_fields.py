@@ -105,6 +105,11 @@ def floor(name: str) -> float:
     return _floor_overrides(os.environ.get("MEDIASEARCH_ANNOTATION_FLOORS", "")).get(name, field(name).floor)
 
 
+def confident(annotation: Annotation) -> bool:
+    """At or above its annotator's floor (an annotation without a confidence, e.g. a person's, always is)."""
+    return annotation.confidence is None or annotation.confidence >= floor(annotation.name)
+
+
 # The annotations behind the value facets (and their filters): annotation name -> facet and filter field.
 FACETED = {"label": "label", "colour": "colour", "face": "faces"}
 
@@ -114,11 +119,6 @@ def faceted_floors() -> dict[str, float]:
     (tantivy, OpenSearch) apply them when indexing: a change of floors needs their index rebuilt
     (tantivy does it on open, OpenSearch with `mediasearch reindex --lexical-only`)."""
     return {name: floor(name) for name in FACETED}
-
-
-def confident(annotation: Annotation) -> bool:
-    """At or above its annotator's floor (an annotation without a confidence, e.g. a person's, always is)."""
-    return annotation.confidence is None or annotation.confidence >= floor(annotation.name)
 
 
 _FACE_BOX = re.compile(r"^face -?\d+,-?\d+,\d+,\d+$")
