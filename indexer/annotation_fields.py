@@ -6,8 +6,10 @@ Each annotation name has
           person chose: labels, colours, content warnings), `fact` (technical and EXIF metadata),
           `structured` (a value with parts, e.g. a face box: shown as fields, never indexed as words)
           or `internal` (the pipeline's notes about itself);
-  floor   the confidence under which an annotator's guess is not shown as a snippet or a suggestion
-          (it stays stored, with its confidence, on the asset, and searchable).
+  floor   the confidence under which an annotator's guess is not shown as a snippet or a suggestion,
+          nor becomes a facet value or matches a facet's filter (`label:`, `colour:`, `faces:`): the
+          facets describe what the hits shown are, not what a model half-guessed (it stays stored, with
+          its confidence, on the asset, and searchable by its words).
 
 The floors' defaults, and why:
   label 0.30  measured on the demo sample (api/sample: 16 pictures and the clip, bundled encoder): of the 60
@@ -115,6 +117,17 @@ def floors_in_force() -> str:
 def confident(annotation: Annotation) -> bool:
     """At or above its annotator's floor (an annotation without a confidence, e.g. a person's, always is)."""
     return annotation.confidence is None or annotation.confidence >= floor(annotation.name)
+
+
+# The annotations behind the value facets (and their filters): annotation name -> facet and filter field.
+FACETED = {"label": "label", "colour": "colour", "face": "faces"}
+
+
+def faceted_floors() -> dict[str, float]:
+    """Annotation name -> its floor, for the annotations behind facets. The stores fed from the outbox
+    (tantivy, OpenSearch) apply them when indexing: a change of floors needs their index rebuilt
+    (tantivy does it on open, OpenSearch with `mediasearch reindex --lexical-only`)."""
+    return {name: floor(name) for name in FACETED}
 
 
 _FACE_BOX = re.compile(r"^face -?\d+,-?\d+,\d+,\d+$")

@@ -87,6 +87,9 @@ class ChannelPlan:
     # Filled by run_channels: vector channel -> (space, query vector), for scoring other channels'
     # candidates exactly in every channel (query/rescore.py).
     query_vectors: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+    # Filled by run_channels: the content ids the vector channels searched within (None: every one), for
+    # the nonsense test's background scores (query/specificity.py).
+    candidates: np.ndarray | None = None
 
 
 def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, ChannelResult], dict[str, float]]:
@@ -208,7 +211,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         candidates = collection.candidates(plan.viewer, plan.filters, parsed.excluded)
         if candidates is not None and plan.as_of_rowid is not None:
             candidates = _as_of(collection, candidates, plan.as_of_rowid)
-        image_candidates = candidates
+        image_candidates = plan.candidates = candidates
         if candidates is not None and len(candidates):
             # Video keyframes live in the image index under their own vector ids.
             image_candidates = np.concatenate([candidates, collection.catalog.segment_vector_ids(candidates)])

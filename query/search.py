@@ -24,7 +24,7 @@ from indexer.errors import InvalidInput, NotFound, StoreUnavailable
 from indexer.filters import FACET_FIELDS, Filters, TermFilter
 from indexer.stores.lexical import LexicalQuery, marked_html
 from query.cursor import decode_cursor, encode_cursor
-from query.channels import CHANNEL_RESULTS, ChannelPlan, ChannelResult, run_channels
+from query.channels import CHANNEL_RESULTS, VECTOR_CHANNELS, ChannelPlan, ChannelResult, run_channels
 from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
@@ -32,6 +32,7 @@ from query.near_duplicates import copy_check
 from query.profile import is_stored, load_profile, with_adapter
 from query.rescore import fill_in
 from query.snippets import matched_snippet
+from query.specificity import nonsense
 from query.sorting import SortKey, SortOrder, row_value, sort_items
 from query.suggest import did_you_mean
 from query.temporal import TemporalQuery, refuse_image, split_temporal, temporal_hits
@@ -208,6 +209,9 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     else:
         fusion_note = f"calibrated ({profile_source})"
     sure = confident(ranked, profile)
+    if sure and nonsense(collection, parsed, viewer, results, plan.query_vectors, plan.candidates):
+        # No word the collection knows, nothing that stands out: the vector channels' nearest are noise.
+        sure = confident({n: hits for n, hits in ranked.items() if n not in VECTOR_CHANNELS}, profile)
     cutoff = describe(profile, ranked, stored=is_stored(profile_source))
 
     def type_of(item: Fused) -> MediaType:

@@ -74,8 +74,6 @@ def test_counts_agree(page, server):  # noqa: F811
 
 
 @pytest.mark.needs_contract17
-@pytest.mark.xfail(reason="issue 17, open: the bundled profile's cut-off still lets 2 hits through for "
-                          "'xylophone quantum' (Greek coins, a wall texture), so no empty state", strict=False)
 def test_empty_state_for_nonsense(page, server):  # noqa: F811
     body = search_json(server, q="xylophone quantum")
     needs(body, "found")

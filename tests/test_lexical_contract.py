@@ -61,14 +61,19 @@ CORPUS = [
            annotations=[Annotation(name="colour", value="Brown", confidence=0.8, model="colour-v", model_version="1.0")]),
     _image("img-chelsea", "chelsea", "bob", "Chelsea", "2024-06-15T12:00:00.25Z", tags=["pets"], licence="cc-by-4.0",
            visibility="private",
-           annotations=[Annotation(name="colour", value="orange", confidence=0.6, model="colour-v", model_version="1.1")]),
+           annotations=[Annotation(name="colour", value="orange", confidence=0.6, model="colour-v", model_version="1.1"),
+                        # under the colour floor (0.10): no facet value, no filter match
+                        Annotation(name="colour", value="green", confidence=0.04, model="colour-v", model_version="1.1")]),
     _image("img-astronaut", "astronaut", "carol", "Astronaut portrait", "2024-01-10T00:00:00Z", tags=["space", "People"],
            annotations=[Annotation(name="face", value="person", confidence=0.97, model="face-detector", model_version="2")]),
     _image("img-rocket", "rocket", "ana", "Rocket on the pad", "2022-12-31T23:59:59Z", tags=["space"], licence="CC0-1.0",
            visibility="private"),
     _image("img-camera", "camera", "Ana", "Cameraman", "2019-01-01T00:00:00Z", tags=["photography", "people"],
            licence="CC-BY-4.0",
-           annotations=[Annotation(name="face", value="person", confidence=0.9, model="face-detector", model_version="3")]),
+           annotations=[Annotation(name="face", value="person", confidence=0.9, model="face-detector", model_version="3"),
+                        # A sure label and a guess under the label floor (0.30), as the labeller gives them.
+                        Annotation(name="label", value="tabby", confidence=0.9, model=LABEL_MODEL),
+                        Annotation(name="label", value="nematode", confidence=0.1, model=LABEL_MODEL)]),
 ]
 ALL = {item.id for item in CORPUS}
 IMAGES = {i for i in ALL if i.startswith("img-")}
@@ -248,11 +253,15 @@ TERM_CASES = [
     ("tag", ["space", "food"], False, {"txt-apollo", "txt-launch", "img-astronaut", "img-rocket", "img-coffee"}),
     ("tag", ["space"], True, ALL - {"txt-apollo", "txt-launch", "img-astronaut", "img-rocket"}),
     ("label", ["egyptian CAT"], False, {"img-chelsea"}),
-    ("label", ["tabby"], False, {"img-chelsea"}),  # txt-cats' "sleeping tabby" is a caption, not a label
+    # txt-cats' "sleeping tabby" is a caption, not a label; Chelsea's "tabby" is the labeller's guess at 0.17,
+    # under the label floor (indexer/annotation_fields.py): only the camera's sure one is a label.
+    ("label", ["tabby"], False, {"img-camera"}),
+    ("label", ["nematode"], False, set()),
     ("label", ["espresso", "tripod"], False, {"img-coffee", "img-camera"}),
     ("label", ["espresso"], True, ALL - {"img-coffee"}),
     ("colour", ["brown"], False, {"img-coffee"}),
     ("colour", ["Brown", "ORANGE"], True, ALL - {"img-coffee", "img-chelsea"}),
+    ("colour", ["green"], False, set()),  # Chelsea's green is under the colour floor
     ("annotation", ["CAPTION"], False, {"txt-cats"}),
     ("annotation", ["face"], False, {"img-astronaut", "img-camera"}),
     ("annotation", ["label"], True, TEXTS),
@@ -347,6 +356,24 @@ def test_facet_counts_are_exact(store):
     labels = dict(counts(facets, "label"))
     assert labels["espresso"] == 1 and labels["tabby"] == 1 and labels["tripod"] == 1
     assert sum(labels.values()) == len(labels)  # each label value once per asset
+    assert "nematode" not in labels and "green" not in dict(counts(facets, "colour"))
+
+
+def test_facets_leave_out_guesses_under_their_floor(store, corpus):
+    """A model's label under the label floor is no facet value and is not counted (issue 17): the facets
+    hold exactly the labels at or above it, each counted once per asset that has it."""
+    facets = store.facets(LexicalQuery(), ADMIN, ["label", "colour", "faces"], size=1000)
+    expected: dict[str, int] = {}
+    for doc in corpus.catalog.iter_lexical_docs():
+        for value in {a.value for a in doc.annotations if a.name == "label" and (a.confidence or 0) >= 0.30}:
+            expected[value] = expected.get(value, 0) + 1
+    assert dict(counts(facets, "label")) == expected
+    assert expected["tabby"] == 1 and "nematode" not in expected  # the camera's sure tabby; Chelsea's is a guess
+    assert {"tiger cat", "missile"}.isdisjoint(expected)  # the labeller's own guesses under 0.30 (0.20, 0.25)
+    assert dict(counts(facets, "colour")) == {"Brown": 1, "orange": 1}
+    # The counts agree with what the facet's filter then finds.
+    for value, n in expected.items():
+        assert len(found(store, terms("label", value))) == n, value
     # `size` keeps the most frequent; the query's words and the viewer narrow the counts.
     assert counts(store.facets(LexicalQuery(), ADMIN, ["owner"], size=2), "owner") == [("ana", 4), ("bob", 3)]
     assert counts(store.facets(LexicalQuery(words=["cat"]), ADMIN, ["type"]), "type") == [("image", 1), ("text", 1)]

@@ -16,13 +16,14 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from indexer.annotation_fields import confident
 from indexer.assets import EDITABLE_FIELDS, Annotation, TimeRange
 from indexer.canvas import CANVAS_ANNOTATION
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, utc_iso
 from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, searchable_text
 
 # Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
-MAPPING_VERSION = 2  # 2: the canvas text field (indexer/canvas.py)
+MAPPING_VERSION = 3  # 2: the canvas text field (indexer/canvas.py); 3: labels, colours, faces above their floors
 MAX_RESULT_WINDOW = 10_000
 
 # The searchable text (stores/lexical.py's SEARCHABLE_TEXT): text field -> (BM25 weight, highlight key).
@@ -133,13 +134,15 @@ def to_source(doc: LexicalDoc) -> dict[str, Any]:
             }
             for a in annotations
         ],
-        "labels": [a.value for a in annotations if a.name == LABEL_ANNOTATION],
-        "colours": [a.value for a in annotations if a.name == COLOUR_ANNOTATION],
+        # The value facets and their filters: a guess under its annotator's confidence floor is none of
+        # them (indexer/annotation_fields.py; SQLite applies the same floors in sql_filters.py).
+        "labels": [a.value for a in annotations if a.name == LABEL_ANNOTATION and confident(a)],
+        "colours": [a.value for a in annotations if a.name == COLOUR_ANNOTATION and confident(a)],
         # The canvas's notes are search tokens (the canvas field), not a kind of annotation or a model to facet on.
         "annotation_names": sorted({a.name for a in kinds}),
         "models": sorted({a.model for a in kinds if a.model is not None}),
         "model_versions": sorted({f"{a.model}:{a.model_version or ''}" for a in kinds if a.model is not None}),
-        "faces": "yes" if any(a.name == FACE_ANNOTATION for a in annotations) else "no",
+        "faces": "yes" if any(a.name == FACE_ANNOTATION and confident(a) for a in annotations) else "no",
     }
 
 

@@ -7,6 +7,7 @@ so both agree by construction.
 
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, Filters, RangeFilter, TermFilter
 from indexer.access import Viewer
+from indexer.annotation_fields import floor
 from indexer.canvas import CANVAS_ANNOTATION
 
 Sql = tuple[str, list[object]]
@@ -23,6 +24,10 @@ def visibility_sql(viewer: Viewer) -> Sql:
     return "a.visibility = 'public'", []
 
 
+# At or above the annotation's confidence floor (one parameter: the floor); a person's, without a confidence, is.
+FLOORED = "(n.confidence IS NULL OR n.confidence >= ?)"
+
+
 def _placeholders(values: list[str]) -> str:
     return ",".join("?" * len(values))
 
@@ -36,11 +41,12 @@ def term_sql(f: TermFilter) -> Sql:
         sql = f"EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE t.value COLLATE NOCASE IN ({_placeholders(values)}))"
     elif f.field in ("label", "colour"):
         name = LABEL_ANNOTATION if f.field == "label" else COLOUR_ANNOTATION
+        # A guess under its annotator's floor is no label (the facets agree: indexer/annotation_fields.py).
         sql = (
-            "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? "
+            f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? AND {FLOORED} "
             f"AND n.value COLLATE NOCASE IN ({_placeholders(values)}))"
         )
-        values = [name, *values]
+        values = [name, floor(name), *values]
     elif f.field == "canvas":  # values are canonical what@cell (TermFilter checks them)
         sql = (
             "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? "
@@ -57,10 +63,10 @@ def term_sql(f: TermFilter) -> Sql:
         )
         values = [*values, *values]
     elif f.field == "faces":
-        exists = "EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ?)"
+        exists = f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? AND {FLOORED})"
         parts = [exists if v == "yes" else f"NOT {exists}" for v in values]
         sql = "(" + " OR ".join(parts) + ")"
-        values = [FACE_ANNOTATION] * len(values)
+        values = [FACE_ANNOTATION, floor(FACE_ANNOTATION)] * len(values)
     elif f.field == "year":
         sql = f"substr(a.created_at, 1, 4) IN ({_placeholders(values)})"
     else:  # pragma: no cover - TermField is closed

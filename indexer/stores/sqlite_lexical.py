@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from indexer.access import Viewer
+from indexer.annotation_fields import floor
 from indexer.assets import MediaType
 from indexer.canvas import CANVAS_ANNOTATION
 from indexer.filters import FACE_ANNOTATION, LABEL_ANNOTATION, COLOUR_ANNOTATION, Filters
@@ -19,7 +20,7 @@ from indexer.stores.lexical import (
 )
 from indexer.stores.catalog_schema import FTS_COLUMNS
 from indexer.stores.snippets import LONG_TEXT, chunked_snippet
-from indexer.stores.sql_filters import filters_sql
+from indexer.stores.sql_filters import FLOORED, filters_sql
 
 # bm25() column weights, in the FTS5 columns' order, and the highlight each column gives.
 BM25_WEIGHTS = tuple(SEARCHABLE_TEXT.values())
@@ -237,7 +238,8 @@ def _facet_source(field: str) -> tuple[str, str, list[object]]:
         return "JOIN json_each(a.tags) t", "t.value", []
     if field in ("label", "colour"):
         name = LABEL_ANNOTATION if field == "label" else COLOUR_ANNOTATION
-        return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name = ?", "n.value", [name]
+        # A guess under its annotator's floor is no facet value (indexer/annotation_fields.py).
+        return f"JOIN annotations n ON n.asset_rowid = a.rowid AND n.name = ? AND {FLOORED}", "n.value", [name, floor(name)]
     # The canvas's per-cell notes (indexer/canvas.py) are search tokens, not a kind of annotation or a model
     # an editor picks: they stay out of these two facets (and their filters: sql_filters.py).
     if field == "annotation":
@@ -245,6 +247,6 @@ def _facet_source(field: str) -> tuple[str, str, list[object]]:
     if field == "model":
         return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name != ?", "n.model", [CANVAS_ANNOTATION]
     if field == "faces":
-        return "", ("CASE WHEN EXISTS (SELECT 1 FROM annotations f WHERE f.asset_rowid = a.rowid "
-                    f"AND f.name = '{FACE_ANNOTATION}') THEN 'yes' ELSE 'no' END"), []
+        return "", ("CASE WHEN EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid "
+                    f"AND n.name = '{FACE_ANNOTATION}' AND {FLOORED}) THEN 'yes' ELSE 'no' END"), [floor(FACE_ANNOTATION)]
     raise ValueError(f"unknown facet '{field}'")

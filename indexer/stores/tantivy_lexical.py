@@ -7,7 +7,8 @@ replaying again (a replay is idempotent: an asset's document is deleted by id an
 
 Layout, under <home>/lexical/tantivy/:
 
-    current        {"version": "v0002", "schema": 1, "loaded": true}: the index in use, written atomically
+    current        {"version": "v0002", "schema": 3, "loaded": true, "floors": {...}}: the index in use, written
+                   atomically; another schema or other facet floors (annotation_fields.py) rebuild it on open
     v0002/         the tantivy index; a rebuild fills v0003 from the catalog and swaps `current` to it
     writer.lock    one writer at a time, across processes (flock): tantivy's own writer lock would refuse
                    a second writer instead of making it wait
@@ -29,6 +30,7 @@ from typing import Any
 import tantivy
 
 from indexer.access import Viewer
+from indexer.annotation_fields import faceted_floors
 from indexer.assets import MediaType
 from indexer.disk import atomic_write
 from indexer.errors import StoreUnavailable
@@ -98,12 +100,14 @@ class TantivyLexicalStore:
             pointer = json.loads((self.folder / POINTER).read_text())
         except (FileNotFoundError, ValueError):
             return None
-        if pointer.get("schema") != SCHEMA_VERSION or not (self.folder / pointer.get("version", "-") / "meta.json").exists():
+        if pointer.get("schema") != SCHEMA_VERSION or pointer.get("floors") != faceted_floors() or not (self.folder / pointer.get("version", "-") / "meta.json").exists():
             return None
         return pointer
 
     def _write_pointer(self, version: str, loaded: bool) -> None:
-        body = json.dumps({"version": version, "schema": SCHEMA_VERSION, "loaded": loaded}).encode()
+        # The facets' confidence floors are applied when indexing (to_source): other floors, another index.
+        body = json.dumps({"version": version, "schema": SCHEMA_VERSION, "loaded": loaded,
+                           "floors": faceted_floors()}).encode()
         atomic_write(self.folder / POINTER, body, home=self.folder, what="the tantivy index pointer", fsync=True)
 
     def _versions(self) -> list[str]:
