@@ -49,3 +49,27 @@ def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings
     assert CliRunner().invoke(app, ["check"]).exit_code == 0
     reopened = Collection.open(settings, encoder=bundled_encoder)
     assert check(reopened)["in_agreement"] and repair(reopened) == []
+
+
+def test_check_finds_a_vocabulary_that_counts_a_word_nobody_holds_and_repair_recounts_it(settings, bundled_encoder):
+    """The suggestions' vocabulary is counted per scope in each asset's own transaction; a count that drifted
+    (a bug, a hand edit) could suggest a word of an asset gone private or deleted. check says so, repair
+    counts every asset again."""
+    from indexer.access import Viewer
+    from indexer.stores.vocabulary import Vocabulary
+
+    collection = Collection.open(settings, create=True, encoder=bundled_encoder)
+    ingest(collection, [AssetInput(id="note", owner="ana", text="a tabby cat on the zorblatt harbour")])
+    assert check(collection)["vocabulary"]["in_agreement"]
+    with collection.catalog.transaction() as db:  # drift: a public count of a word no asset holds
+        db.execute("INSERT INTO vocabulary(term, kind, scope, df) VALUES ('quarantelli', 'word', '', 1)")
+        db.execute("UPDATE vocabulary SET df = df + 1 WHERE term = 'zorblatt'")
+    report = check(collection)
+    assert not report["in_agreement"]
+    assert any(e.endswith("/word/quarantelli") for e in report["vocabulary"]["extra"])
+    assert any(e.endswith("/word/zorblatt") for e in report["vocabulary"]["extra"])
+    assert "counted the suggestions' vocabulary again from the catalog" in repair(collection)
+    assert check(collection)["in_agreement"]
+    assert Vocabulary(collection.catalog).frequency("quarantelli", Viewer()) == 0
+    assert Vocabulary(collection.catalog).frequency("zorblatt", Viewer()) == 1
+    collection.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from indexer.collection import Collection
 from indexer.stores.files import CONTENT_FOLDERS, derived_folder
+from indexer.stores.vocabulary import Vocabulary
 # Files younger than this may belong to a write in progress (a video is stored while it is prepared,
 # before its transaction): they are counted as `recent` and left alone.
 ORPHAN_MIN_AGE = 3600.0
@@ -137,6 +138,10 @@ def check(collection: Collection) -> dict[str, object]:
                                                    "missing": missing[:20], "extra": extra[:20],
                                                    "in_agreement": not missing and not extra}
     agree &= not missing and not extra
+    counted, stored, low, high = Vocabulary(collection.catalog).disagreements()
+    report["vocabulary"] = {"catalog": counted, "store": stored, "missing": low[:20], "extra": high[:20],
+                            "in_agreement": not low and not high}
+    agree &= not low and not high
     orphans = find_orphans(collection)
     report["files"] = {"catalog": orphans.referenced, "store": orphans.found, "missing": [],
                        "extra": orphans.paths[:20], "orphans": len(orphans.paths), "orphan_bytes": orphans.bytes,
@@ -159,6 +164,9 @@ def repair(collection: Collection) -> list[str]:
     if not report[f"lexical:{collection.lexical.name}"]["in_agreement"]:  # type: ignore[index]
         reindex_lexical(collection)
         done.append(f"rebuilt the {collection.lexical.name} lexical index from the catalog")
+    if not report["vocabulary"]["in_agreement"]:  # type: ignore[index]
+        Vocabulary(collection.catalog).rebuild()
+        done.append("counted the suggestions' vocabulary again from the catalog")
     if not report["files"]["in_agreement"]:  # type: ignore[index]
         removed = remove_orphans(collection)
         done.append(f"removed {len(removed.paths)} orphan files and folders ({removed.bytes:,} bytes) "

@@ -79,7 +79,7 @@ class QueryRows:
 
     def reassign_owner(self, old_owner: str, new_owner: str) -> None:
         """Every asset of `old_owner` now belongs to `new_owner`. The rows and the vocabulary (counted per
-        owner), each statement its own transaction; no lexical outbox entry: for evaluation collections
+        owner), in one transaction; no lexical outbox entry: for evaluation collections
         that lend posts to a user."""
         with self.transaction() as db:
             db.execute("UPDATE assets SET owner = ? WHERE owner = ?", (new_owner, old_owner))
@@ -88,8 +88,10 @@ class QueryRows:
     def set_owner(self, asset_ids: Iterable[str], owner: str) -> None:
         """These assets now belong to `owner`; the rows only, like `reassign_owner`."""
         ids = list(asset_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            self.db.execute(f"UPDATE assets SET owner = ? WHERE id IN ({','.join('?' * len(chunk))})", (owner, *chunk))
+        # One transaction: a reader never sees the new owners with the old vocabulary (private terms are
+        # counted per owner, so a word would be suggested to the wrong user in between).
         with self.transaction() as db:
-            vocabulary.rebuild(db)  # private terms are counted per owner
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                db.execute(f"UPDATE assets SET owner = ? WHERE id IN ({','.join('?' * len(chunk))})", (owner, *chunk))
+            vocabulary.rebuild(db)

@@ -145,14 +145,31 @@ def remove_asset(db: sqlite3.Connection, rowid: int) -> None:
         _apply(db, found[0], found[1], -1)
 
 
-def rebuild(db: sqlite3.Connection) -> None:
-    """Count every asset again (a new table on an older home; owners changed in bulk)."""
-    db.execute("DELETE FROM vocabulary")
+def _counted(db: sqlite3.Connection) -> Counter[tuple[str, str, str]]:
+    """(term, kind, scope) -> how many assets hold it, counted from the assets themselves."""
     counts: Counter[tuple[str, str, str]] = Counter()
     for (rowid,) in db.execute("SELECT rowid FROM assets").fetchall():
         found = _row_terms(db, rowid)
         if found is not None:
             counts.update((t, k, found[0]) for t, k in found[1])
+    return counts
+
+
+def disagreements(db: sqlite3.Connection) -> tuple[int, int, list[str], list[str]]:
+    """(terms counted from the assets, rows in the table, terms the table counts too seldom or lacks, terms
+    it counts too often or should not hold), the last two as `scope/kind/term`: what `mediasearch check` reports and `repair` mends with `rebuild`. A term counted too
+    often is the dangerous one: a word of an asset gone private or deleted would still be suggested."""
+    expected = _counted(db)
+    stored = Counter({(r[0], r[1], r[2]): int(r[3]) for r in db.execute("SELECT term, kind, scope, df FROM vocabulary")})
+    low = sorted(f"{s}/{k}/{t}" for (t, k, s), n in expected.items() if stored.get((t, k, s), 0) < n)
+    high = sorted(f"{s}/{k}/{t}" for (t, k, s), n in stored.items() if n > expected.get((t, k, s), 0))
+    return len(expected), len(stored), low, high
+
+
+def rebuild(db: sqlite3.Connection) -> None:
+    """Count every asset again (a new table on an older home; owners changed in bulk; `repair`)."""
+    counts = _counted(db)
+    db.execute("DELETE FROM vocabulary")
     db.executemany("INSERT INTO vocabulary(term, kind, scope, df) VALUES (?, ?, ?, ?)",
                    [(t, k, s, n) for (t, k, s), n in counts.items()])
     db.execute("INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = '1'",
@@ -262,3 +279,13 @@ class Vocabulary:
 
     def words_starting(self, prefix: str, viewer: Viewer, min_len: int, max_len: int) -> list[tuple[str, int]]:
         return words_starting(self.catalog.db, prefix, viewer, min_len, max_len)
+
+    # Maintenance (`mediasearch check` / `repair`): the table against the assets it counts.
+    def disagreements(self) -> tuple[int, int, list[str], list[str]]:
+        # Reads only (a write transaction would count as the disk being writable again): a write between
+        # the two reads can show as a disagreement, as with the other stores; check again to be sure.
+        return disagreements(self.catalog.db)
+
+    def rebuild(self) -> None:
+        with self.catalog.transaction() as db:
+            rebuild(db)
