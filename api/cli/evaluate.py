@@ -123,12 +123,32 @@ def calibrate(
     captions: Annotated[Optional[Path], typer.Option(help="CSV with columns image, caption.")] = None,
     text_collection: Annotated[str, typer.Option("--text", help="'cranfield' or a docs/queries/qrels folder.")] = "cranfield",
     out: Annotated[Optional[Path], typer.Option(help="Also write the profile as JSON here.")] = None,
+    from_collection: Annotated[bool, typer.Option(
+        "--from-collection", help="Fit the cross-modal cut-off on this collection's own described public pictures "
+                                  "(a share held out for the check) instead of labelled sets.")] = False,
+    holdout: Annotated[float, typer.Option(help="With --from-collection: the share of pictures held out.")] = 0.25,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the fit and its check; store nothing.")] = False,
 ) -> None:
     """Derive calibrations, thresholds and channel weights for the active encoder; store them with the index."""
     from query.calibrate import calibrate as run_calibrate
     from query.datasets import load_captions, load_cranfield, load_text_collection
     from query.profile import save_profile
 
+    if from_collection:
+        from query.calibrate_collection import calibrate_on_collection
+
+        with open_collection() as collection:
+            result = calibrate_on_collection(collection, holdout=holdout)
+            check = result.held_out
+            console.print(f"fitted on {result.fitted_pictures} described public pictures; threshold {result.threshold}")
+            console.print(f"held out {check.pictures}: recall {check.recall:.3f}, false positives "
+                          f"{check.false_positives:.3f}, accuracy {check.accuracy:.3f}, log loss {check.log_loss:.3f}")
+            if not dry_run:
+                save_profile(collection.catalog, result.profile)
+                console.print(f"[green]stored[/green] the ranking profile for {result.profile.encoder}")
+        if out is not None:
+            out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        return
     with open_collection(create=True) as collection:
         settings = collection.settings
         tc = load_cranfield() if text_collection == "cranfield" else load_text_collection(Path(text_collection))
