@@ -1,0 +1,53 @@
+"""What `mediasearch status` shows of a node in cluster mode (issue 16, point 7): the catalog back end, the
+OpenSearch cluster's health when the lexical store is OpenSearch, this node's vector-log lag and the
+lexical outbox backlog. Read BEFORE the status catches the node up, so the lag is what searches would meet.
+
+    catalog      sqlite or postgresql, and where (a URL without its password)
+    opensearch   None unless the lexical store is OpenSearch; else its cluster's status (green, yellow, red,
+                 or unreachable with the error), number of nodes and data nodes, active and unassigned shards
+    vector_lag   per FAISS space of this node: the catalog's last vector_log seq, the index's applied seq,
+                 how many entries of that space are still to replay (pending), and the lag in seqs (the
+                 catalog's last seq minus the applied one; 0 when nothing is pending, as an index's applied
+                 seq stops at the last entry of its own space)
+    outbox       the lexical_log entries the lexical store has not applied (0 for the catalog's own FTS5)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from indexer.errors import MediasearchError
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
+
+
+def opensearch_health(store: Any) -> dict[str, Any]:
+    try:
+        health = store.cluster_health()
+    except MediasearchError as exc:
+        return {"status": "unreachable", "nodes": 0, "data_nodes": 0, "error": exc.message}
+    return {"status": health.get("status", "unknown"), "nodes": health.get("number_of_nodes", 0),
+            "data_nodes": health.get("number_of_data_nodes", 0), "active_shards": health.get("active_shards", 0),
+            "unassigned_shards": health.get("unassigned_shards", 0), "cluster_name": health.get("cluster_name"),
+            "error": None}
+
+
+def cluster_status(collection: Collection) -> dict[str, Any]:
+    catalog = collection.catalog
+    last = catalog.last_seq()
+    lag = {}
+    for space, index in collection.indexes.items():
+        applied = int(index.applied_seq)
+        pending = int(catalog.vector_log_backlog(space, applied))
+        # An index's applied seq stops at its own space's last entry: with nothing to replay it is not behind.
+        lag[space] = {"catalog_seq": last, "applied_seq": applied, "lag": max(0, last - applied) if pending else 0,
+                      "pending": pending}
+    sync = collection.lexical_sync
+    store = collection.lexical
+    return {
+        "catalog": catalog.backend(),
+        "opensearch": opensearch_health(store) if store.name == "opensearch" else None,
+        "vector_lag": lag,
+        "outbox": {"store": store.name, "backlog": int(sync.backlog()) if sync is not None else 0},
+    }
