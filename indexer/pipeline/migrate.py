@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.config import Settings
-from indexer.errors import ConfigurationError, Conflict
+from indexer.errors import ConfigurationError, Conflict, StoreUnavailable
 from indexer.locks import write_lock
 from indexer.stores import catalog_copy
 from indexer.stores.catalog import Catalog
@@ -101,6 +101,10 @@ def migrate(settings: Settings, url: str, progress: Progress | None = None, batc
                         if progress:
                             progress(table, done, counts[table])
                     report.tables[table] = done
+                    copied = catalog_copy.count_target(db, table)
+                    if copied < done or done != counts[table]:  # meta may hold more: opening wrote its own
+                        raise StoreUnavailable(f"the copy of {table} is incomplete: {copied} of {counts[table]} rows",
+                                               "nothing was kept (one transaction); run `mediasearch migrate` again")
                 catalog_copy.restart_identities(db, order, marks)
         finally:
             src.close()

@@ -84,6 +84,10 @@ def count(src: sqlite3.Connection, table: str) -> int:
     return int(src.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
+def count_target(db: sqlite3.Connection, table: str) -> int:
+    return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
 def read_batches(src: sqlite3.Connection, table: str, columns: list[str], size: int) -> Iterator[list[tuple]]:
     """The table's rows in `columns` order, `size` at a time, in the order they were written."""
     order = " ORDER BY rowid" if has_rowid(src, table) else ""
