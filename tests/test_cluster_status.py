@@ -3,6 +3,7 @@ vector-log lag behind the shared PostgreSQL catalog, the outbox backlog, and the
 health (here: a cluster that does not answer, so the backlog waits in the catalog)."""
 
 import json
+import uuid
 
 from typer.testing import CliRunner
 
@@ -56,3 +57,23 @@ def test_status_shows_an_unreachable_opensearch_and_the_waiting_outbox(tmp_path,
     shown = runner.invoke(app, ["status"])
     assert "cluster   OpenSearch unreachable" in shown.output
     assert "outbox    2 entries not yet applied to opensearch" in shown.output and "lag       vector log seq" in shown.output
+
+
+def test_status_shows_the_opensearch_cluster_health_and_nodes(tmp_path, monkeypatch, postgres_database, opensearch_node):
+    monkeypatch.setenv("MEDIASEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    monkeypatch.setenv("MEDIASEARCH_DATABASE_URL", postgres_database)
+    monkeypatch.setenv("MEDIASEARCH_OPENSEARCH_URL", opensearch_node.url)
+    monkeypatch.setenv("MEDIASEARCH_OPENSEARCH_PREFIX", f"status-{uuid.uuid4().hex[:10]}")
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "n.md").write_text("a note about tides")
+    assert runner.invoke(app, ["ingest", str(folder), "--owner", "ana"]).exit_code == 0
+
+    cluster = json.loads(runner.invoke(app, ["status", "--json"]).output)["cluster"]
+    health = cluster["opensearch"]
+    assert health["status"] in ("green", "yellow") and health["nodes"] == 1 and health["data_nodes"] == 1
+    assert health["error"] is None and health["active_shards"] >= 1
+    assert cluster["outbox"] == {"store": "opensearch", "backlog": 0}
+    shown = runner.invoke(app, ["status"]).output
+    assert f"cluster   OpenSearch {health['status']}, 1 nodes (1 data)" in shown
