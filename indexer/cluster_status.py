@@ -8,12 +8,17 @@ lexical outbox backlog. Read BEFORE the status catches the node up, so the lag i
     vector_lag   per FAISS space of this node: the catalog's last vector_log seq, the index's applied seq,
                  how many entries of that space are still to replay (pending), and the lag in seqs (the
                  catalog's last seq minus the applied one; 0 when nothing is pending, as an index's applied
-                 seq stops at the last entry of its own space)
+                 seq stops at the last entry of its own space); and the same for the index as saved in the
+                 home (saved_seq, saved_pending: what this node replays when it restarts). A `mediasearch
+                 status` command opens its own copy of the indexes, caught up on opening, so its in-memory
+                 lag is ~0; the saved figures are the ones that describe the home beside a serving node.
     outbox       the lexical_log entries the lexical store has not applied (0 for the catalog's own FTS5)
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from indexer.errors import MediasearchError
@@ -30,6 +35,15 @@ def opensearch_health(store: Any) -> dict[str, Any]:
             "error": None}
 
 
+def saved_applied_seq(path: Path) -> int | None:
+    """The applied seq in a saved FAISS index's header line (indexer/stores/vectors.py), None when unsaved."""
+    try:
+        with path.open("rb") as fh:
+            return int(json.loads(fh.readline())["applied_seq"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def cluster_status(collection: Any) -> dict[str, Any]:  # noqa: ANN401 - a Collection (which imports this module)
     catalog = collection.catalog
     last = catalog.last_seq()
@@ -38,8 +52,10 @@ def cluster_status(collection: Any) -> dict[str, Any]:  # noqa: ANN401 - a Colle
         applied = int(index.applied_seq)
         pending = int(catalog.vector_log_backlog(space, applied))
         # An index's applied seq stops at its own space's last entry: with nothing to replay it is not behind.
+        saved = saved_applied_seq(collection.home / "indexes" / f"{space}.faiss")
         lag[space] = {"catalog_seq": last, "applied_seq": applied, "lag": max(0, last - applied) if pending else 0,
-                      "pending": pending}
+                      "pending": pending, "saved_seq": saved,
+                      "saved_pending": None if saved is None else int(catalog.vector_log_backlog(space, saved))}
     sync = collection.lexical_sync
     store = collection.lexical
     return {

@@ -28,6 +28,7 @@ def test_a_node_shows_its_vector_log_lag_behind_the_shared_catalog(tmp_path, pos
         assert cluster["opensearch"] is None  # the lexical store is tantivy
         text = cluster["vector_lag"]["text"]
         assert text["catalog_seq"] == node_b.catalog.last_seq() and text["lag"] > 0 and text["pending"] == 3
+        assert text["saved_pending"] is None or text["saved_pending"] == 3  # A saved nothing since B wrote
         # status caught node A up: no lag now, and B (which wrote) had none.
         assert all(v["lag"] == 0 and v["pending"] == 0 for v in node_a.status()["cluster"]["vector_lag"].values())
         assert all(v["lag"] == 0 for v in node_b.status()["cluster"]["vector_lag"].values())

@@ -30,6 +30,10 @@ def print_cluster(cluster: dict) -> None:
                     for space, v in cluster["vector_lag"].items())
     console.print(f"lag       vector log seq {max((v['catalog_seq'] for v in cluster['vector_lag'].values()), default=0)}; "
                   f"behind per index: {lag}")
+    saved = ", ".join(f"{space} {v['saved_pending']}" for space, v in cluster["vector_lag"].items()
+                      if v["saved_pending"] is not None)
+    if saved:
+        console.print(f"          saved in the home, entries to replay: {saved}")
     console.print(f"outbox    {cluster['outbox']['backlog']} entries not yet applied to {cluster['outbox']['store']}")
 
 
