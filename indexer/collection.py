@@ -383,6 +383,9 @@ class Collection:
 
     # --- status
     def status(self) -> dict[str, object]:
+        from indexer.cluster_status import cluster_status
+
+        cluster = cluster_status(self)  # before catching up: the lag and backlog a search would meet now
         counts = self.catalog.counts()
         self.catch_up()
         spaces = {
@@ -411,6 +414,7 @@ class Collection:
             "spaces": spaces,
             "lexical": lexical,
             "adapter": self._adapter_status(),
+            "cluster": cluster,
             "in_agreement": all(s["vectors_in_catalog"] == s["vectors_in_index"] for s in spaces.values())
             and bool(lexical["in_agreement"]),
         }

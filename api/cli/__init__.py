@@ -7,12 +7,13 @@
     adapter.py      train-adapter
     evaluate.py     eval text|crossmodal|recommend, calibrate
     keys.py         keys create|list|revoke
+    migrate.py      migrate --to postgresql://...
     common.py       the consoles, error reporting (one place for every command), open_collection()
 """
 
 import typer
 
-from api.cli import adapter, copies, evaluate, ingest, keys, maintenance, search
+from api.cli import adapter, copies, evaluate, ingest, keys, maintenance, migrate, search
 from api.cli.common import ReportedGroup
 
 app = typer.Typer(help="mediasearch: search the images and texts of a media platform.", no_args_is_help=True,
@@ -22,7 +23,7 @@ app = typer.Typer(help="mediasearch: search the images and texts of a media plat
 for command in (ingest.ingest, search.search, search.similar, search.facets, ingest.delete, maintenance.status,
                 adapter.train_adapter, maintenance.check, maintenance.repair, maintenance.reindex, maintenance.serve,
                 maintenance.backup, maintenance.restore, ingest.demo, evaluate.calibrate, search.recommend,
-                maintenance.propagate, copies.index_copies):
+                maintenance.propagate, copies.index_copies, migrate.migrate):
     app.command()(command)
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(keys.keys_app, name="keys")

@@ -16,6 +16,27 @@ from indexer.config import Settings
 from indexer.errors import InvalidInput
 
 
+def print_cluster(cluster: dict) -> None:
+    """This node in cluster mode: the OpenSearch cluster's health, the vector-log lag, the outbox backlog."""
+    colour = {"green": "green", "yellow": "yellow"}
+    os_health = cluster["opensearch"]
+    if os_health is not None:
+        c = colour.get(os_health["status"], "red")
+        console.print(f"cluster   OpenSearch [{c}]{os_health['status']}[/{c}], {os_health['nodes']} nodes "
+                      f"({os_health['data_nodes']} data)" + (f", {os_health['unassigned_shards']} unassigned shards"
+                                                            if os_health.get("unassigned_shards") else "")
+                      + (f"  [red]{os_health['error']}[/red]" if os_health["error"] else ""))
+    lag = ", ".join(f"{space} {v['lag']}" + (f" ({v['pending']} to replay)" if v["pending"] else "")
+                    for space, v in cluster["vector_lag"].items())
+    console.print(f"lag       vector log seq {max((v['catalog_seq'] for v in cluster['vector_lag'].values()), default=0)}; "
+                  f"behind per index: {lag}")
+    saved = ", ".join(f"{space} {v['saved_pending']}" for space, v in cluster["vector_lag"].items()
+                      if v["saved_pending"] is not None)
+    if saved:
+        console.print(f"          saved in the home, entries to replay: {saved}")
+    console.print(f"outbox    {cluster['outbox']['backlog']} entries not yet applied to {cluster['outbox']['store']}")
+
+
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the active encoder and the size and agreement of every store."""
     from query.cutoff import describe
@@ -48,6 +69,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                   f"outbox backlog {lex['backlog']}" + ("" if lex["in_agreement"] else "  [red]out of step[/red]"))
     if lex["error"]:
         console.print(f"          [red]{lex['error']}[/red]")
+    print_cluster(info["cluster"])
     ad = info.get("adapter") or {}
     if ad.get("active"):
         m = ad["active_meta"]
