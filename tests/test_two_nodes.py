@@ -8,6 +8,7 @@ by id, by BM25 and by vector; a delete on one is gone on the other at its next s
 works on the other; a user's dismissed items are shared; `mediasearch check` passes on both homes.
 """
 
+import hashlib
 import io
 import os
 import socket
@@ -139,6 +140,38 @@ def cluster(tmp_path, postgres_database, opensearch_node, bundled_encoder) -> It
 
         OpenSearchLexicalStore.from_settings(Settings(opensearch_url=base["MEDIASEARCH_OPENSEARCH_URL"],
                                                       opensearch_prefix=base["MEDIASEARCH_OPENSEARCH_PREFIX"])).drop()
+
+
+def test_media_root_holds_content_files_apart_from_the_home(tmp_path, bundled_encoder):
+    """The embedded catalog with MEDIASEARCH_MEDIA_ROOT: files go under the media root, never the home;
+    check agrees; a delete removes them there."""
+    from indexer.access import ADMIN
+    from indexer.assets import AssetInput
+    from indexer.collection import Collection
+    from indexer.config import Settings
+    from indexer.pipeline.check import check, find_orphans
+    from indexer.pipeline.edits import delete_asset
+    from indexer.pipeline.ingest import ingest_one
+
+    home, media = tmp_path / "home", tmp_path / "shared-media"
+    collection = Collection.open(Settings(home=home, media_root=media, encoder="bundled"), create=True,
+                                 encoder=bundled_encoder)
+    try:
+        data = noise_png(1)
+        ingest_one(collection, AssetInput(id="p1", owner="alice", title="noise", data=data, name="p1.png"))
+        content = collection.catalog.content_by_hash(hashlib.sha256(data).hexdigest())
+        stored = [p for p in media.rglob("*") if p.is_file()]
+        assert any(p.suffix == ".png" for p in stored) and any("thumbs" in p.parts for p in stored), stored
+        assert not [p for p in (home / "media").rglob("*") if p.is_file()]
+        assert not [p for p in (home / "thumbs").rglob("*") if p.is_file()]
+        assert content is not None and collection.media_file(content).is_relative_to(media)
+        assert collection.media_file(content).is_file() and collection.thumb_file(content).is_file()
+        assert check(collection)["in_agreement"]
+        assert not find_orphans(collection, min_age=0).paths
+        delete_asset(collection, "p1", ADMIN)
+        assert not [p for p in media.rglob("*") if p.is_file()]
+    finally:
+        collection.close()
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
