@@ -111,12 +111,20 @@ def lag(a: httpx.Client, b: httpx.Client, trials: int) -> dict[str, tuple[list[i
         r = a.post("/v1/assets", data={"id": f"lag{t}", "owner": "bench", "title": f"picture {word}"},
                    files={"file": ("lag.png", data, "image/png")})
         assert r.status_code == 201, r.text
-        checks = {
-            "id": lambda: b.get(f"/v1/assets/lag{t}").status_code == 200,
-            "bm25": lambda: any(h["id"] == f"lag{t}" for h in b.get("/v1/search", params={"q": word, "facets": "none"}).json()["fused"]),
-            "vector": lambda: (lambda f: bool(f) and f[0]["id"] == f"lag{t}")(b.post(
-                "/v1/search/image", files={"image": ("q.png", data, "image/png")}).json()["fused"]),
-        }
+        asset_id = f"lag{t}"
+
+        def by_id(asset_id: str = asset_id) -> bool:
+            return b.get(f"/v1/assets/{asset_id}").status_code == 200
+
+        def by_bm25(asset_id: str = asset_id, word: str = word) -> bool:
+            hits = b.get("/v1/search", params={"q": word, "facets": "none"}).json()["fused"]
+            return any(h["id"] == asset_id for h in hits)
+
+        def by_vector(asset_id: str = asset_id, data: bytes = data) -> bool:
+            hits = b.post("/v1/search/image", files={"image": ("q.png", data, "image/png")}).json()["fused"]
+            return bool(hits) and hits[0]["id"] == asset_id
+
+        checks = {"id": by_id, "bm25": by_bm25, "vector": by_vector}
         for name, check in checks.items():
             started, attempts = time.perf_counter(), 1
             while not check():
