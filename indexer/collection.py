@@ -28,6 +28,7 @@ from indexer.filters import Filters
 from indexer.stores.adapter_versions import adapter_status
 from indexer.stores.catalog import Catalog, ContentRow
 from indexer.stores.lexical import LexicalStore
+from indexer.stores.media_root import media_root_of
 from indexer.stores.outbox import OutboxSync
 from indexer.stores.sql_connection import is_postgres_url
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
@@ -57,6 +58,8 @@ class Collection:
     def __init__(self, settings: Settings, catalog: Catalog, encoder: Encoder, encoder_reason: str, sentence: TextEncoder):
         self.settings = settings
         self.home = settings.home
+        # Content files (originals, thumbnails, derived files): the home, or a media root shared by nodes.
+        self.media_root = media_root_of(settings)
         self.catalog = catalog
         self.encoder = encoder
         self.encoder_reason = encoder_reason
@@ -126,6 +129,8 @@ class Collection:
                 )
             for sub in ("", "indexes", "media", "thumbs"):
                 (home / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("media", "thumbs"):
+            (media_root_of(settings) / sub).mkdir(parents=True, exist_ok=True)
         catalog = Catalog(catalog_path, settings.database_url)
         stored = catalog.get_meta("encoder_id")
         if encoder is None:
@@ -336,10 +341,10 @@ class Collection:
 
     # --- files
     def media_file(self, content: ContentRow) -> Path | None:
-        return self.home / content.media_path if content.media_path else None
+        return self.media_root / content.media_path if content.media_path else None
 
     def thumb_file(self, content: ContentRow) -> Path | None:
-        return self.home / content.thumb_path if content.thumb_path else None
+        return self.media_root / content.thumb_path if content.thumb_path else None
 
     # --- keeping an outside lexical store in step with the catalog
     @contextmanager

@@ -15,6 +15,10 @@ EmbeddedLexicalChoice = Literal["tantivy", "fts5"]
 
 class Settings(BaseModel):
     home: Path = Field(default=Path(".mediasearch"), description="Folder holding every store.")
+    # Where originals, thumbnails and derived files go (media/, thumbs/, derived/, paths relative to it as
+    # the catalog stores them). Unset: the home, as in the embedded mode. In cluster mode every API node
+    # points it at one shared file system (docs/deploy.md "Shared media root").
+    media_root: Path | None = None
     encoder: EncoderChoice = "auto"
     clip_model: str = "ViT-B-32"
     # An open_clip pretrained tag, or the path of a local checkpoint file.

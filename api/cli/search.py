@@ -29,7 +29,7 @@ def print_response(collection, response, show_facets: bool = True) -> None:  # n
         for i, h in enumerate(hits, 1):
             why = ", ".join(f"{c}#{v.rank} {v.score:.3g}" for c, v in h.channels.items())
             table.add_row(str(i), h.id + (f" (+{h.duplicates})" if h.duplicates else ""), h.media_type, h.title,
-                          f"{h.score:.4f}", why, _moments(h), str(collection.home / h.thumbnail) if h.thumbnail else "")
+                          f"{h.score:.4f}", why, _moments(h), str(collection.media_root / h.thumbnail) if h.thumbnail else "")
         console.print(table)
     if show_facets and response.facets:
         parts = []

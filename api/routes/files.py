@@ -50,7 +50,7 @@ def _visible_content(c: Collection, asset_id: str, viewer: Viewer) -> ContentRow
 
 def _derived_file(c: Collection, asset_id: str, viewer: Viewer, filename: str, kind: str) -> FileResponse:
     content = _visible_content(c, asset_id, viewer)
-    path = c.home / derived_folder(content.hash) / filename
+    path = c.media_root / derived_folder(content.hash) / filename
     if not path.is_file():
         raise NotFound(f"asset '{asset_id}' has no {kind}", "only videos have one")
     return FileResponse(path)
@@ -85,7 +85,7 @@ def keyframe(asset_id: str, n: int, principal: Who, c: Col, username: str | None
     if not 0 <= n < len(segments) or not segments[n]["keyframe_path"]:
         raise NotFound(f"asset '{asset_id}' has no keyframe {n}",
                        f"it has {len(segments)} shot{'s' if len(segments) != 1 else ''}, numbered from 0")
-    path = c.home / segments[n]["keyframe_path"]
+    path = c.media_root / segments[n]["keyframe_path"]
     if not path.is_file():
         raise NotFound(f"the keyframe file of shot {n} of '{asset_id}' is missing", "reingest the video")
     return FileResponse(path)

@@ -19,7 +19,7 @@ from indexer.stores.catalog_canvas import add_derived_annotations, content_face_
 
 def add_missing_canvas(collection: Collection, progress: Callable[[int, int], None] | None = None) -> int:
     """Add the canvas annotations to every content without them; returns how many contents got them."""
-    catalog, home = collection.catalog, collection.home
+    catalog, home = collection.catalog, collection.media_root
     rows = contents_without_canvas(catalog)
     done = 0
     for n, row in enumerate(rows, 1):

@@ -25,7 +25,8 @@ TEMP_SUFFIXES = (".tmp", ".part")
 class Orphans:
     referenced: int = 0  # files the catalog points to
     found: int = 0  # files under the content folders
-    paths: list[str] = field(default_factory=list)  # relative to the home; a folder ends with "/"
+    # relative to the media root (content files) or the home (temp files); a folder ends with "/"
+    paths: list[str] = field(default_factory=list)
     bytes: int = 0
     recent: int = 0  # unreferenced, but younger than the minimum age
 
@@ -43,7 +44,7 @@ def _referenced(collection: Collection) -> tuple[set[str], set[str]]:
 
 def find_orphans(collection: Collection, min_age: float = ORPHAN_MIN_AGE) -> Orphans:
     """Files under the home that no catalog row points to and no write in progress may still need."""
-    home = collection.home
+    home = collection.media_root
     files, folders = _referenced(collection)
     out = Orphans(referenced=len(files))
     oldest = time.time() - min_age
@@ -75,12 +76,12 @@ def find_orphans(collection: Collection, min_age: float = ORPHAN_MIN_AGE) -> Orp
                         continue
                 candidates.append((rel, stat.st_mtime, stat.st_size))
     # Temp files of FAISS saves and of the readiness probe.
-    for folder in (home, home / "indexes"):
+    for folder in (collection.home, collection.home / "indexes"):
         for path in folder.glob("*") if folder.is_dir() else []:
             if path.is_file() and (path.name.endswith(".tmp") or path.name == ".disk-probe"):
                 stat = path.stat()
                 out.found += 1
-                candidates.append((path.relative_to(home).as_posix(), stat.st_mtime, stat.st_size))
+                candidates.append((path.relative_to(collection.home).as_posix(), stat.st_mtime, stat.st_size))
     candidates += [(f"{folder}/", newest, size) for folder, (newest, size) in lost_folders.items()]
     for rel, mtime, size in sorted(candidates):
         if mtime > oldest:
@@ -99,14 +100,15 @@ def remove_orphans(collection: Collection, min_age: float = ORPHAN_MIN_AGE) -> O
     with collection.write_lock:
         orphans = find_orphans(collection, min_age)
         for rel in orphans.paths:
-            path = collection.home / rel
+            # Content files lie under the media root, temp files of FAISS saves under the home.
+            path = (collection.media_root if rel.split("/")[0] in CONTENT_FOLDERS else collection.home) / rel
             if rel.endswith("/"):
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
         for top in CONTENT_FOLDERS:
-            for dirpath, _, _ in sorted(os.walk(collection.home / top), key=lambda w: -len(w[0])):
-                if Path(dirpath) != collection.home / top:
+            for dirpath, _, _ in sorted(os.walk(collection.media_root / top), key=lambda w: -len(w[0])):
+                if Path(dirpath) != collection.media_root / top:
                     try:
                         Path(dirpath).rmdir()  # only when empty
                     except OSError:

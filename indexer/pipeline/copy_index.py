@@ -89,7 +89,7 @@ def backfill(collection: Collection) -> BackfillReport:
     if not videos and not pictures:
         return report
     for content_id, media_path in videos:
-        path = collection.home / media_path
+        path = collection.media_root / media_path
         try:
             frames, times = sample_frames(path, probe(path, media_path), media_path)
             vectors, _ = describe(collection.encoder, frames, collection.device)
@@ -105,7 +105,7 @@ def backfill(collection: Collection) -> BackfillReport:
         images: list[Image.Image | None] = []
         for vector_id, content_id, _, _, rel in chunk:
             try:
-                with Image.open(collection.home / rel) as img:
+                with Image.open(collection.media_root / rel) as img:
                     img.seek(0)
                     images.append(img.convert("RGB"))
             except (OSError, ValueError) as exc:

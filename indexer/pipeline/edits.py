@@ -32,7 +32,7 @@ def delete_asset(collection: Collection, asset_id: str, viewer: Viewer) -> None:
         with collection.catalog.transaction() as db:
             orphan = collection.catalog.delete_asset(db, asset_id)
         if orphan is not None:
-            files.remove_content(collection.home, orphan)
+            files.remove_content(collection.media_root, orphan)
     collection.catch_up()
     collection.sync_lexical()
 

@@ -156,11 +156,11 @@ def _store_files(collection: Collection, p: Prepared) -> tuple[str | None, str |
     try:
         for rel, payload in ((media_rel, lambda: p.item.data),
                              (thumb_rel, lambda: thumbnail_bytes(p.image, collection.settings.thumbnail_size))):
-            if not (collection.home / rel).exists():
-                files.write(collection.home, rel, payload())
+            if not (collection.media_root / rel).exists():
+                files.write(collection.media_root, rel, payload())
                 created.append(rel)
     except BaseException:
-        files.remove(collection.home, created)
+        files.remove(collection.media_root, created)
         raise
     return media_rel, thumb_rel, created
 
@@ -170,7 +170,7 @@ def _removed_on_failure(collection: Collection, rels: list[str]) -> Iterator[Non
     try:
         yield
     except BaseException:
-        files.remove(collection.home, rels)
+        files.remove(collection.media_root, rels)
         raise
 
 
@@ -229,7 +229,7 @@ def _write(collection: Collection, p: Prepared) -> IngestOutcome:
             # Other copies the owner may see (their own and public ones): never another user's private asset.
             duplicates = catalog.copies(content_id, item.id, Viewer(username=item.owner))
         if orphan is not None:
-            files.remove_content(collection.home, orphan)
+            files.remove_content(collection.media_root, orphan)
     collection.catch_up()
     collection.sync_lexical()
     status = IngestStatus.updated if existing_row is not None else IngestStatus.added

@@ -170,7 +170,7 @@ def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaTy
     require_ffmpeg()
     started = time.perf_counter()
     prepared.media = prepare_media(
-        collection.home, item.data, content_hash, str(media_type), label, max_pixels=settings.max_image_pixels,
+        collection.media_root, item.data, content_hash, str(media_type), label, max_pixels=settings.max_image_pixels,
         max_seconds=settings.max_video_seconds, thumbnail_size=settings.thumbnail_size,
         speech_window=settings.speech_window_seconds, workers=settings.annotator_workers,
     )
@@ -185,8 +185,8 @@ def _prepare_media(collection: Collection, item: AssetInput, media_type: MediaTy
 def discard(collection: Collection, p: Prepared) -> None:
     """Files made for a new video or audio that was not stored after all."""
     if p.media is not None and collection.catalog.content_by_hash(p.content_hash) is None:
-        files.remove(collection.home, [p.media.media_path])
-        files.remove_derived(collection.home, p.content_hash)
+        files.remove(collection.media_root, [p.media.media_path])
+        files.remove_derived(collection.media_root, p.content_hash)
 
 
 def taken(asset_id: str) -> Conflict:

@@ -59,7 +59,7 @@ def reindex(collection: Collection, progress: Callable[[int, int], None] | None 
         if images:
             pictures = []
             for r in images:
-                path = collection.home / r["media_path"]
+                path = collection.media_root / r["media_path"]
                 if not path.is_file():
                     raise InvalidInput(f"the stored original of content {r['id']} is missing: {path}",
                                        "restore the media folder from a backup, or delete the asset")
@@ -95,8 +95,8 @@ def reencode_keyframes(collection: Collection, batch: int = 32) -> list[tuple[st
     rows = collection.catalog.keyframes()
     out: list[tuple[str, int, np.ndarray]] = []
     for start in range(0, len(rows), batch):
-        chunk = [r for r in rows[start : start + batch] if (collection.home / r["keyframe_path"]).is_file()]
-        pictures = [Image.open(collection.home / r["keyframe_path"]).convert("RGB") for r in chunk]
+        chunk = [r for r in rows[start : start + batch] if (collection.media_root / r["keyframe_path"]).is_file()]
+        pictures = [Image.open(collection.media_root / r["keyframe_path"]).convert("RGB") for r in chunk]
         for r, vector in zip(chunk, collection.encoder.encode_images(pictures), strict=True):
             out.append(("image", SEGMENT_ID_BASE + r["id"], vector))
     return out

@@ -93,8 +93,8 @@ def backfill_features(collection: Collection, vector_ids: np.ndarray, batch: int
         else:
             content = catalog.content(vid)
             rel = content.media_path if content and content.media_type == "image" else None
-        if rel and (collection.home / rel).is_file():
-            paths.append((vid, collection.home / rel))
+        if rel and (collection.media_root / rel).is_file():
+            paths.append((vid, collection.media_root / rel))
     stored = 0
     for start in range(0, len(paths), batch):
         chunk = paths[start : start + batch]
