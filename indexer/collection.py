@@ -77,9 +77,11 @@ class Collection:
             store = OpenSearchLexicalStore.from_settings(settings)
             self.lexical, self.lexical_sync = store, OutboxSync(catalog, store)
         elif settings.embedded_lexical == "tantivy":
-            from indexer.stores.tantivy_lexical import TantivyLexicalStore, TantivySync
+            from indexer.stores.tantivy_lexical import TantivyLexicalStore, TantivySync, node_id
 
-            tantivy_store = TantivyLexicalStore(self.home / "lexical" / "tantivy")
+            # A shared catalog (PostgreSQL) may feed one tantivy index per API node: each keeps its own place.
+            node = None if catalog.dialect == "sqlite" else node_id(self.home)
+            tantivy_store = TantivyLexicalStore(self.home / "lexical" / "tantivy", node=node)
             self.lexical, self.lexical_sync = tantivy_store, TantivySync(catalog, tantivy_store)
         # Held by every write, in this process and in any other writing to the same home (indexer/locks.py).
         self.write_lock = write_lock(self.home, settings.database_url)

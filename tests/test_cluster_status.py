@@ -78,3 +78,31 @@ def test_status_shows_the_opensearch_cluster_health_and_nodes(tmp_path, monkeypa
     assert cluster["outbox"] == {"store": "opensearch", "backlog": 0}
     shown = runner.invoke(app, ["status"]).output
     assert f"cluster   OpenSearch {health['status']}, 1 nodes (1 data)" in shown
+
+
+def test_two_nodes_with_tantivy_on_one_catalog_each_see_every_write(tmp_path, postgres_database, bundled_encoder):
+    """tantivy's index is per host: on a shared catalog each node keeps its own place in the outbox, so one
+    node's replay never marks entries applied for the other (they shared one key before, and the node that
+    replayed second missed the other's writes)."""
+    from indexer.access import Viewer
+    from query import SearchRequest, search
+
+    def node(name: str) -> Collection:
+        return Collection.open(Settings(home=tmp_path / name, encoder="bundled", database_url=postgres_database),
+                               create=True, encoder=bundled_encoder)
+
+    node_a, node_b = node("a"), node("b")
+    try:
+        assert node_a.lexical.applied_key != node_b.lexical.applied_key
+        ingest(node_a, [AssetInput(id="from-a", owner="ana", text="zorblatt harbour at dawn")])
+        ingest(node_b, [AssetInput(id="from-b", owner="ana", text="quarantelli market at noon")])
+        for collection in (node_a, node_b):
+            collection.sync_lexical(force=True)
+            for word, asset in (("zorblatt", "from-a"), ("quarantelli", "from-b")):
+                response = search(collection, SearchRequest(q=word, k=5, media_types=["text"]), Viewer())
+                assert response.channels["bm25_text"].hits >= 1, (collection.home.name, word)
+                assert asset in [h.id for h in response.fused], (collection.home.name, word)
+        assert node_a.status()["lexical"].get("backlog", 0) == 0 == node_b.status()["lexical"].get("backlog", 0)
+    finally:
+        node_a.close()
+        node_b.close()

@@ -71,13 +71,34 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+NODE_FILE = "node-id"
+
+
+def node_id(home: Path) -> str:
+    """This home's name among the API nodes that share one catalog: a random id made once and kept in the home
+    (a home is one node's; a copy of a home must get a new one by deleting the file)."""
+    import uuid
+
+    from indexer.disk import atomic_write
+
+    path = Path(home) / NODE_FILE
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        atomic_write(path, uuid.uuid4().hex.encode(), home=Path(home), what="the node id")
+        return path.read_text(encoding="utf-8").strip()
+
+
 class TantivyLexicalStore:
     """BM25, filters, exact facets (aggregations over fast fields) and highlights in a tantivy index."""
 
     name = "tantivy"
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, node: str | None = None):
         self.folder = Path(folder)
+        # The index is per host. On a catalog that several API nodes share (PostgreSQL), each node's index
+        # keeps its own place in the outbox, or one node's replay would mark entries applied for the other.
+        self.node = node
         self.schema = build_schema()
         self.analyzer = analyzer()
         self.queries = QueryBuilder(self.schema, self.analyzer)
@@ -89,7 +110,7 @@ class TantivyLexicalStore:
 
     @property
     def applied_key(self) -> str:
-        return "lexical_applied_seq:tantivy"
+        return "lexical_applied_seq:tantivy" + (f":{self.node}" if self.node else "")
 
     def describe(self) -> str:
         return str(self.folder)
