@@ -22,6 +22,14 @@ from query.fusion import CALIBRATION_STAND_INS
 from query.profile import RankingProfile
 
 CONFIDENT = 0.5
+# A vector channel's hit is confident only in the upper part of the range from the channel's cut-off to its
+# best score for this query: at least BAND of the way up. When the best hit barely passes the cut-off (a vague
+# query, many similar matches) nearly everything above the cut-off stays; when one hit stands far above it
+# ("a cat" on the demo sample: the cat's picture at 0.70 against a cut-off of 0.17), pictures that merely pass
+# the cut-off (a horse silhouette at 0.33, a lunar surface at 0.26) are loose. A weak encoder's scores spread
+# thin (the bundled one lets three random caption-picture pairs in four pass its cut-off: docs/quality.md),
+# so the cut-off alone filled the grid with loosely related pictures. Measured in bench/cutoff_quality.py.
+BAND = 0.5
 # Channels that are exact by construction: filters alone (no words, no picture) select, they do not guess.
 ALWAYS_CONFIDENT = frozenset({"browse"})
 
@@ -95,6 +103,8 @@ def confident(lists: dict[str, list[tuple[int, float]]], profile: RankingProfile
             continue
         best = max(s for _, s in hits)
         relative = is_relative(profile, name)
+        if not relative and best > cut:
+            cut = cut + BAND * (best - cut)
         for cid, score in hits:
             x = score / best if relative and best > 0 else score
             if x >= cut:
