@@ -7,7 +7,8 @@ Each annotation name has
           `structured` (a value with parts, e.g. a face box: shown as fields, never indexed as words)
           or `internal` (the pipeline's notes about itself);
   floor   the confidence under which an annotator's guess is not shown as a snippet or a suggestion,
-          nor becomes a facet value or matches a facet's filter (`label:`, `colour:`, `faces:`): the
+          nor becomes a facet value or matches a facet's filter (`label:`, `colour:`, `faces:`; and a kind
+          or model all of whose guesses are under their floors is no `annotation:` or `model:` value): the
           facets describe what the hits shown are, not what a model half-guessed (it stays stored, with
           its confidence, on the asset, and searchable by its words).
 
@@ -124,10 +125,19 @@ FACETED = {"label": "label", "colour": "colour", "face": "faces"}
 
 
 def faceted_floors() -> dict[str, float]:
-    """Annotation name -> its floor, for the annotations behind facets. The stores fed from the outbox
-    (tantivy, OpenSearch) apply them when indexing: a change of floors needs their index rebuilt
-    (tantivy does it on open, OpenSearch with `mediasearch reindex --lexical-only`)."""
-    return {name: floor(name) for name in FACETED}
+    """Annotation name -> its floor, for the annotations behind facets: the value facets (label, colour,
+    faces) and the kind facets (`annotation`, `model`: a kind whose every guess is under its floor is not a
+    kind the asset has). The stores fed from the outbox (tantivy, OpenSearch) apply them when indexing: a
+    change of floors needs their index rebuilt (tantivy does it on open, OpenSearch with
+    `mediasearch reindex --lexical-only`)."""
+    return {name: floor(name) for name in FACETED} | floors_above_zero()
+
+
+def floors_above_zero() -> dict[str, float]:
+    """Every annotation name with a floor over 0, the defaults and MEDIASEARCH_ANNOTATION_FLOORS together; a
+    name not here (a person's, an outside service's unknown one) has floor 0."""
+    names = set(FIELDS) | set(_floor_overrides(os.environ.get("MEDIASEARCH_ANNOTATION_FLOORS", "")))
+    return {name: floor(name) for name in sorted(names) if floor(name) > 0}
 
 
 _FACE_BOX = re.compile(r"^face -?\d+,-?\d+,\d+,\d+$")

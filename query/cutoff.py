@@ -41,6 +41,8 @@ class Cutoff(BaseModel):
     note: str | None = Field(default=None, description="A sentence for the user about the cut-off.")
     thresholds: dict[str, float] = Field(default_factory=dict,
                                          description="Channel -> raw score (relative to the best for BM25) a hit needs.")
+    nonsense: bool = Field(default=False, description="True when the query failed the specificity test "
+                                                      "(query/specificity.py): the vector channels' nearest are noise.")
 
 
 NO_CUTOFF = Cutoff(profile="none", measured=False, hides=False,
@@ -85,6 +87,17 @@ def describe(profile: RankingProfile | None, channels: Iterable[str], stored: bo
     return Cutoff(profile=name, measured=False, hides=False, thresholds=thresholds,
                   note="thresholds copied from D3.2, not measured on this collection: weak matches are "
                        "separated, never hidden; `mediasearch calibrate` measures them")
+
+
+NONSENSE_NOTE = ("none of these words occurs in what you may see, and no picture or text stood out from the "
+                 "rest of the collection: the nearest matches are shown as loose, not as results")
+
+
+def flag_nonsense(cutoff: Cutoff) -> Cutoff:
+    """The cut-off of a query that failed the specificity test: says why nothing from the vector channels is
+    confident, before whatever the profile's own note says."""
+    note = NONSENSE_NOTE + (f"; {cutoff.note}" if cutoff.note else "")
+    return cutoff.model_copy(update={"nonsense": True, "note": note})
 
 
 def confident(lists: dict[str, list[tuple[int, float]]], profile: RankingProfile | None) -> set[int]:

@@ -25,7 +25,7 @@ from indexer.filters import FACET_FIELDS, Filters, TermFilter
 from indexer.stores.lexical import LexicalQuery, marked_html
 from query.cursor import decode_cursor, encode_cursor
 from query.channels import CHANNEL_RESULTS, VECTOR_CHANNELS, ChannelPlan, ChannelResult, run_channels
-from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe
+from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe, flag_nonsense
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
 from query.near_duplicates import copy_check
@@ -209,10 +209,14 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     else:
         fusion_note = f"calibrated ({profile_source})"
     sure = confident(ranked, profile)
-    if sure and nonsense(collection, parsed, viewer, results, plan.query_vectors, plan.candidates):
+    # Asked also when nothing passed the cut-off, so that the empty state can say why.
+    is_nonsense = bool(all_ids) and nonsense(collection, parsed, viewer, results, plan.query_vectors, plan.candidates)
+    if is_nonsense:
         # No word the collection knows, nothing that stands out: the vector channels' nearest are noise.
         sure = confident({n: hits for n, hits in ranked.items() if n not in VECTOR_CHANNELS}, profile)
     cutoff = describe(profile, ranked, stored=is_stored(profile_source))
+    if is_nonsense:
+        cutoff = flag_nonsense(cutoff)
 
     def type_of(item: Fused) -> MediaType:
         return MediaType(representatives[item.content_id]["media_type"])

@@ -82,6 +82,8 @@ def test_empty_state_for_nonsense(page, server):  # noqa: F811
     assert page.locator(".empty h2").inner_text().startswith("No results")
     assert page.locator("#results-list .card").count() == 0
     assert number(page.locator("#tab-all .count").inner_text()) == 0
+    if body.get("cutoff", {}).get("nonsense"):
+        assert "None of these words occurs" in page.locator("#nonsense-why").inner_text()
     if body.get("loose_found"):
         # Nothing confident: the closest loose matches, labelled as such.
         assert page.locator("#loose-title").inner_text() == "Closest loose matches"

@@ -38,12 +38,15 @@ def test_nonsense_finds_nothing_confident(sample, q):
     assert response.found == 0 and response.fused == [] and response.counts["all"] == 0, [h.id for h in response.fused]
     assert all(not values for values in response.facets.values())
     assert response.loose_found > 0 and response.loose  # the closest loose matches stay one click away
+    # The response says why: the CLI prints the note, the page's empty state explains it.
+    assert response.cutoff.nonsense and response.cutoff.note.startswith("none of these words occurs")
 
 
 def test_real_queries_keep_their_hits(sample):
     def top(q: str, viewer: Viewer = ANON, media: str = "image") -> list[str]:
         response = search(sample, SearchRequest(q=q, k=10), viewer)
         assert response.found > 0, q
+        assert not response.cutoff.nonsense, q
         return [h.id for h in response.lists[media]]
 
     assert top("tabby cat")[0] == "image-chelsea"

@@ -12,7 +12,9 @@ import pytest
 from conftest import skimage_png
 
 from indexer.access import ADMIN, Viewer
+from indexer.annotation_fields import confident
 from indexer.assets import Annotation, AssetInput
+from indexer.canvas import CANVAS_ANNOTATION
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.media.encoders.imagenet import MODEL_ID as LABEL_MODEL
@@ -67,7 +69,10 @@ CORPUS = [
     _image("img-astronaut", "astronaut", "carol", "Astronaut portrait", "2024-01-10T00:00:00Z", tags=["space", "People"],
            annotations=[Annotation(name="face", value="person", confidence=0.97, model="face-detector", model_version="2")]),
     _image("img-rocket", "rocket", "ana", "Rocket on the pad", "2022-12-31T23:59:59Z", tags=["space"], licence="CC0-1.0",
-           visibility="private"),
+           visibility="private",
+           # An OCR line under the OCR floor (0.50), the only one of its kind and model: neither is a kind the
+           # collection has (the `annotation` and `model` facets and filters).
+           annotations=[Annotation(name="ocr", value="zqxv", confidence=0.2, model="ocr-engine")]),
     _image("img-camera", "camera", "Ana", "Cameraman", "2019-01-01T00:00:00Z", tags=["photography", "people"],
            licence="CC-BY-4.0",
            annotations=[Annotation(name="face", value="person", confidence=0.9, model="face-detector", model_version="3"),
@@ -264,9 +269,11 @@ TERM_CASES = [
     ("colour", ["green"], False, set()),  # Chelsea's green is under the colour floor
     ("annotation", ["CAPTION"], False, {"txt-cats"}),
     ("annotation", ["face"], False, {"img-astronaut", "img-camera"}),
-    ("annotation", ["label"], True, TEXTS),
-    ("model", [LABEL_MODEL], False, IMAGES),
-    ("model", [LABEL_MODEL], True, TEXTS),
+    # The rocket's and the astronaut's labels are all guesses under the label floor: no label kind, no model.
+    ("annotation", ["label"], True, TEXTS | {"img-rocket", "img-astronaut"}),
+    ("annotation", ["ocr"], False, set()),  # the rocket's one OCR line is under the OCR floor
+    ("model", [LABEL_MODEL], False, IMAGES - {"img-rocket", "img-astronaut"}),
+    ("model", [LABEL_MODEL], True, TEXTS | {"img-rocket", "img-astronaut"}),
     ("model", ["colour-v"], False, {"img-coffee", "img-chelsea"}),
     ("model", ["colour-v:1.1", "face-detector:2"], False, {"img-chelsea", "img-astronaut"}),
     ("model", ["Colour-v"], False, set()),  # model names are exact
@@ -350,8 +357,8 @@ def test_facet_counts_are_exact(store):
     assert counts(facets, "tag") == [("space", 4), ("History", 1), ("Morning", 1), ("People", 1), ("Pets", 1),
                                      ("food", 1), ("people", 1), ("pets", 1), ("photography", 1)]
     assert counts(facets, "faces") == [("no", 9), ("yes", 2)]
-    assert counts(facets, "model") == [(LABEL_MODEL, 5), ("colour-v", 2), ("face-detector", 2)]
-    assert counts(facets, "annotation") == [("label", 5), ("colour", 2), ("face", 2), ("caption", 1)]
+    assert counts(facets, "model") == [(LABEL_MODEL, 3), ("colour-v", 2), ("face-detector", 2)]
+    assert counts(facets, "annotation") == [("label", 3), ("colour", 2), ("face", 2), ("caption", 1)]
     assert counts(facets, "colour") == [("Brown", 1), ("orange", 1)]
     labels = dict(counts(facets, "label"))
     assert labels["espresso"] == 1 and labels["tabby"] == 1 and labels["tripod"] == 1
@@ -378,6 +385,28 @@ def test_facets_leave_out_guesses_under_their_floor(store, corpus):
     assert counts(store.facets(LexicalQuery(), ADMIN, ["owner"], size=2), "owner") == [("ana", 4), ("bob", 3)]
     assert counts(store.facets(LexicalQuery(words=["cat"]), ADMIN, ["type"]), "type") == [("image", 1), ("text", 1)]
     assert counts(store.facets(LexicalQuery(), ANON, ["type"]), "type") == [("text", 5), ("image", 3)]
+
+
+def test_kind_facets_count_only_kinds_above_their_floor(store, corpus):
+    """The `annotation` and `model` facets count an asset under a kind (or model) only when at least one of its
+    annotations of that kind is at or above the kind's floor, and their filters find what they count."""
+    facets = store.facets(LexicalQuery(), ADMIN, ["annotation", "model"], size=1000)
+    kinds: dict[str, int] = {}
+    models: dict[str, int] = {}
+    for doc in corpus.catalog.iter_lexical_docs():
+        sure = [a for a in doc.annotations if a.name != CANVAS_ANNOTATION and confident(a)]
+        for kind in {a.name for a in sure}:
+            kinds[kind] = kinds.get(kind, 0) + 1
+        for model in {a.model for a in sure if a.model}:
+            models[model] = models.get(model, 0) + 1
+    assert "ocr" not in kinds and "ocr-engine" not in models  # img-rocket's only OCR line is under its floor
+    assert dict(counts(facets, "annotation")) == kinds
+    assert dict(counts(facets, "model")) == models
+    for kind, n in kinds.items():
+        assert len(found(store, terms("annotation", kind))) == n, kind
+    for model, n in models.items():
+        assert len(found(store, terms("model", model))) == n, model
+    assert found(store, terms("annotation", "ocr")) == set() and found(store, terms("model", "ocr-engine")) == set()
 
 
 def test_facets_follow_the_multi_select_rule(store):

@@ -274,6 +274,7 @@ function emptyState(data) {
   return `<div class="empty" id="results-list" tabindex="-1">
     <h2>No results ${what}</h2>
     ${data.did_you_mean ? `<p class="did-you-mean">Did you mean ${didYouMean(data.did_you_mean)}?</p>` : ""}
+    ${data.cutoff && data.cutoff.nonsense ? `<p id="nonsense-why">None of these words occurs in the collection, and no picture or text stood out from the rest.</p>` : ""}
     <p>${filters ? `Remove a filter (${plural(filters, "is", "are")} active), or try other words.` : state.q || state.image ? "Try other or fewer words, or check the spelling." : "Type a query, drop an image, or pick a filter."}</p>
   </div>`;
 }

@@ -23,7 +23,8 @@ from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION
 from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, searchable_text
 
 # Bump when the mapping or analysis changes: status then asks for `mediasearch reindex --lexical-only`.
-MAPPING_VERSION = 3  # 2: the canvas text field (indexer/canvas.py); 3: labels, colours, faces above their floors
+MAPPING_VERSION = 4  # 2: the canvas text field (indexer/canvas.py); 3: labels, colours, faces above their floors;
+# 4: annotation kinds and models above their floors
 MAX_RESULT_WINDOW = 10_000
 
 # The searchable text (stores/lexical.py's SEARCHABLE_TEXT): text field -> (BM25 weight, highlight key).
@@ -112,7 +113,8 @@ def to_source(doc: LexicalDoc) -> dict[str, Any]:
     created = utc_iso(doc.created_at)
     annotations = doc.annotations
     texts = searchable_text(doc, doc.text, annotations)
-    kinds = [a for a in annotations if a.name != CANVAS_ANNOTATION]
+    # A kind whose every guess is under its floor is not a kind the asset has (SQLite agrees: sql_filters.py).
+    kinds = [a for a in annotations if a.name != CANVAS_ANNOTATION and confident(a)]
     return {
         "asset_id": doc.asset_id,
         "content_id": doc.content_id,

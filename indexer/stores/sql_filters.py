@@ -7,7 +7,7 @@ so both agree by construction.
 
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, Filters, RangeFilter, TermFilter
 from indexer.access import Viewer
-from indexer.annotation_fields import floor
+from indexer.annotation_fields import floor, floors_above_zero
 from indexer.canvas import CANVAS_ANNOTATION
 
 Sql = tuple[str, list[object]]
@@ -26,6 +26,17 @@ def visibility_sql(viewer: Viewer) -> Sql:
 
 # At or above the annotation's confidence floor (one parameter: the floor); a person's, without a confidence, is.
 FLOORED = "(n.confidence IS NULL OR n.confidence >= ?)"
+
+
+def floored_by_name() -> Sql:
+    """At or above the floor of the annotation's own name (the kind facets and filters, `annotation` and
+    `model`, mix names with different floors); names without a floor always are."""
+    floors = floors_above_zero()
+    if not floors:
+        return "1 = 1", []
+    cases = " ".join("WHEN ? THEN ?" for _ in floors)
+    return (f"(n.confidence IS NULL OR n.confidence >= CASE n.name {cases} ELSE 0 END)",
+            [x for pair in floors.items() for x in pair])
 
 
 def _placeholders(values: list[str]) -> str:
@@ -54,14 +65,19 @@ def term_sql(f: TermFilter) -> Sql:
         )
         values = [CANVAS_ANNOTATION, *values]
     elif f.field == "annotation":  # the canvas's notes are search tokens, not a kind of annotation (facets agree)
+        # A kind whose every guess is under its floor is not a kind the asset has (the facets agree).
+        floored, floors = floored_by_name()
         sql = (f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name != '{CANVAS_ANNOTATION}' "
-               f"AND n.name COLLATE NOCASE IN ({_placeholders(values)}))")
+               f"AND {floored} AND n.name COLLATE NOCASE IN ({_placeholders(values)}))")
+        values = [*floors, *values]
     elif f.field == "model":
+        floored, floors = floored_by_name()
         sql = (
             f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name != '{CANVAS_ANNOTATION}' AND "
+            f"{floored} AND "
             f"(n.model IN ({_placeholders(values)}) OR n.model || ':' || coalesce(n.model_version, '') IN ({_placeholders(values)})))"
         )
-        values = [*values, *values]
+        values = [*floors, *values, *values]
     elif f.field == "faces":
         exists = f"EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid AND n.name = ? AND {FLOORED})"
         parts = [exists if v == "yes" else f"NOT {exists}" for v in values]

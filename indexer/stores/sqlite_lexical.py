@@ -20,7 +20,7 @@ from indexer.stores.lexical import (
 )
 from indexer.stores.catalog_schema import FTS_COLUMNS
 from indexer.stores.snippets import LONG_TEXT, chunked_snippet
-from indexer.stores.sql_filters import FLOORED, filters_sql
+from indexer.stores.sql_filters import FLOORED, filters_sql, floored_by_name
 
 # bm25() column weights, in the FTS5 columns' order, and the highlight each column gives.
 BM25_WEIGHTS = tuple(SEARCHABLE_TEXT.values())
@@ -242,10 +242,11 @@ def _facet_source(field: str) -> tuple[str, str, list[object]]:
         return f"JOIN annotations n ON n.asset_rowid = a.rowid AND n.name = ? AND {FLOORED}", "n.value", [name, floor(name)]
     # The canvas's per-cell notes (indexer/canvas.py) are search tokens, not a kind of annotation or a model
     # an editor picks: they stay out of these two facets (and their filters: sql_filters.py).
-    if field == "annotation":
-        return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name != ?", "n.name", [CANVAS_ANNOTATION]
-    if field == "model":
-        return "JOIN annotations n ON n.asset_rowid = a.rowid AND n.name != ?", "n.model", [CANVAS_ANNOTATION]
+    # A kind whose every guess is under its floor is not a kind the asset has (its filter agrees).
+    if field in ("annotation", "model"):
+        floored, floors = floored_by_name()
+        return (f"JOIN annotations n ON n.asset_rowid = a.rowid AND n.name != ? AND {floored}",
+                "n.name" if field == "annotation" else "n.model", [CANVAS_ANNOTATION, *floors])
     if field == "faces":
         return "", ("CASE WHEN EXISTS (SELECT 1 FROM annotations n WHERE n.asset_rowid = a.rowid "
                     f"AND n.name = '{FACE_ANNOTATION}' AND {FLOORED}) THEN 'yes' ELSE 'no' END"), [floor(FACE_ANNOTATION)]

@@ -21,7 +21,8 @@ from indexer.stores.lexical import SEARCHABLE_TEXT, LexicalDoc, LexicalQuery, ca
 from indexer.stores.opensearch_mapping import from_source, to_source
 
 # Bump when the schema or the analysis changes: the index is rebuilt from the catalog on the next open.
-SCHEMA_VERSION = 3  # 2: the canvas field (indexer/canvas.py); 3: labels, colours, faces above their floors
+SCHEMA_VERSION = 4  # 2: the canvas field (indexer/canvas.py); 3: labels, colours, faces above their floors;
+# 4: annotation kinds and models above their floors
 ANALYZER = "ms_en"
 # Lucene's English stop words, as OpenSearch's `english` analyzer and the FTS5 store drop them.
 STOP_WORDS = sorted(
