@@ -6,6 +6,13 @@ by vector), and the ingest rate through one node and through both.
     OS=$(OPENSEARCH_RUN_DIR=/tmp/ms-os OPENSEARCH_PORT=18620 docker/opensearch-local.sh start)
     PYTHONPATH=$PWD .venv/bin/python bench/two_nodes.py --postgres "$PG" --opensearch "$OS" --ports 18641,18642
 
+Over the 3-node OpenSearch cluster (issue 16 point 5), the index with 3 shards and 1 replica: `--cluster`.
+Alone it starts a cluster of its own with `docker/opensearch-local.sh --nodes 3` (HTTP ports from
+--cluster-port, transport ports 10 above), prints the time from the start to green with 3 nodes, and
+removes it at the end; with --opensearch URL1,URL2,URL3 it uses that running cluster.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/two_nodes.py --postgres "$PG" --cluster --cluster-port 18630
+
 Each run uses a new schema in the PostgreSQL database and a new OpenSearch prefix (both dropped at the
 end), fresh homes and a fresh media root under a temporary folder; the nodes use the bundled encoder and
 no annotators, so the figures are the cluster's own cost (HTTP, catalog, OpenSearch, FAISS replay),
@@ -136,15 +143,47 @@ def lag(a: httpx.Client, b: httpx.Client, trials: int) -> dict[str, tuple[list[i
     return out
 
 
+def start_cluster(port: int) -> tuple[str, Path, float]:
+    """A 3-node cluster of docker/opensearch-local.sh in a run folder of its own: (URLs, folder, s to green)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="mediasearch-opensearch-bench-"))
+    env = {**os.environ, "OPENSEARCH_RUN_DIR": str(run_dir), "OPENSEARCH_PORT": str(port),
+           "OPENSEARCH_TRANSPORT_PORT": str(port + 10)}
+    started = time.perf_counter()
+    done = subprocess.run(["bash", str(ROOT / "docker" / "opensearch-local.sh"), "--nodes", "3", "start"], env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        subprocess.run(["bash", str(ROOT / "docker" / "opensearch-local.sh"), "clean"], env=env, check=False)
+        sys.exit(f"the 3-node cluster did not start (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done.stdout.strip().splitlines()[-1], run_dir, seconds
+
+
+def stop_cluster(run_dir: Path) -> None:
+    subprocess.run(["bash", str(ROOT / "docker" / "opensearch-local.sh"), "clean"],
+                   env={**os.environ, "OPENSEARCH_RUN_DIR": str(run_dir)}, capture_output=True, check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", required=True)
-    parser.add_argument("--opensearch", required=True)
+    parser.add_argument("--opensearch", help="its URL (a cluster: the URLs, comma-separated); needed without --cluster")
+    parser.add_argument("--cluster", action="store_true", help="the 3-node OpenSearch cluster, the index with 3 shards "
+                        "and 1 replica; without --opensearch, start one (and remove it at the end)")
+    parser.add_argument("--cluster-port", type=int, default=18630, help="a started cluster's first HTTP port")
     parser.add_argument("--ports", default="18641,18642")
     parser.add_argument("--assets", type=int, default=40, help="per ingest run (one node, then two)")
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--trials", type=int, default=10)
     args = parser.parse_args()
+    if not args.opensearch and not args.cluster:
+        parser.error("give --opensearch URL, or --cluster")
+    own_cluster = None
+    if args.cluster and not args.opensearch:
+        args.opensearch, own_cluster, to_green = start_cluster(args.cluster_port)
+        print(f"3-node cluster: start to green with 3 nodes in {to_green:.1f} s ({args.opensearch})")
+    if args.cluster:
+        nodes_up = httpx.get(f"{args.opensearch.split(',')[0]}/_cluster/health", timeout=30).json()["number_of_nodes"]
+        assert len(args.opensearch.split(",")) == nodes_up == 3, (args.opensearch, nodes_up)
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(args.postgres, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -154,6 +193,8 @@ def main() -> None:
             "MEDIASEARCH_DATABASE_URL": f"{args.postgres}?options=-csearch_path%3D{schema}",
             "MEDIASEARCH_OPENSEARCH_URL": args.opensearch, "MEDIASEARCH_OPENSEARCH_PREFIX": prefix,
             "MEDIASEARCH_MEDIA_ROOT": str(tmp / "media")}
+    if args.cluster:
+        base.update(MEDIASEARCH_OPENSEARCH_SHARDS="3", MEDIASEARCH_OPENSEARCH_REPLICAS="1")
     nodes = []
     try:
         for name, port in zip("ab", map(int, args.ports.split(",")), strict=True):
@@ -169,6 +210,8 @@ def main() -> None:
         p50b, p90b = search_p50(b, args.queries)
         lags = lag(a, b, args.trials)
         load = os.getloadavg()
+        if args.cluster:
+            print(f"lexical store: {args.opensearch.count(',') + 1}-node OpenSearch cluster, index with 3 shards, 1 replica")
         print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         print(f"ingest, bundled encoder, no annotators, half pictures half texts: one node {one:.1f} assets/s, "
               f"two nodes {two:.1f} assets/s ({args.assets} assets each)")
@@ -186,9 +229,13 @@ def main() -> None:
         from indexer.config import Settings
         from indexer.stores.opensearch import OpenSearchLexicalStore
 
-        OpenSearchLexicalStore.from_settings(Settings(opensearch_url=args.opensearch, opensearch_prefix=prefix)).drop()
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        try:
+            OpenSearchLexicalStore.from_settings(Settings(opensearch_url=args.opensearch, opensearch_prefix=prefix)).drop()
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        finally:
+            if own_cluster is not None:
+                stop_cluster(own_cluster)
 
 
 if __name__ == "__main__":

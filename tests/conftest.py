@@ -90,6 +90,8 @@ def catalog_backend(request) -> str:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "both_catalogs: run each test on the SQLite and on the PostgreSQL catalog")
+    config.addinivalue_line("markers", "kills_cluster_node: kills a node of the shared 3-node OpenSearch cluster (runs "
+                            "after the other tests on it)")
 
 
 def pytest_generate_tests(metafunc):
@@ -232,6 +234,64 @@ def opensearch_store(opensearch_node):
             store.drop()
         except StoreUnavailable:
             pass
+
+
+# --- OpenSearch as a 3-node cluster (docker/opensearch-local.sh --nodes 3), shared by the tests that need one ----
+# tests/test_opensearch_cluster.py (the failover test, which SIGKILLs a node) and tests/test_two_nodes.py (two
+# API nodes over the cluster) use one cluster: it starts once (about 60 s on the loaded 2-core machine), the
+# tests that use it run one after another (pytest_collection_modifyitems below), the failover test last (it
+# starts its node again, but a cluster it leaves broken disturbs nobody), and the cluster is removed right
+# after the last of them, not at the end of the session (three 512 MB JVMs). A cluster that cannot start
+# fails those tests; never a skip. MEDIASEARCH_TEST_CLUSTER_PORT=P puts the HTTP ports at P..P+2 and the
+# transport ports at P+10..P+12 (else free ones); MEDIASEARCH_TEST_CLUSTER_DIR=FOLDER uses (and starts when
+# needed) the cluster of that run folder and leaves it running, to iterate on the tests.
+CLUSTER_FIXTURE = "opensearch_cluster"
+KILLS_CLUSTER_NODE = "kills_cluster_node"  # the marker of the tests that kill one of its nodes
+_CLUSTER: dict[str, object] = {}  # "run": the ScriptRun once started; "last": the node id of its last user
+
+
+@pytest.fixture(scope="session")
+def opensearch_cluster():
+    from opensearch_script import ScriptRun
+
+    kept = os.environ.get("MEDIASEARCH_TEST_CLUSTER_DIR")
+    run = ScriptRun(Path(kept or tempfile.mkdtemp(prefix="mediasearch-os-cluster-")), ["--nodes", "3"],
+                    "MEDIASEARCH_TEST_CLUSTER_PORT")
+    _CLUSTER["run"] = run
+    try:
+        run.start()
+        yield run
+    finally:
+        _clean_cluster()
+
+
+def _clean_cluster() -> None:
+    run = _CLUSTER.pop("run", None)
+    if run is not None and not os.environ.get("MEDIASEARCH_TEST_CLUSTER_DIR"):
+        run.clean()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests on the 3-node cluster run together, where the first of them was, those that kill a node last."""
+    users = [i for i in items if CLUSTER_FIXTURE in getattr(i, "fixturenames", ())]
+    if not users:
+        return
+    users.sort(key=lambda i: i.get_closest_marker(KILLS_CLUSTER_NODE) is not None)  # stable: file order otherwise
+    at = items.index(next(i for i in items if CLUSTER_FIXTURE in getattr(i, "fixturenames", ())))
+    rest = [i for i in items if CLUSTER_FIXTURE not in getattr(i, "fixturenames", ())]
+    items[:] = rest[:at] + users + rest[at:]
+
+
+def pytest_collection_finish(session):
+    users = [i for i in session.items if CLUSTER_FIXTURE in getattr(i, "fixturenames", ())]  # after -k, too
+    _CLUSTER["last"] = users[-1].nodeid if users else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the test's own fixtures first (they drop their indexes on the cluster)
+    if item.nodeid == _CLUSTER.get("last") and "run" in _CLUSTER:
+        _clean_cluster()
 
 
 # --- PostgreSQL: one real server for the whole session, run by docker/postgres-local.sh ---------------

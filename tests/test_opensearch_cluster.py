@@ -4,16 +4,15 @@ that go on answering while the cluster is yellow, and every acknowledged asset s
 back (the catalog's outbox replays what failed). The timings are printed (docs/benchmarks.md, "OpenSearch
 cluster failover").
 
+The cluster is conftest's session-wide `opensearch_cluster`, shared with tests/test_two_nodes.py: this test
+runs after the others on it (marker kills_cluster_node) and starts the killed node again even when it fails.
 MEDIASEARCH_TEST_CLUSTER_PORT=P puts the nodes' HTTP ports at P..P+2 and their transport ports at
 P+10..P+12; otherwise the script picks free ones. MEDIASEARCH_TEST_CLUSTER_DIR=FOLDER uses (and starts when
 needed) the cluster of that run folder and leaves it running, to iterate on the test."""
 
-import os
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -42,17 +41,14 @@ def word(i: int) -> str:
     return f"qk{out}"
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    kept = os.environ.get("MEDIASEARCH_TEST_CLUSTER_DIR")
-    run = ScriptRun(Path(kept or tempfile.mkdtemp(prefix="mediasearch-os-cluster-")), ["--nodes", "3"],
-                    "MEDIASEARCH_TEST_CLUSTER_PORT")
-    try:
-        run.start()
-        yield run
-    finally:
-        if not kept:
-            run.clean()
+@pytest.fixture
+def cluster(opensearch_cluster: ScriptRun):
+    """The shared cluster; a node this test killed and did not start again is started afterwards."""
+    killed: list[str] = []
+    opensearch_cluster.killed = killed
+    yield opensearch_cluster
+    for node in killed:
+        opensearch_cluster.script("start-node", node, check=False)
 
 
 class Timeline:
@@ -94,6 +90,7 @@ class Timeline:
         return ", ".join(f"{t - t0:+.1f}s {state}" for t, state in self.changes)
 
 
+@pytest.mark.kills_cluster_node
 def test_killing_the_cluster_manager_mid_ingest_loses_no_acknowledged_asset(cluster, bundled_encoder, tmp_path, capsys):
     urls = cluster.url.split(",")
     assert len(urls) == 3
@@ -154,6 +151,7 @@ def test_killing_the_cluster_manager_mid_ingest_loses_no_acknowledged_asset(clus
                 time.sleep(0.02)
             assert len(acked) >= BEFORE + KILL_AFTER and writer.is_alive(), "the ingest ended before the kill"
             killed_at = time.monotonic()
+            cluster.killed.append(manager)
             cluster.script("kill-node", manager)
             searcher.start()
             # Yellow: a new cluster-manager elected, the dead node's primaries promoted from their replicas, and
@@ -165,6 +163,7 @@ def test_killing_the_cluster_manager_mid_ingest_loses_no_acknowledged_asset(clus
             new_manager = cluster.script("manager").strip()
             restart_at = time.monotonic()
             cluster.script("start-node", manager)
+            cluster.killed.remove(manager)
             green_at = timeline.wait_for("green 3 nodes", 120)
             stop_searching.set()
             searcher.join(60)

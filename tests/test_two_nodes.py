@@ -1,11 +1,14 @@
 """Two API nodes that share nothing but the engines (issue 16, points 2 and 5).
 
 Two real `mediasearch serve` processes, each with a home of its own (its FAISS replicas), over one
-PostgreSQL catalog (a schema of the session's server), the session's OpenSearch node as the lexical
-store (the tantivy index is per host, so cluster mode needs OpenSearch) and one shared media root
-(MEDIASEARCH_MEDIA_ROOT). Writes are interleaved on both nodes; every asset is then found through both,
-by id, by BM25 and by vector; a delete on one is gone on the other at its next search; a key made on one
-works on the other; a user's dismissed items are shared; `mediasearch check` passes on both homes.
+PostgreSQL catalog (a schema of the session's server), the 3-node OpenSearch cluster as the lexical store
+(conftest's `opensearch_cluster`, shared with tests/test_opensearch_cluster.py; all three URLs in
+MEDIASEARCH_OPENSEARCH_URL, the index with 3 shards and 1 replica; the tantivy index is per host, so
+cluster mode needs OpenSearch) and one shared media root (MEDIASEARCH_MEDIA_ROOT). Writes are interleaved
+on both nodes; every asset is then found through both, by id, by BM25 and by vector; a delete on one is
+gone on the other at its next search; a key made on one works on the other; a user's feed state is shared
+(what one node showed, the other does not show again and restores on a reload; what one node dismissed, the
+other leaves out); `mediasearch check` passes on both homes.
 """
 
 import hashlib
@@ -110,15 +113,23 @@ def ids_in(value: object) -> set[str]:
     return set()
 
 
+def feed_items(response: dict) -> set[str]:
+    """The ids of a feed's recommended items (its cross lists), not the picker's."""
+    return {item["id"] for source in ("text", "image") for target in ("text", "image")
+            for item in ((response.get(source) or {}).get(target) or [])}
+
+
 def channel_hit(hits: list[dict], asset_id: str, channels: set[str]) -> bool:
     return any(h["id"] == asset_id and channels & set(h["channels"]) for h in hits)
 
 
 @pytest.fixture
-def cluster(tmp_path, postgres_database, opensearch_node, bundled_encoder) -> Iterator[tuple[Node, Node, dict]]:
+def cluster(tmp_path, postgres_database, opensearch_cluster, bundled_encoder) -> Iterator[tuple[Node, Node, dict]]:
     media = tmp_path / "media-root"
+    assert len(opensearch_cluster.url.split(",")) == 3, opensearch_cluster.url
     base = {**os.environ, "PYTHONPATH": str(ROOT), "MEDIASEARCH_ENCODER": "bundled", "MEDIASEARCH_ANNOTATORS": "none",
-            "MEDIASEARCH_DATABASE_URL": postgres_database, "MEDIASEARCH_OPENSEARCH_URL": opensearch_node.url,
+            "MEDIASEARCH_DATABASE_URL": postgres_database, "MEDIASEARCH_OPENSEARCH_URL": opensearch_cluster.url,
+            "MEDIASEARCH_OPENSEARCH_SHARDS": "3", "MEDIASEARCH_OPENSEARCH_REPLICAS": "1",
             "MEDIASEARCH_OPENSEARCH_PREFIX": f"two-{uuid.uuid4().hex[:10]}", "MEDIASEARCH_MEDIA_ROOT": str(media),
             "MEDIASEARCH_LOG_FORMAT": "text"}
     base.pop("MEDIASEARCH_EMBEDDED_LEXICAL", None)
@@ -198,6 +209,19 @@ def test_two_nodes_share_catalog_lexical_store_and_media(cluster, tmp_path):
             made[asset_id] = (word, None)
         assert r.status_code == 201, r.text
 
+    # The lexical index lies on the 3-node cluster with 3 shards and 1 replica, green.
+    from indexer.config import Settings
+    from indexer.stores.opensearch import OpenSearchLexicalStore
+
+    store = OpenSearchLexicalStore.from_settings(Settings(opensearch_url=base["MEDIASEARCH_OPENSEARCH_URL"],
+                                                          opensearch_prefix=base["MEDIASEARCH_OPENSEARCH_PREFIX"]))
+    [index] = store.alias_targets()
+    index_settings = store.client.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert (index_settings["number_of_shards"], index_settings["number_of_replicas"]) == ("3", "1")
+    health = store.client.cluster.health(index=index, params={"wait_for_status": "green", "timeout": "60s"},
+                                         request_timeout=70)
+    assert (health["status"], health["number_of_nodes"]) == ("green", 3), health
+
     # Files lie under the shared media root, none under either home.
     assert any((media / "media").rglob("*.png"))
     for name in ("a", "b"):
@@ -235,6 +259,23 @@ def test_two_nodes_share_catalog_lexical_store_and_media(cluster, tmp_path):
         shown = ids_in(r.json())
         assert keep[0] not in shown and shown & set(keep[2:]), (node.name, r.json())
     assert a.http.delete(f"/v1/users/carol/dismissed/{keep[0]}").status_code == 204
+
+    # A user's `shown` state is shared: what A's feed showed (and remembered), B does not show again as new,
+    # and B's reload (`resume`) brings back the very view A showed.
+    r = a.http.post("/v1/assets", data={"id": "erin-1", "owner": "erin", "title": "picture of erin"},
+                    files={"file": ("erin-1.png", noise_png(99), "image/png")})
+    assert r.status_code == 201, r.text
+    r = a.http.get("/v1/users/erin/feed", params={"k": 2, "seed": 1, "mark_shown": "true"})
+    assert r.status_code == 200 and not r.json()["cold_start"], r.text
+    shown_by_a = feed_items(r.json())
+    assert shown_by_a and shown_by_a <= set(keep), r.json()
+    r = b.http.get("/v1/users/erin/feed", params={"k": 2, "seed": 1, "resume": "true", "mark_shown": "false"})
+    assert r.status_code == 200 and r.json()["restored"] and feed_items(r.json()) == shown_by_a, (shown_by_a, r.json())
+    r = b.http.get("/v1/users/erin/feed", params={"k": 2, "seed": 1, "mark_shown": "false"})
+    assert r.status_code == 200, r.text
+    again = feed_items(r.json())
+    # New items only; or, when A showed every one there is, B says it starts over with what was shown.
+    assert (again and not again & shown_by_a) or r.json()["notice"], (shown_by_a, r.json())
 
     # An API key made on one node works on the other (the first key comes from the CLI, on node A's home).
     made_key = cli(a.env, "keys", "create", "root", "--role", "admin")
