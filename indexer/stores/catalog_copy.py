@@ -14,7 +14,14 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from indexer.stores import copy_index, feed_state, keys, proposals, saved_searches, vocabulary
+from indexer.stores import (
+    copy_index,
+    feed_state,
+    keys,
+    proposals,
+    saved_searches,
+    vocabulary,
+)
 from indexer.stores.catalog import Catalog
 from indexer.stores.sql_connection import IDENTITY
 

@@ -58,7 +58,7 @@ def _libpq_url(url: str) -> str:
     return url
 
 
-def named_schema(db) -> str:  # noqa: ANN001 - a catalog connection
+def named_schema(db) -> str:
     """The schema the connection's search_path names first (what the catalog uses; it may not exist yet)."""
     path = db.execute("SHOW search_path").fetchone()[0]
     for item in (p.strip().strip('"') for p in path.split(",")):
@@ -67,7 +67,7 @@ def named_schema(db) -> str:  # noqa: ANN001 - a catalog connection
     return "public"
 
 
-def dump(db, url: str, dest: Path) -> Path:  # noqa: ANN001 - a catalog connection
+def dump(db, url: str, dest: Path) -> Path:
     """pg_dump of the catalog's schema into `dest` (custom format, compressed); the dump is one snapshot
     of the database (pg_dump reads in one repeatable-read transaction)."""
     schema = named_schema(db)
@@ -91,16 +91,16 @@ def dumped_schema(path: Path, url: str) -> str:
     raise StoreUnavailable(f"{path} holds no catalog table", "give the folder `mediasearch backup` wrote")
 
 
-def tables_in(db, schema: str) -> list[str]:  # noqa: ANN001
+def tables_in(db, schema: str) -> list[str]:
     return [r[0] for r in db.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", (schema,))]
 
 
-def schema_exists(db, schema: str) -> bool:  # noqa: ANN001
+def schema_exists(db, schema: str) -> bool:
     return db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)).fetchone() is not None
 
 
-def replay(db, url: str, path: Path) -> str:  # noqa: ANN001 - a connection to the target database
+def replay(db, url: str, path: Path) -> str:
     """Replay the dump at `path` into the schema the target URL names, which must hold no table; returns
     that schema. Refuses, with a typed error, a schema that holds tables."""
     target = named_schema(db)
@@ -136,7 +136,7 @@ class PgCatalogView:
     """What a backup's manifest reads, from the live PostgreSQL catalog (CatalogSnapshot's face): read
     while the backup holds the catalog's write lock, so it is the state the dump holds."""
 
-    def __init__(self, db) -> None:  # noqa: ANN001 - a catalog connection
+    def __init__(self, db) -> None:
         self.db = db
 
     def last_vector_seq(self) -> int:
