@@ -115,3 +115,31 @@ def test_backup_of_a_postgresql_catalog_during_writes_restores_into_an_empty_dat
     # Replaying again into the now-used database is refused, with a typed error.
     with pytest.raises(Conflict, match="not empty"):
         restore(tmp_path / "backup", tmp_path / "node-c", database_url=empty_database)
+
+
+def test_the_backup_and_restore_commands_on_postgresql(tmp_path, monkeypatch, postgres_database, empty_database,
+                                                       bundled_encoder):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    source = Settings(home=tmp_path / "a", encoder="bundled", database_url=postgres_database, media_root=tmp_path / "m")
+    collection = Collection.open(source, create=True, encoder=bundled_encoder)
+    ingest(collection, [AssetInput(id="cat", owner="ana", data=skimage_png("chelsea"), name="c.png"),
+                        AssetInput(id="note", owner="ana", text="a heron by the river")])
+    collection.close()
+    runner = CliRunner()
+    for name, value in (("HOME", tmp_path / "a"), ("ENCODER", "bundled"), ("DATABASE_URL", postgres_database),
+                        ("MEDIA_ROOT", tmp_path / "m")):
+        monkeypatch.setenv(f"MEDIASEARCH_{name}", str(value))
+    done = runner.invoke(app, ["backup", str(tmp_path / "b")])
+    assert done.exit_code == 0, done.output
+    assert "backed up 2 assets" in done.output
+    for name, value in (("HOME", tmp_path / "b-home"), ("DATABASE_URL", empty_database), ("MEDIA_ROOT", tmp_path / "m2")):
+        monkeypatch.setenv(f"MEDIASEARCH_{name}", str(value))
+    done = runner.invoke(app, ["restore", str(tmp_path / "b")])
+    assert done.exit_code == 0, done.output
+    assert "restored 2 assets" in done.output and "every store agrees with the catalog" in done.output
+    assert list((tmp_path / "m2" / "media").rglob("*.png"))
+    again = runner.invoke(app, ["restore", str(tmp_path / "b"), "--home", str(tmp_path / "c-home")])
+    assert again.exit_code == 2 and "not empty" in " ".join(again.output.split())
