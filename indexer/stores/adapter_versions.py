@@ -123,7 +123,7 @@ def adapters_root(collection: AdapterHome) -> Path:
         old, new = adapters_dir(collection.home), adapters_dir(root)
         if old.resolve() != new.resolve() and old.is_dir() and not new.exists():
             tmp = Path(tempfile.mkdtemp(prefix=".adapters-", dir=root))
-            shutil.copytree(old, tmp / "adapters", ignore=shutil.ignore_patterns("*.tmp", "*.lock"))
+            shutil.copytree(old, tmp / "adapters", ignore=shutil.ignore_patterns("*.tmp", "*.lock", "*.log"))
             try:
                 os.replace(tmp / "adapters", new)
             except OSError:  # another node copied them meanwhile
