@@ -297,7 +297,7 @@ def evaluate_crossmodal_adapter(collection: Collection, cs: CaptionSet, folds: i
     the same images) to keep it quick."""
     from indexer.pipeline.adapters.data import picture_inputs
     from indexer.pipeline.adapters.switch import switch
-    from indexer.stores.adapter_versions import load, save
+    from indexer.stores.adapter_versions import adapters_root, load, save
     from indexer.pipeline.adapters.train import TrainOptions, rrf_scores, train
     from query.profile import with_adapter
 
@@ -357,9 +357,9 @@ def evaluate_crossmodal_adapter(collection: Collection, cs: CaptionSet, folds: i
                        encode_texts=encode)
         if train_sizes:
             curve_point(len(training), result, query_vectors, query_targets)
-        meta = save(collection.home, result.meta, result.arrays)
+        meta = save(adapters_root(collection), result.meta, result.arrays)
         switch(collection, meta.version)
-        adapter = load(collection.home, meta.version)
+        adapter = load(adapters_root(collection), meta.version)
         adapted_profile = with_adapter(profile, adapter)
         runs = channel_runs(collection, {n: queries[n] for n in held_out}, {MediaType.image}, depth=100, adapter=adapter)
         for name in held_out:

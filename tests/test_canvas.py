@@ -219,6 +219,7 @@ def moments(collection, q: str, viewer: Viewer = ADMIN) -> dict[str, list[tuple[
     return {h.id: [(m.start, m.end) for m in h.moments] for h in response.fused}
 
 
+@pytest.mark.both_catalogs  # THEN queries read the catalog's segments and moments: both back ends
 def test_a_moment_then_a_later_one_within_the_window(videos):
     ana = Viewer(username="ana")
     # Both copies match what the bytes show; the newest stands for the video, as everywhere.
@@ -235,6 +236,7 @@ def test_a_moment_then_a_later_one_within_the_window(videos):
     assert moments(videos, "quuxian THEN zorblax", ana) == {}
 
 
+@pytest.mark.both_catalogs  # THEN queries read the catalog's segments and moments: both back ends
 def test_what_one_person_wrote_never_makes_another_copy_match(videos):
     # ana's notes are on her private copy: bob's public copy of the same bytes is not found by them.
     bob = Viewer(username="bob")
@@ -244,6 +246,7 @@ def test_what_one_person_wrote_never_makes_another_copy_match(videos):
     assert moments(videos, "colour:red@center THEN colour:blue@center", bob) == {"bob-video": [(0, 3), (3, 6)]}
 
 
+@pytest.mark.both_catalogs  # THEN queries read the catalog's segments and moments: both back ends
 def test_the_api_answers_a_then_query_with_both_moments_and_refuses_mistakes(videos):
     from api.app import create_app
 
@@ -263,11 +266,13 @@ def test_the_api_answers_a_then_query_with_both_moments_and_refuses_mistakes(vid
         assert {h["id"] for h in r.json()["fused"]} == {"a-picture", "bob-video"}  # a keyframe's cell counts too
 
 
+@pytest.mark.both_catalogs  # THEN queries read the catalog's segments and moments: both back ends
 def test_a_then_query_with_a_picture_is_refused(videos):
     with pytest.raises(InvalidInput, match="not by a picture"):
         search(videos, SearchRequest(q="a THEN b"), ADMIN, Image.new("RGB", (8, 8)))
 
 
+@pytest.mark.both_catalogs  # THEN queries read the catalog's segments and moments: both back ends
 def test_the_cli_prints_both_moments(videos):
     from api.cli.common import console
     from api.cli.search import print_response

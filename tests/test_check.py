@@ -15,7 +15,10 @@ from indexer.pipeline.ingest import ingest
 from indexer.stores.sqlite_lexical import SqliteLexicalStore
 
 
-@pytest.mark.parametrize(("embedded", "store"), [("tantivy", "tantivy"), ("fts5", "sqlite")])
+# FTS5 is the SQLite catalog's own table: with PostgreSQL the embedded lexical store is tantivy.
+@pytest.mark.parametrize(("embedded", "store", "catalog_backend"),
+                         [("tantivy", "tantivy", "sqlite"), ("fts5", "sqlite", "sqlite"), ("tantivy", "tantivy", "postgresql")],
+                         indirect=["catalog_backend"])
 def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings, bundled_encoder, monkeypatch,
                                                                          embedded, store):
     settings = settings.model_copy(update={"embedded_lexical": embedded})
@@ -38,6 +41,8 @@ def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings
     monkeypatch.setenv("MEDIASEARCH_HOME", str(settings.home))
     monkeypatch.setenv("MEDIASEARCH_EMBEDDED_LEXICAL", embedded)
     monkeypatch.setenv("MEDIASEARCH_ENCODER", "bundled")
+    if settings.database_url:
+        monkeypatch.setenv("MEDIASEARCH_DATABASE_URL", settings.database_url)
     result = CliRunner().invoke(app, ["check", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.output)
@@ -51,6 +56,7 @@ def test_check_finds_and_repair_fixes_a_damaged_index_and_lexical_store(settings
     assert check(reopened)["in_agreement"] and repair(reopened) == []
 
 
+@pytest.mark.both_catalogs
 def test_check_finds_a_vocabulary_that_counts_a_word_nobody_holds_and_repair_recounts_it(settings, bundled_encoder):
     """The suggestions' vocabulary is counted per scope in each asset's own transaction; a count that drifted
     (a bug, a hand edit) could suggest a word of an asset gone private or deleted. check says so, repair

@@ -2,6 +2,7 @@
 into an empty PostgreSQL catalog, and the home then runs on it with the same results for every viewer."""
 
 import json
+import sqlite3
 
 from typer.testing import CliRunner
 
@@ -13,7 +14,10 @@ from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.pipeline.check import check
 from indexer.pipeline.ingest import ingest
+from indexer.pipeline.propagate import proposals
 from indexer.stores.feed_state import FeedState
+from indexer.stores.proposals import SCHEMA as PROPOSALS_SCHEMA
+from indexer.stores.proposals import ProposalStore
 from indexer.stores.keys import KeyStore
 from query.search import SearchRequest, search
 from recommender.feed import dismiss
@@ -53,6 +57,15 @@ def test_migrate_moves_an_embedded_home_into_postgresql(tmp_path, monkeypatch, p
     assert dismissed and "secret" in before["carl:a private note about cats"]
     assert not any("secret" in ids for view, ids in before.items() if not view.startswith("carl:"))
     max_content = max(r[0] for r in collection.catalog.db.execute("SELECT id FROM contents"))
+    # propagation's proposals: one in the catalog, one in the proposals file an older home kept beside it
+    ProposalStore(collection.catalog).add_new(
+        [("txt-cats", "img-cat", "caption", "in the catalog", 0.9, 0.9, "similar", None, None, None, "2026-01-01")])
+    old = sqlite3.connect(home / "propagation.sqlite3")
+    old.executescript(PROPOSALS_SCHEMA)
+    old.execute("INSERT INTO proposals(target, source, name, value, confidence, similarity, kind, created_at) "
+                "VALUES ('img-dot', 'img-cat', 'caption', 'in the old file', 0.8, 0.8, 'similar', '2026-01-01')")
+    old.commit()
+    old.close()
     collection.close()
 
     monkeypatch.setenv("MEDIASEARCH_HOME", str(home))
@@ -64,7 +77,8 @@ def test_migrate_moves_an_embedded_home_into_postgresql(tmp_path, monkeypatch, p
 
     # A catalog already in use is never overwritten: a typed error with a hint, exit status 2.
     again = runner.invoke(app, ["migrate", "--to", postgres_database])
-    assert again.exit_code == 2 and "is not empty" in again.output and "empty database" in again.output
+    said = " ".join(again.output.split())  # as one line, whatever the terminal's wrapping
+    assert again.exit_code == 2 and "is not empty" in said and "empty database" in said
     bad = runner.invoke(app, ["migrate", "--to", "mysql://x@y/z"])
     assert bad.exit_code == 2 and "not a PostgreSQL URL" in bad.output
 
@@ -83,6 +97,8 @@ def test_migrate_moves_an_embedded_home_into_postgresql(tmp_path, monkeypatch, p
         record = KeyStore(cluster.catalog).verify(key)
         assert record is not None and record.username == "ana" and record.role == "contributor"
         assert FeedState(cluster.catalog).dismissed("ana") == dismissed
+        assert sorted(p.value for p in proposals(cluster)) == ["in the catalog", "in the old file"]
+        assert (home / "propagation.sqlite3.imported").is_file() and not (home / "propagation.sqlite3").exists()
         # New rows continue after the copied ids (never reused), and are found.
         ingest(cluster, [AssetInput(id="txt-new", owner="ana", text="A new note on espresso coffee.")])
         new_id = cluster.catalog.db.execute("SELECT content_id FROM assets WHERE id = 'txt-new'").fetchone()[0]

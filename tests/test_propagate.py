@@ -16,6 +16,9 @@ from indexer.pipeline.ingest import ingest
 from indexer.pipeline.propagate import decide, proposals, propose
 from indexer.stores.lexical import LexicalQuery
 
+# Proposals live in the catalog: every test that opens its collection through `settings` runs on both back ends.
+pytestmark = pytest.mark.both_catalogs
+
 
 def jpeg_copy(name: str, crop: int = 6) -> bytes:
     """The same picture re-encoded and trimmed a little: a near-duplicate."""
@@ -30,8 +33,8 @@ CAPTION = Annotation(name="caption", value="commander eileen collins in her flig
 
 
 @pytest.fixture
-def collection(tmp_path, bundled_encoder):
-    c = Collection.open(Settings(home=tmp_path / "home", encoder="bundled"), create=True, encoder=bundled_encoder)
+def collection(settings, bundled_encoder):
+    c = Collection.open(settings, create=True, encoder=bundled_encoder)
     ingest(c, [
         AssetInput(id="original", owner="ana", data=skimage_png("astronaut"), name="a.png", annotations=[CAPTION]),
         AssetInput(id="repost", owner="bob", data=jpeg_copy("astronaut"), name="b.jpg"),
@@ -107,3 +110,55 @@ def test_the_propagate_command(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "accepted" in result.output
     assert "accepted #" in result.output and "repost caption='spacewalk' (from original)" in result.output
     assert runner.invoke(app, ["propagate", "--accept"]).exit_code == 2  # ids are needed
+
+
+def test_an_older_homes_proposals_file_is_imported_into_the_catalog_once(collection):
+    """Homes from before kept proposals in propagation.sqlite3: its rows move into the catalog with their
+    ids and statuses, the file is renamed, and nothing is imported twice."""
+    import sqlite3
+
+    from indexer.stores.proposals import SCHEMA
+
+    old = collection.home / "propagation.sqlite3"
+    db = sqlite3.connect(old)
+    db.executescript(SCHEMA)
+    db.executemany(
+        "INSERT INTO proposals(id, target, source, name, value, confidence, similarity, kind, created_at, status, "
+        "decided_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [(7, "repost", "original", "caption", "from the old file", 0.97, 0.97, "duplicate", "2026-01-01", "open", None),
+         (8, "coffee", "original", "caption", "decided already", 0.8, 0.8, "similar", "2026-01-01", "rejected",
+          "2026-01-02")])
+    db.commit()
+    db.close()
+    listed = {p.id: (p.target, p.value, p.status) for p in proposals(collection, None)}
+    assert listed == {7: ("repost", "from the old file", "open"), 8: ("coffee", "decided already", "rejected")}
+    assert not old.exists() and (collection.home / "propagation.sqlite3.imported").is_file()
+    # new proposals continue after the imported ids; the import is not repeated
+    found = propose(collection, min_similarity=0.9)
+    assert min(p.id for p in found if p.id != 7) > 8
+    assert [p.id for p in proposals(collection, None)].count(7) == 1
+    decide(collection, [7], accept=False, viewer=ADMIN)
+    assert [p.status for p in proposals(collection, None) if p.id == 7] == ["rejected"]
+
+
+def test_two_api_nodes_see_the_same_proposals(tmp_path, postgres_database, bundled_encoder):
+    """Cluster mode: two homes (two API nodes) over one PostgreSQL catalog; what one node proposes and
+    an editor decides on the other is what both list."""
+    node_a = Collection.open(Settings(home=tmp_path / "a", encoder="bundled", database_url=postgres_database),
+                             create=True, encoder=bundled_encoder)
+    node_b = Collection.open(Settings(home=tmp_path / "b", encoder="bundled", database_url=postgres_database),
+                             create=True, encoder=bundled_encoder)
+    try:
+        ingest(node_a, [
+            AssetInput(id="original", owner="ana", data=skimage_png("astronaut"), name="a.png", annotations=[CAPTION]),
+            AssetInput(id="repost", owner="bob", data=jpeg_copy("astronaut"), name="b.jpg"),
+        ])
+        found = propose(node_a, min_similarity=0.9)
+        assert [(p.target, p.value) for p in found] == [("repost", CAPTION.value)]
+        assert [p.id for p in proposals(node_b)] == [found[0].id]
+        decide(node_b, [found[0].id], accept=True, viewer=ADMIN)
+        assert [p.status for p in proposals(node_a, None)] == ["accepted"]
+        assert [a.model for a in node_a.catalog.asset("repost", ADMIN).annotations if a.name == "caption"] == ["propagated"]
+    finally:
+        node_b.close()
+        node_a.close()

@@ -3,6 +3,8 @@ several collections (workers) on one home, repaired by replaying, rebuilt by `re
 
 import shutil
 
+import pytest
+
 from indexer.access import ADMIN, ANONYMOUS, Viewer
 from indexer.assets import AssetInput
 from indexer.collection import Collection
@@ -71,6 +73,7 @@ def test_a_lost_commit_record_is_replayed_without_duplicates(settings, bundled_e
         reopened.close()
 
 
+@pytest.mark.both_catalogs  # reindex --lexical-only from a PostgreSQL catalog too
 def test_a_lost_index_is_rebuilt_from_the_catalog_and_reindex_swaps_versions(settings, bundled_encoder):
     collection = Collection.open(settings, create=True, encoder=bundled_encoder)
     ingest(collection, NOTES)

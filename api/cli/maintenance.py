@@ -177,7 +177,8 @@ def serve(
 
 def backup(dest: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> None:
     """Snapshot every store into DEST while the service may be running: the catalog (SQLite online
-    backup), the media files it references, the FAISS indexes, and a manifest with checksums."""
+    backup, or pg_dump of a PostgreSQL catalog), the media files it references, the adapters, the FAISS
+    indexes, and a manifest with checksums."""
     from indexer.pipeline.backup import backup as run_backup
 
     settings = Settings.from_env()
@@ -197,7 +198,8 @@ def restore(
     home: Annotated[Optional[Path], typer.Option(help="Where to restore (default: MEDIASEARCH_HOME).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the collection already in the home.")] = False,
 ) -> None:
-    """Restore a backup into an empty home, verify it like `mediasearch check`, and rebuild the
+    """Restore a backup into an empty home (a PostgreSQL catalog's backup: into the empty database or
+    schema MEDIASEARCH_DATABASE_URL names), verify it like `mediasearch check`, and rebuild the
     OpenSearch index from the catalog when one is configured."""
     from indexer.pipeline.backup import restore as run_restore
     from indexer.pipeline.check import check as run_check
@@ -205,7 +207,8 @@ def restore(
 
     quiet_libraries()
     settings = Settings.from_env(home=home)
-    manifest = run_restore(src, settings.home, force=force)
+    manifest = run_restore(src, settings.home, force=force, database_url=settings.database_url,
+                           media_root=settings.media_root)
     console.print(f"restored {manifest['counts']['assets']} assets from {src} (taken {manifest['created_at']})")  # type: ignore[index]
     with console.status("Loading models and checking the stores…"), open_collection(settings, loading=None) as collection:
         if collection.lexical_sync is not None and collection.lexical.name != "tantivy":  # tantivy: built on open

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.deps import Col, Who
 from api.schemas import ERRORS
 from indexer.access import Role
-from indexer.stores.adapter_versions import adapter_status, count_captioned, training_running
+from indexer.stores.adapter_versions import adapter_status, adapters_root, count_captioned, training_running
 from indexer.pipeline.adapters.train import TrainOptions, train_and_activate
 from indexer.errors import InvalidInput
 
@@ -28,7 +28,7 @@ def adapter_train(principal: Who, c: Col) -> dict[str, Any]:
     """Admins only: train an adapter in the background; it is switched in atomically if it beats
     search without it (see GET /v1/admin/adapter for the outcome)."""
     principal.require(Role.admin)
-    if training_running(c.home):
+    if training_running(adapters_root(c)):
         raise InvalidInput("an adapter is being trained already", "GET /v1/admin/adapter shows when it is done")
     if count_captioned(c, c.settings.adapter_train_private) < TrainOptions().min_examples:
         raise InvalidInput(f"an adapter needs at least {TrainOptions().min_examples} pictures with a title or description",

@@ -16,6 +16,13 @@ another process cannot remove a file the snapshot still references; writers wait
 hard-linked when the backup is on the same file system, so the pause is short). Searches go on.
 OpenSearch and the tantivy index (lexical/) are not copied: they are rebuilt from the catalog when the restored
 collection is first opened.
+
+With a PostgreSQL catalog (cluster mode, MEDIASEARCH_DATABASE_URL) the catalog is `catalog.pgdump` instead:
+pg_dump of the catalog's schema in the custom format (indexer/stores/pg_dump.py), taken under the catalog's
+write lock (the advisory lock every API node's writers take), and the files come from the media root
+(MEDIASEARCH_MEDIA_ROOT, shared by the nodes), adapters included. `restore` replays the dump with pg_restore
+into the empty schema the URL names (refused, with a typed error, when it holds tables) and puts the files
+back under the media root; the FAISS caches go to the restoring node's home.
 """
 
 import hashlib
@@ -29,8 +36,11 @@ from pathlib import Path
 from indexer.collection import CATALOG_FILE, SPACES
 from indexer.config import Settings
 from indexer.errors import ConfigurationError, InvalidInput
-from indexer.locks import HomeLock
+from indexer.locks import HomeLock, write_lock
+from indexer.stores import pg_dump
+from indexer.stores.adapter_versions import adapters_dir
 from indexer.stores.files import derived_folder
+from indexer.stores.media_root import media_root_of
 from indexer.stores.snapshot import CatalogSnapshot
 
 FORMAT = 1
@@ -49,7 +59,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _referenced(snapshot: CatalogSnapshot) -> Iterator[str]:
+def _referenced(snapshot: CatalogSnapshot | pg_dump.PgCatalogView) -> Iterator[str]:
     """Every file under the home that the catalog points to, relative to the home."""
     for media_path, thumb_path, content_hash, media_type in snapshot.content_files():
         yield from (p for p in (media_path, thumb_path) if p)
@@ -79,13 +89,10 @@ def _faiss_seq(path: Path) -> int | None:
 def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> dict[str, object]:
     """Snapshot the collection at `settings.home` into the new or empty folder `dest`; returns the manifest."""
     home = settings.home
+    root = media_root_of(settings)  # content files and adapters: the home, or the shared media root
     catalog_path = home / CATALOG_FILE
-    if settings.database_url:
-        raise ConfigurationError(
-            "this collection's catalog is in PostgreSQL (MEDIASEARCH_DATABASE_URL); `backup` snapshots a SQLite catalog",
-            "back the catalog up with pg_dump and the media root with your file system's tools",
-        )
-    if not catalog_path.is_file():
+    url = settings.database_url
+    if not url and not catalog_path.is_file():
         raise ConfigurationError(f"no mediasearch collection at {home.resolve()}", "set MEDIASEARCH_HOME to the collection to back up")
     if dest.exists() and any(dest.iterdir()):
         raise InvalidInput(f"{dest} is not empty", "back up into a new or empty folder")
@@ -93,20 +100,29 @@ def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> 
         raise InvalidInput(f"{dest} is inside the collection home {home}", "back up to a folder outside it")
     dest.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    lock = HomeLock(home / "write.lock")
+    lock = write_lock(home, url) if url else HomeLock(home / "write.lock")
+    catalog = None
     with lock:
-        snapshot = CatalogSnapshot.take(catalog_path, dest / CATALOG_FILE)
+        snapshot: CatalogSnapshot | pg_dump.PgCatalogView
+        if url:
+            from indexer.stores.catalog import Catalog
+
+            catalog = Catalog(catalog_path, url)
+            pg_dump.dump(catalog.db, url, dest)  # writers of every node wait on the lock: the files match it
+            snapshot = pg_dump.PgCatalogView(catalog.db)
+        else:
+            snapshot = CatalogSnapshot.take(catalog_path, dest / CATALOG_FILE)
         seq = snapshot.last_vector_seq()
         files = sorted(set(_referenced(snapshot)))
         done = 0
         missing = []
         for rel in files:
-            src = home / rel
+            src = root / rel
             if rel.endswith("/"):
                 if src.is_dir():
                     for item in src.rglob("*"):
                         if item.is_file() and not item.name.endswith(".tmp"):
-                            _place(item, dest / item.relative_to(home))
+                            _place(item, dest / item.relative_to(root))
             elif src.is_file():
                 _place(src, dest / rel)
             else:
@@ -127,22 +143,27 @@ def backup(settings: Settings, dest: Path, progress: Progress | None = None) -> 
                     indexes[space] = index_seq
         # Adapters (indexer/pipeline/adapters/): small, versioned folders; the active version is named in the
         # catalog snapshot, and its files are written whole before it can be activated.
-        adapters = home / "adapters"
-        if adapters.is_dir():
+        # They live under the media root (indexer/stores/adapter_versions.py), or still under an older home.
+        adapters = next((a for a in (adapters_dir(root), adapters_dir(home)) if a.is_dir()), None)
+        if adapters is not None:
             for item in sorted(adapters.rglob("*")):
                 if item.is_file() and not item.name.endswith((".tmp", ".lock")):
-                    (dest / item.relative_to(home)).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(item, dest / item.relative_to(home))
-    counts = snapshot.counts()
-    meta = snapshot.meta()
-    integrity = snapshot.integrity()
+                    (dest / "adapters" / item.relative_to(adapters)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(item, dest / "adapters" / item.relative_to(adapters))
+        counts = snapshot.counts()
+        meta = snapshot.meta()
+        integrity = snapshot.integrity()
     snapshot.close()
+    if catalog is not None:
+        catalog.close()
+        lock.close()  # the advisory lock's own connection
     if integrity != "ok":
         raise ConfigurationError(f"the catalog snapshot failed SQLite's integrity check: {integrity}",
                                  "run `mediasearch check` on the collection")
     checksums = {p.relative_to(dest).as_posix(): _sha256(p) for p in sorted(dest.rglob("*")) if p.is_file()}
     manifest: dict[str, object] = {
         "format": FORMAT,
+        "catalog": "postgresql" if url else "sqlite",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 3),
         "source": str(home.resolve()),
@@ -174,10 +195,21 @@ def verify(src: Path) -> dict[str, object]:
     return manifest
 
 
-def restore(src: Path, home: Path, force: bool = False, progress: Progress | None = None) -> dict[str, object]:
+def restore(src: Path, home: Path, force: bool = False, progress: Progress | None = None,
+            database_url: str | None = None, media_root: Path | None = None) -> dict[str, object]:
     """Copy a verified backup into `home` (new or empty, or replaced with `force`); returns its manifest.
-    The caller then opens the collection and runs `check` (and rebuilds OpenSearch)."""
+    A backup of a PostgreSQL catalog is replayed into the empty schema `database_url` names, and its files
+    go under `media_root` (default: the home). The caller then opens the collection and runs `check`
+    (and rebuilds OpenSearch)."""
     manifest = verify(src)
+    kind = manifest.get("catalog", "sqlite")
+    if kind == "postgresql" and not database_url:
+        raise ConfigurationError("this backup holds a PostgreSQL catalog (catalog.pgdump)",
+                                 "set MEDIASEARCH_DATABASE_URL to an empty database or schema to restore it into")
+    if kind == "sqlite" and database_url:
+        raise ConfigurationError("this backup holds a SQLite catalog, and MEDIASEARCH_DATABASE_URL is set",
+                                 "restore it into an embedded home (unset MEDIASEARCH_DATABASE_URL), then move it "
+                                 "with `mediasearch migrate --to postgresql://...`")
     if home.exists() and any(home.iterdir()):
         if not force:
             raise InvalidInput(f"{home} is not empty", "restore into a new or empty folder, or pass --force to replace "
@@ -188,16 +220,29 @@ def restore(src: Path, home: Path, force: bool = False, progress: Progress | Non
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+    root = media_root or home
+    if kind == "postgresql":
+        from indexer.stores.sql_connection import PgPool
+
+        pool = PgPool.of(str(database_url))
+        try:
+            pg_dump.replay(pool.connection(), str(database_url), src / pg_dump.DUMP_FILE)
+        finally:
+            pool.release()
     home.mkdir(parents=True, exist_ok=True)
-    files = list(manifest["files"])  # type: ignore[arg-type]
+    files = [rel for rel in manifest["files"] if rel != pg_dump.DUMP_FILE]  # type: ignore[union-attr]
     for n, rel in enumerate(files, start=1):
-        target = home / rel
+        # the catalog file and the FAISS caches belong to this node's home; content files and adapters
+        # to the media root (the home in the embedded mode)
+        target = (home if rel == CATALOG_FILE or rel.startswith("indexes/") else root) / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / rel, target)
         if progress:
             progress(n, len(files))
-    for sub in ("indexes", "media", "thumbs"):
+    for sub in ("indexes",):
         (home / sub).mkdir(exist_ok=True)
+    for sub in ("media", "thumbs"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
     return manifest
 
 

@@ -7,6 +7,9 @@ the home during the copy. Every id is kept: content ids (the FAISS ids), asset r
 lexical_log seqs, and meta (the encoder, the cursor key, what the FAISS and tantivy caches applied), so the
 home's FAISS indexes and tantivy index stay valid caches and replay from the PostgreSQL catalog from there.
 
+Propagation proposals that an older home still keeps in its own `propagation.sqlite3` are copied into the
+same transaction (ids kept when the catalog had none), and the file is renamed `propagation.sqlite3.imported`.
+
 Media files stay where they are: the home (or MEDIASEARCH_MEDIA_ROOT) keeps originals, thumbnails and
 keyframes; the catalog holds their relative paths. Afterwards the home is used with
 MEDIASEARCH_DATABASE_URL set; its catalog.sqlite3 is no longer read (kept, untouched, as the state before).
@@ -22,11 +25,12 @@ from pathlib import Path
 from indexer.config import Settings
 from indexer.errors import ConfigurationError, Conflict, StoreUnavailable
 from indexer.locks import write_lock
-from indexer.stores import catalog_copy
+from indexer.stores import catalog_copy, proposals
 from indexer.stores.catalog import Catalog
 from indexer.stores.sql_connection import is_postgres_url, redact
 
 CATALOG_FILE = "catalog.sqlite3"
+PROPOSALS_FILE = "propagation.sqlite3"  # where older homes kept propagation's proposals
 BATCH = 1000
 
 # progress(table, rows copied of this table, rows of this table); called once with 0 rows before each table
@@ -106,6 +110,13 @@ def migrate(settings: Settings, url: str, progress: Progress | None = None, batc
                         raise StoreUnavailable(f"the copy of {table} is incomplete: {copied} of {counts[table]} rows",
                                                "nothing was kept (one transaction); run `mediasearch migrate` again")
                 catalog_copy.restart_identities(db, order, marks)
+                old_proposals = settings.home / PROPOSALS_FILE
+                if old_proposals.is_file():
+                    rows = proposals.read_file(old_proposals)
+                    proposals.insert_file_rows(db, rows)
+                    report.tables["proposals"] = report.tables.get("proposals", 0) + len(rows)
+            if old_proposals.is_file():
+                old_proposals.replace(settings.home / (PROPOSALS_FILE + ".imported"))
         finally:
             src.close()
             target.close()

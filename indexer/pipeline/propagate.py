@@ -9,8 +9,9 @@ becomes a proposal with a confidence (similarity x the annotation's own confiden
 and its kind: `duplicate` (similarity >= 0.95: the same picture re-encoded, cropped a little...) or
 `similar`. Near-duplicates come first.
 
-Proposals wait in `propagation.sqlite3` under the home folder until an editor accepts or rejects
-them (`mediasearch propagate --accept ID...`); an accepted one is stored on the asset with model
+Proposals wait in the catalog's `proposals` table (indexer/stores/proposals.py: every API node of a
+cluster sees the same ones; an older home's `propagation.sqlite3` is imported once, then renamed
+`propagation.sqlite3.imported`) until an editor accepts or rejects them (`mediasearch propagate --accept ID...`); an accepted one is stored on the asset with model
 `propagated` and model_version `<kind>@<similarity>`, and from then on belongs to that asset (the
 source's id stays in the proposals store, the editor's view). A public asset may feed any asset; a
 private one only other private assets of its owner, so propagation never shows a private asset's
@@ -28,13 +29,26 @@ from indexer.access import ADMIN, Viewer
 from indexer.assets import Annotation, Asset, TimeRange
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, Collection
 from indexer.errors import InvalidInput, NotFound
-from indexer.stores.proposals import NewProposal, open_proposals
+from indexer.stores.proposals import NewProposal, ProposalStore
 
 PROPAGATED_MODEL = "propagated"
 DUPLICATE_SIMILARITY = 0.95
 MIN_SIMILARITY = 0.75
 NEIGHBOURS = 5
-FILE = "propagation.sqlite3"
+FILE = "propagation.sqlite3"  # where older homes kept proposals: imported into the catalog once
+IMPORTED = FILE + ".imported"
+
+
+def proposal_store(collection: Collection) -> ProposalStore:
+    """The catalog's proposals, after importing (once) the proposals file an older home kept."""
+    store = ProposalStore(collection.catalog)
+    old = collection.home / FILE
+    if old.is_file():
+        with collection.write_lock:  # two processes of one home: one imports, the other finds the file gone
+            if old.is_file():
+                store.import_file(old)
+                old.replace(collection.home / IMPORTED)
+    return store
 
 
 @dataclass
@@ -149,15 +163,13 @@ def propose(collection: Collection, k: int = NEIGHBOURS, min_similarity: float =
                     confidence = similarity * (a.confidence if a.confidence is not None else 1.0)
                     new.append((target_id, source_id, a.name, a.value, round(confidence, 4), round(similarity, 4), kind,
                                 a.model, a.time.start if a.time else None, a.time.end if a.time else None, now))
-    with open_proposals(collection.home / FILE) as store:
-        store.add_new(new)
+    proposal_store(collection).add_new(new)
     return proposals(collection, "open", targets if asset_ids is not None else None)
 
 
 def proposals(collection: Collection, status: str | None = "open", targets: Iterable[str] | None = None) -> list[Proposal]:
     """Stored proposals, near-duplicates first, then by confidence."""
-    with open_proposals(collection.home / FILE) as store:
-        rows = store.with_status(status)
+    rows = proposal_store(collection).with_status(status)
     wanted = set(targets) if targets is not None else None
     return [_proposal(r) for r in rows if wanted is None or r["target"] in wanted]
 
@@ -182,8 +194,8 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         raise InvalidInput("no proposal ids given", "run `mediasearch propagate` to list them")
-    with open_proposals(collection.home / FILE) as store:
-        rows = {r["id"]: _proposal(r) for r in store.by_ids(ids)}
+    store = proposal_store(collection)
+    rows = {r["id"]: _proposal(r) for r in store.by_ids(ids)}
     missing = [i for i in ids if i not in rows]
     if missing:
         raise NotFound(f"no proposal {missing[0]}", "run `mediasearch propagate` to list them")
@@ -211,8 +223,7 @@ def decide(collection: Collection, ids: Iterable[int], accept: bool, viewer: Vie
                     catalog.upsert_asset(tx, current.model_copy(update={"annotations": merged}), row["content_id"])
         collection.sync_lexical()
     now = datetime.now(timezone.utc).isoformat()
-    with open_proposals(collection.home / FILE) as store:
-        store.set_status([p.id for p in decided], "accepted" if accept else "rejected", now)
+    store.set_status([p.id for p in decided], "accepted" if accept else "rejected", now)
     for p in decided:
         p.status = "accepted" if accept else "rejected"
     return decided

@@ -17,6 +17,6 @@
     adapter_versions.py   adapters on disk, the active one, their status
     keys.py               API keys
     feed_state.py         the recommender's interests, shown and dismissed items
-    proposals.py          propagation's proposals (a SQLite file of their own)
+    proposals.py          propagation's proposals (a table of the catalog)
     snapshot.py           a backup's copy of the catalog and what its manifest reads from it
 """

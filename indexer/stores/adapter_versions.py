@@ -1,8 +1,13 @@
 """Adapters on disk, the active one, and their status.
 
-    MEDIASEARCH_HOME/adapters/v0001/adapter.npz   the arrays (float32; ~2 MB for the bundled encoder)
-    MEDIASEARCH_HOME/adapters/v0001/meta.json     encoder id, training set size and date, metrics, decision
-    MEDIASEARCH_HOME/adapters/train.lock          held while an adapter is trained
+    <media root>/adapters/v0001/adapter.npz   the arrays (float32; ~2 MB for the bundled encoder)
+    <media root>/adapters/v0001/meta.json     encoder id, training set size and date, metrics, decision
+    <media root>/adapters/train.lock          held while an adapter is trained
+
+The media root is MEDIASEARCH_MEDIA_ROOT, else the home (indexer/stores/media_root.py): in cluster mode a
+shared file system, so that the adapter one API node trained is the one every node loads when the catalog
+names it active (issue 16). A home from before, whose adapters are under the home while a media root is set
+now, has them copied to the media root on first use (`adapters_root`).
 
 A version folder is written under a temporary name and renamed into place (os.replace), so a version
 either exists whole or not at all. Which version is active lives in the catalog (meta key
@@ -43,6 +48,7 @@ class AdapterHome(Protocol):
     """What the functions here read of a collection (indexer/collection.py's Collection)."""
 
     home: Path
+    media_root: Path
     catalog: Catalog
     encoder: Encoder
     settings: Settings
@@ -99,8 +105,32 @@ class StoredAdapter:
         return self.arrays.text_vectors(text_vector)[0]
 
 
-def adapters_dir(home: Path) -> Path:
-    return home / "adapters"
+def adapters_dir(root: Path) -> Path:
+    """The adapters folder under `root`: the media root (`adapters_root`), or a restored or tested home."""
+    return root / "adapters"
+
+
+_adopted: set[tuple[str, str]] = set()
+
+
+def adapters_root(collection: AdapterHome) -> Path:
+    """Where this collection's adapters live: its media root. Adapters an older home kept under the home
+    folder are copied there once (whole: into a temporary folder renamed into place), when the media root
+    has none yet."""
+    root = collection.media_root
+    key = (str(collection.home), str(root))
+    if key not in _adopted:
+        old, new = adapters_dir(collection.home), adapters_dir(root)
+        if old.resolve() != new.resolve() and old.is_dir() and not new.exists():
+            tmp = Path(tempfile.mkdtemp(prefix=".adapters-", dir=root))
+            shutil.copytree(old, tmp / "adapters", ignore=shutil.ignore_patterns("*.tmp", "*.lock", "*.log"))
+            try:
+                os.replace(tmp / "adapters", new)
+            except OSError:  # another node copied them meanwhile
+                pass
+            shutil.rmtree(tmp, ignore_errors=True)
+        _adopted.add(key)
+    return root
 
 
 def versions(home: Path) -> list[str]:
@@ -163,7 +193,7 @@ def active_adapter(collection: AdapterHome) -> StoredAdapter | None:
     version = collection.catalog.get_meta(ACTIVE_KEY)
     if not version:
         return None
-    adapter = load(collection.home, version)
+    adapter = load(adapters_root(collection), version)
     if adapter is None or adapter.meta.encoder != collection.encoder.id:
         return None
     return adapter
@@ -185,7 +215,7 @@ def adapter_status(collection: AdapterHome) -> dict[str, object]:
     settings = collection.settings
     active = active_adapter(collection)
     latest_version = collection.catalog.get_meta(LATEST_KEY)
-    latest = read_meta(collection.home, latest_version) if latest_version else None
+    latest = read_meta(adapters_root(collection), latest_version) if latest_version else None
     since = latest.max_asset_rowid if latest is not None and latest.encoder == collection.encoder.id else 0
     new = count_captioned(collection, settings.adapter_train_private, since)
     if latest is None:
@@ -204,7 +234,7 @@ def adapter_status(collection: AdapterHome) -> dict[str, object]:
         "retrain_after": settings.adapter_retrain_after,
         "retrain_suggested": advice is not None,
         "advice": advice,
-        "training": training_running(collection.home),
+        "training": training_running(adapters_root(collection)),
     }
 
 

@@ -3,7 +3,7 @@ table by table and writing it into a PostgreSQL catalog, keeping every id (conte
 vector_log and lexical_log seqs are what the home's FAISS and tantivy caches say they applied).
 
 Every table a PostgreSQL catalog has is made first (the catalog's own schema, and the tables that the keys,
-feed state, saved searches, copy index and vocabulary stores make on first use), so a table that the source
+feed state, saved searches, copy index, vocabulary and proposals stores make on first use), so a table that the source
 never made is simply empty. The SQLite-only FTS5 table (assets_fts) is not copied: with PostgreSQL the
 lexical store is tantivy or OpenSearch, fed from the lexical_log outbox.
 """
@@ -14,12 +14,20 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from indexer.stores import copy_index, feed_state, keys, saved_searches, vocabulary
+from indexer.stores import (
+    copy_index,
+    feed_state,
+    keys,
+    proposals,
+    saved_searches,
+    vocabulary,
+)
 from indexer.stores.catalog import Catalog
 from indexer.stores.sql_connection import IDENTITY
 
 # Schema scripts of the tables other stores make on first use (the catalog makes its own and the vocabulary).
-STORE_SCHEMAS = (keys.SCHEMA, feed_state.SCHEMA, saved_searches.SCHEMA, copy_index.SCHEMA, vocabulary.SCHEMA)
+STORE_SCHEMAS = (keys.SCHEMA, feed_state.SCHEMA, saved_searches.SCHEMA, copy_index.SCHEMA, vocabulary.SCHEMA,
+                 proposals.SCHEMA)
 # Copied first, in this order (foreign keys: assets point to contents, annotations to assets, ...).
 FIRST = ("meta", "contents", "assets", "annotations", "segments")
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from indexer.pipeline.adapters.data import picture_inputs
 from indexer.collection import SPACE_ADAPTED, SPACE_IMAGE, Collection
-from indexer.stores.adapter_versions import ACTIVE_KEY, StoredAdapter, adapters_dir, load
+from indexer.stores.adapter_versions import ACTIVE_KEY, StoredAdapter, adapters_dir, adapters_root, load
 
 
 def with_adapted(adapter: StoredAdapter | None, vectors: dict[str, np.ndarray], features: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -40,9 +40,10 @@ def switch(collection: Collection, version: str | None) -> int:
     """Make `version` the active adapter (None: no adapter), replacing every adapted vector in one
     transaction with the pointer; returns how many pictures have an adapted vector now."""
     catalog = collection.catalog
-    adapter = load(collection.home, version) if version else None
+    root = adapters_root(collection)
+    adapter = load(root, version) if version else None
     if version and adapter is None:
-        raise FileNotFoundError(f"no adapter {version} under {adapters_dir(collection.home)}")
+        raise FileNotFoundError(f"no adapter {version} under {adapters_dir(root)}")
     # Most of the work outside the lock: searches and ingests go on meanwhile.
     ids, vectors = _adapted_vectors(collection, adapter, _picture_ids(collection)) if adapter else (np.zeros(0, np.int64), None)
     with collection.write_lock:

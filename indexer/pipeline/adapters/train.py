@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from indexer.pipeline.adapters.data import Example, collect_examples, feature_model, picture_inputs
 from indexer.media.encoders.adapter import LINEAR, RESIDUAL, AdapterArrays, projection
 from indexer.pipeline.adapters.switch import switch
-from indexer.stores.adapter_versions import AdapterMeta, prune, save, size_bytes, update_meta
+from indexer.stores.adapter_versions import AdapterMeta, adapters_root, prune, save, size_bytes, update_meta
 from indexer.collection import SPACE_IMAGE, Collection
 from indexer.media.encoders.base import unit_rows
 from indexer.errors import InvalidInput
@@ -287,7 +287,8 @@ def train_and_activate(collection: Collection, options: TrainOptions | None = No
     options = options or TrainOptions()
     if options.device is None:  # MEDIASEARCH_DEVICE decides (auto: cuda when torch sees a GPU)
         options = options.model_copy(update={"device": collection.device})
-    path = lock_path(collection.home)
+    root = adapters_root(collection)  # the media root: shared by the API nodes of a cluster
+    path = lock_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as lock:
         try:
@@ -302,17 +303,17 @@ def train_and_activate(collection: Collection, options: TrainOptions | None = No
         if len(live) < len(examples):  # assets deleted while training: never keep what they taught
             report(f"{len(examples) - len(live)} training assets were deleted meanwhile: training again without them")
             result = train(collection, options, on_epoch, report, live, encode_texts)
-        meta = save(collection.home, result.meta.model_copy(update={"activated": False}), result.arrays)
+        meta = save(root, result.meta.model_copy(update={"activated": False}), result.arrays)
         meta.activated = result.meta.activated and activate
         if result.meta.activated and not activate:
             meta.reason += "; not activated (--no-activate)"
         result.meta = meta
-        update_meta(collection.home, meta)
+        update_meta(root, meta)
         collection.catalog.set_meta(LATEST_KEY, meta.version)
         if meta.activated:
             report(f"computing adapted vectors with {meta.version} and switching")
             result.switched = switch(collection, meta.version)
-        prune(collection.home, active=collection.catalog.get_meta(ACTIVE_KEY))
-        report(f"saved {meta.version} ({size_bytes(collection.home, meta.version) / 1e6:.1f} MB)")
+        prune(root, active=collection.catalog.get_meta(ACTIVE_KEY))
+        report(f"saved {meta.version} ({size_bytes(root, meta.version) / 1e6:.1f} MB)")
         fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return result
