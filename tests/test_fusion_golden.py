@@ -44,7 +44,7 @@ OPTIONS = {
 }
 
 
-def _dump(fused) -> list:  # noqa: ANN001 - list[Fused]
+def _dump(fused) -> list:
     return [[f.content_id, f.score, {n: [c.rank, c.score, c.normalised] for n, c in f.channels.items()}] for f in fused]
 
 
