@@ -70,8 +70,9 @@ def fuse(
     weights = {n: weights.get(n, 1.0) for n in lists}
 
     def contributions(cid: int, normalised: dict[str, float] | None = None) -> dict[str, ChannelContribution]:
+        given = normalised or {}
         return {
-            n: ChannelContribution(ranks[n][cid], raw[n][cid], (normalised or {}).get(n))
+            n: ChannelContribution(ranks[n][cid], raw[n][cid], given.get(n))
             for n in lists if cid in ranks[n]
         }
 
@@ -85,10 +86,11 @@ def fuse(
             probabilities: dict[int, dict[str, float]] = {}
             for name, hits in lists.items():
                 cal = calibrations[name]
+                probability = cal.calibration().probability  # one Calibration per channel, not per hit
                 best = max((s for _, s in hits), default=0.0)
                 for cid, score in hits:
                     x = score / best if cal.relative and best > 0 else score
-                    probabilities.setdefault(cid, {})[name] = cal.calibration().probability(x)
+                    probabilities.setdefault(cid, {})[name] = probability(x)
             for cid, per_channel in probabilities.items():
                 fused.append(Fused(cid, noisy_or(list(per_channel.values())), contributions(cid, per_channel)))
             fused.sort(key=lambda f: (-f.score, min(c.rank for c in f.channels.values()), f.content_id))

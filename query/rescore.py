@@ -3,7 +3,9 @@
 A vector channel returns its own top `depth`; a content found by another channel (BM25 rank 1, say) but
 ranked 187th by the dense channel would otherwise have no dense score at k=20 and one at k=200, and its
 fused rank would move with k. Here each vector channel that ran scores the union of every channel's
-candidates exactly, from the vectors stored in the catalog (one read and one matrix product per channel).
+candidates exactly, from the float vectors stored beside its index (`Collection.stored_vectors`: the memory-mapped
+file, the catalog's rows when there is none; one read and one matrix product per channel). The catalog's own
+`IN` read of a few hundred blobs was the largest part of the fusion stage at 100k (issue 15).
 The channel's similarity threshold still applies. Video keyframes are not filled in: a video stands for its
 best keyframe only in the channels that found it.
 """
@@ -28,7 +30,7 @@ def fill_in(collection: Collection, results: dict[str, ChannelResult],
         missing = np.array(sorted(found_by_any - have), dtype=np.int64)
         if not len(missing):
             continue
-        ids, vectors = collection.catalog.vectors(space, missing)
+        ids, vectors = collection.stored_vectors(space, missing)
         if not len(ids):
             continue
         scores = vectors @ np.asarray(query, dtype=np.float32).reshape(-1)

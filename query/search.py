@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from indexer.access import Viewer
 from indexer.assets import Annotation, MediaType
 from indexer.stores.adapter_versions import active_adapter
+from indexer.stores.catalog import ContentRow
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT, Collection
 from indexer.errors import InvalidInput, NotFound, StoreUnavailable
 from indexer.filters import FACET_FIELDS, Filters, TermFilter
@@ -200,6 +201,8 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         for cid, asset_id in r.matched.items():
             matched.setdefault(cid, asset_id)
     representatives = collection.catalog.representatives(all_ids, viewer, filters, prefer=matched)
+    # Each content's type, read once from its row (type_of and the per-type lists ask for it many times).
+    kinds = {cid: MediaType(row["media_type"]) for cid, row in representatives.items()}
     ranked = {name: [(c, s) for c, s in hits if c in representatives] for name, hits in ranked.items()}
 
     unified, method_used = fuse(ranked, request.fusion, profile, method="calibrated")
@@ -219,13 +222,13 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         cutoff = flag_nonsense(cutoff)
 
     def type_of(item: Fused) -> MediaType:
-        return MediaType(representatives[item.content_id]["media_type"])
+        return kinds[item.content_id]
 
     per_modality: dict[str, list[Fused]] = {}
     for media_type in every_type:
         if media_type not in wanted:
             continue
-        lists = {n: [(c, s) for c, s in hits if representatives[c]["media_type"] == media_type] for n, hits in ranked.items()}
+        lists = {n: [(c, s) for c, s in hits if kinds[c] == media_type] for n, hits in ranked.items()}
         if media_type in (MediaType.video, MediaType.audio) and not any(lists.values()):
             continue  # lists for videos and audio appear when there are some
         per_modality[str(media_type)], _ = fuse(lists, request.fusion, profile)
@@ -280,9 +283,13 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
                 return Segment(start=round(found[0], 3), end=round(found[1], 3))
         return None
 
+    contents: dict[int, ContentRow | None] = {}  # a content shown in several lists (fused, per type) is read once
+
     def hit(item: Fused) -> Hit:
         row = representatives[item.content_id]
-        content = collection.catalog.content(item.content_id)
+        if item.content_id not in contents:
+            contents[item.content_id] = collection.catalog.content(item.content_id)
+        content = contents[item.content_id]
         near_ids = [representatives[c]["id"] for c in near.get(item.content_id, []) if c in representatives]
         return Hit(
             id=row["id"], media_type=MediaType(row["media_type"]), title=row["title"], owner=row["owner"],
