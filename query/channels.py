@@ -35,6 +35,7 @@ from indexer.stores.lexical import LexicalQuery
 from query.concurrent import Pending
 from query.concurrent import start as start_channels
 from query.language import ParsedQuery
+from query.query_vectors import query_vectors
 
 CHANNEL_RESULTS: dict[str, MediaType | None] = {
     "bm25_text": MediaType.text, "bm25_image": MediaType.image, "bm25_media": MediaType.video, "dense_text": MediaType.text,
@@ -217,9 +218,8 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
             image_candidates = np.concatenate([candidates, collection.catalog.segment_vector_ids(candidates)])
     if text:
         started = time.perf_counter()
-        cross = collection.encoder.encode_texts([text])[0]
+        cross, dense, _ = query_vectors(collection, text)  # encoded once per text: paging and facet clicks reuse it
         same_tower = collection.encoder.text_model_id == collection.sentence.id
-        dense = cross if same_tower else collection.sentence.encode_texts([text])[0]
         timings["encode_text"] = round((time.perf_counter() - started) * 1000, 2)
         launch(channel("dense_text", vector(SPACE_DENSE, dense, "dense_text")))
         launch(channel("clip_text", vector(SPACE_TEXT, cross, "clip_text"),
