@@ -76,6 +76,46 @@ def picture_matrix(collection: Collection) -> PictureMatrix:
     return matrix
 
 
+@dataclass
+class FrameBank:
+    """Every video's 1 fps frame descriptors (one model) in memory, for the fine stage of query by video:
+    re-read when video rows are added or removed (`CopyIndexStore.frames_version`), not read from SQLite per
+    query. float16 as stored (half the memory); `gather` hands the candidates' rows over as float32."""
+
+    version: tuple[int, int, int]
+    content_ids: np.ndarray  # ascending
+    offsets: np.ndarray  # first row of each content
+    lengths: np.ndarray
+    times: np.ndarray  # float32 seconds, all rows
+    vectors: np.ndarray  # (rows, dim) float16
+
+    def gather(self, content_ids: list[int]) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """(the ids held, in the order given; their lengths; times; float32 descriptors), rows in that order."""
+        ids = np.asarray(content_ids, np.int64)
+        where = np.searchsorted(self.content_ids, ids)
+        held = (where < len(self.content_ids)) & (self.content_ids[np.minimum(where, max(len(self.content_ids) - 1, 0))] == ids) \
+            if len(self.content_ids) else np.zeros(len(ids), bool)
+        where = where[held]
+        lengths = self.lengths[where]
+        rows = np.repeat(self.offsets[where] - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+        return ids[held].tolist(), lengths, self.times[rows], self.vectors[rows].astype(np.float32)
+
+
+def frame_bank(collection: Collection) -> FrameBank:
+    """The copy index's video frames, cached per collection until video rows change."""
+    store = copy_store(collection)
+    model = descriptor_model(collection.encoder)
+    version = store.frames_version(model)
+    cached: FrameBank | None = getattr(collection, "_frame_bank", None)
+    if cached is not None and cached.version == version:
+        return cached
+    ids, lengths, times, vectors = store.all_frames(model)
+    bank = FrameBank(version=version, content_ids=ids, offsets=np.cumsum(lengths) - lengths, lengths=lengths,
+                     times=times, vectors=vectors)
+    collection._frame_bank = bank  # type: ignore[attr-defined]
+    return bank
+
+
 def backfill(collection: Collection) -> BackfillReport:
     """Add what the copy index lacks; a file that cannot be read is skipped (and reported), never fatal.
     Without the write lock: rows are written idempotently (INSERT OR REPLACE), and rows of a content deleted
