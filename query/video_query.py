@@ -47,7 +47,7 @@ from indexer.stores.catalog import Catalog, ContentRow
 from query.search import Segment
 from ranking.chamfer import (
     Alignment,
-    align_many,
+    align_similarities,
     best_per_group,
     coarse_scores,
     hamming_similarity,
@@ -206,7 +206,8 @@ def coarse_pass(descriptors: np.ndarray, keyframes: np.ndarray, owners: np.ndarr
     """The coarse stage over the keyframes `rows` of `keyframes` (owned by the videos `owners[rows]`): one
     matmul, each video's best keyframe per clip frame, the mean over clip frames. Returns the videos by
     descending score (ties: ascending id), their scores, and the row of each one's best keyframe."""
-    sims = descriptors @ keyframes[rows].T  # (clip frames, keyframes)
+    # one matmul; over the whole matrix (then the rows' columns) when the rows are most of it: no copy of them
+    sims = (descriptors @ keyframes.T)[:, rows] if len(rows) * 2 > len(keyframes) else descriptors @ keyframes[rows].T
     by_owner = np.argsort(owners[rows], kind="stable")
     owned, sims, rows = owners[rows][by_owner], sims[:, by_owner], rows[by_owner]
     starts = np.flatnonzero(np.r_[True, owned[1:] != owned[:-1]])
@@ -217,10 +218,10 @@ def coarse_pass(descriptors: np.ndarray, keyframes: np.ndarray, owners: np.ndarr
 
 
 def fine_pass(descriptors: np.ndarray, times: np.ndarray, bank: FrameBank, candidates: list[int]) -> dict[int, Alignment]:
-    """The fine stage for these candidates (in coarse order): their frames from the in-memory bank, one matmul,
-    `align_many`. Candidates without frames are left out (they keep their coarse place)."""
-    ids, lengths, target_times, targets = bank.gather(candidates)
-    return dict(zip(ids, align_many(descriptors, times, targets, target_times, lengths), strict=True))
+    """The fine stage for these candidates (in coarse order): their frames' cosines from the in-memory bank (one
+    matmul), then `align_similarities` for all at once. Candidates without frames are left out (they keep their coarse place)."""
+    ids, lengths, target_times, sims = bank.similarities(descriptors, candidates)
+    return dict(zip(ids, align_similarities(sims, times, target_times, lengths), strict=True))
 
 
 def _visible(catalog: Catalog, ranked: list[int], viewer: Viewer, filters: Filters | None,

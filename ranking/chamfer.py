@@ -99,13 +99,21 @@ def align_many(query: np.ndarray, query_times: np.ndarray, targets: np.ndarray, 
     of `targets` (and of `target_times`), in order. One matmul for all of them; the Chamfer similarity, the
     temporal consistency and the segment over a padded (targets, query frames, target frames) array. The
     same results as calling `align` per target (tests/test_video_latency.py)."""
+    sims = np.asarray(query, np.float32) @ np.asarray(targets, np.float32).T if len(query) and len(targets) else \
+        np.zeros((len(query), len(targets)), np.float32)
+    return align_similarities(sims, query_times, target_times, lengths, temporal_weight, frame_step, tolerance, ratios)
+
+
+def align_similarities(sims: np.ndarray, query_times: np.ndarray, target_times: np.ndarray, lengths: np.ndarray,
+                       temporal_weight: float = TEMPORAL_WEIGHT, frame_step: float = 1.0,
+                       tolerance: float = ALIGN_TOLERANCE_S, ratios: tuple[float, ...] = SPEED_RATIOS) -> list[Alignment]:
+    """`align_many` from the similarities already computed: `sims` (query frames, all targets' frames)."""
     lengths = np.asarray(lengths, np.int64)
-    v_count, n = len(lengths), len(query)
+    v_count, n = len(lengths), sims.shape[0]
     if v_count == 0:
         return []
-    if n == 0 or not len(targets):
+    if n == 0 or not sims.shape[1]:
         return [Alignment(0.0, 0.0, 0.0, 0.0, 0.0) for _ in range(v_count)]
-    sims = np.asarray(query, np.float32) @ np.asarray(targets, np.float32).T  # (n, all target frames)
     width = int(lengths.max())
     owner = np.repeat(np.arange(v_count), lengths)
     position = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)

@@ -80,7 +80,7 @@ def test_vectorised_stages_rank_as_the_per_video_code(indexed, rerank):
     assert dict(zip(order, best.tolist())) == moments
     ids, lengths, times, vectors = store.all_frames("m")
     bank = FrameBank(version=store.frames_version("m"), content_ids=ids, offsets=np.cumsum(lengths) - lengths,
-                     lengths=lengths, times=times, vectors=vectors)
+                     lengths=lengths, times=times, vectors=vectors.astype(np.float32))
     n_fine = min(len(order), math.ceil(rerank * 55)) if rerank > 0 else 0
     fine = fine_pass(indexed["query"], indexed["times"], bank, order[:n_fine]) if n_fine else {}
     assert list(fine) == list(aligned)
