@@ -35,6 +35,7 @@ from indexer.collection import Collection
 from indexer.errors import InvalidInput
 from indexer.filters import Filters
 from indexer.media.copies import (
+    SAMPLE_FPS,
     QUERY_MAX_FRAMES,
     QUERY_MAX_SECONDS,
     describe,
@@ -55,6 +56,8 @@ from ranking.chamfer import (
 
 CopyMethod = Literal["hash", "embedding", "both"]
 DEFAULT_RERANK = 0.3
+QUERY_MIN_FRAMES = 8  # a shorter clip is sampled faster than 1 fps to give this many frames (0: never); the hard
+# copy set's dev half: fine 30% mAP 0.979 -> 1.000 (3 s clips gave 2-3 frames: too few for temporal consistency)
 DEFAULT_COPY_METHOD: CopyMethod = "both"
 HASH_WEIGHT = 0.5  # in "both": the score is HASH_WEIGHT * hash similarity + (1 - HASH_WEIGHT) * cosine
 
@@ -120,12 +123,17 @@ def _ms(started: float) -> float:
 
 
 def encode_clip(collection: Collection, data: bytes, name: str, max_frames: int = QUERY_MAX_FRAMES,
-                max_seconds: float = QUERY_MAX_SECONDS) -> tuple[ClipInfo, np.ndarray, np.ndarray, np.ndarray]:
+                max_seconds: float = QUERY_MAX_SECONDS,
+                min_frames: int = QUERY_MIN_FRAMES) -> tuple[ClipInfo, np.ndarray, np.ndarray, np.ndarray]:
     """(clip info, sample times, descriptors, image-space vectors) of a query clip; typed errors for
-    empty, corrupt, huge or too long clips."""
+    empty, corrupt, huge or too long clips. A clip shorter than `min_frames` seconds is sampled faster than
+    1 fps, so that it still gives `min_frames` frames (0: always 1 fps)."""
     path, info, folder = probe_clip(data, name, collection.settings.max_image_pixels, max_seconds)
+    fps = SAMPLE_FPS
+    if min_frames and info.duration and info.duration * SAMPLE_FPS < min_frames:
+        fps = min_frames / info.duration
     try:
-        frames, times = sample_frames(path, info, name, max_frames=max_frames)
+        frames, times = sample_frames(path, info, name, fps=fps, max_frames=max_frames)
     finally:
         folder.cleanup()
     descriptors, vectors = describe(collection.encoder, frames, collection.device)
