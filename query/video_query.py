@@ -1,7 +1,7 @@
 """Query by video (DnS-style: coarse candidates, fine re-ranking) and reverse image search for copies.
 
-Query by video: the clip's frames are sampled (1 fps, faster for a clip under QUERY_MIN_FRAMES seconds, at most QUERY_MAX_FRAMES) and described once
-(`indexer.media.copies.describe`, the active image encoder's picture descriptors).
+Query by video: the clip's frames are sampled (1 fps, faster for a clip under QUERY_MIN_FRAMES seconds, at most
+QUERY_MAX_FRAMES) and described once (`indexer.media.copies.describe`, the active image encoder's picture descriptors).
 - coarse: each frame is compared with the keyframes (one a shot) of the videos the viewer may see that
   pass the filters, held in memory (`picture_matrix`); a video's coarse score is the mean over the clip's
   frames of the best keyframe similarity in it. (The image space's ConSE vectors were tried first: they
