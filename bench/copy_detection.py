@@ -342,7 +342,7 @@ def main() -> None:
                         left=("method",)),
                   table("Rank-1 rate by transformation", ["transformation", "hash", "embedding", "both"], pinfo["kinds"],
                         left=("transformation",))]
-    notes = (f"\nEncoding a {seconds:g} s query clip (probe, 1 fps sampling, EfficientNet-Lite0): median "
+    notes = (f"\nEncoding a {seconds:g} s query clip (probe, 1 fps sampling or 8 frames at least, EfficientNet-Lite0): median "
              f"{vinfo['encode_ms']:.0f} ms. "
              + ("" if args.videos_only else f"Reverse image search: median {pinfo['ms']:.0f} ms a query (hashes, two "
                                             "descriptors, scoring). ")
