@@ -90,3 +90,76 @@ def hamming_similarity(query: np.ndarray, stored: np.ndarray, bits: int = 64) ->
     distance = np.unpackbits(x.view(np.uint8).reshape(len(s), -1), axis=1).sum(axis=1)
     return (1.0 - distance / (bits * s.shape[1])).astype(np.float32)
 
+
+
+def align_many(query: np.ndarray, query_times: np.ndarray, targets: np.ndarray, target_times: np.ndarray,
+               lengths: np.ndarray, temporal_weight: float = TEMPORAL_WEIGHT, frame_step: float = 1.0,
+               tolerance: float = ALIGN_TOLERANCE_S, ratios: tuple[float, ...] = SPEED_RATIOS) -> list[Alignment]:
+    """`align` of one query against many targets at once: target v's frames are the next `lengths[v]` rows
+    of `targets` (and of `target_times`), in order. One matmul for all of them; the Chamfer similarity, the
+    temporal consistency and the segment over a padded (targets, query frames, target frames) array. The
+    same results as calling `align` per target (tests/test_video_latency.py)."""
+    sims = np.asarray(query, np.float32) @ np.asarray(targets, np.float32).T if len(query) and len(targets) else \
+        np.zeros((len(query), len(targets)), np.float32)
+    return align_similarities(sims, query_times, target_times, lengths, temporal_weight, frame_step, tolerance, ratios)
+
+
+def align_similarities(sims: np.ndarray, query_times: np.ndarray, target_times: np.ndarray, lengths: np.ndarray,
+                       temporal_weight: float = TEMPORAL_WEIGHT, frame_step: float = 1.0,
+                       tolerance: float = ALIGN_TOLERANCE_S, ratios: tuple[float, ...] = SPEED_RATIOS) -> list[Alignment]:
+    """`align_many` from the similarities already computed: `sims` (query frames, all targets' frames)."""
+    lengths = np.asarray(lengths, np.int64)
+    v_count, n = len(lengths), sims.shape[0]
+    if v_count == 0:
+        return []
+    if n == 0 or not sims.shape[1]:
+        return [Alignment(0.0, 0.0, 0.0, 0.0, 0.0) for _ in range(v_count)]
+    width = int(lengths.max())
+    owner = np.repeat(np.arange(v_count), lengths)
+    position = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    padded = np.full((v_count, width, n), -np.inf, np.float32)  # (targets, target frames, query frames)
+    padded[owner, position] = sims.T
+    padded = padded.transpose(0, 2, 1)  # (targets, query frames, target frames)
+    times = np.zeros((v_count, width), np.float64)
+    times[owner, position] = np.asarray(target_times, np.float64)
+    best = padded.argmax(axis=2)  # (targets, query frames)
+    chamfer = padded.max(axis=2).mean(axis=1, dtype=np.float32)
+    tt = np.take_along_axis(times, best, axis=1)  # the best target frame's time, per query frame
+    tq = np.asarray(query_times, np.float64)[None, :]
+    best_count = np.zeros(v_count, np.int64)
+    best_mask = np.zeros((v_count, n), bool)
+    rows = np.arange(v_count)
+    for ratio in ratios:
+        offsets = tt - ratio * tq
+        inliers = np.abs(offsets[:, :, None] - offsets[:, None, :]) <= tolerance * max(1.0, ratio)  # (v, i, j)
+        counts = inliers.sum(axis=1)  # per proposing frame j
+        pick = counts.argmax(axis=1)
+        found = counts[rows, pick]
+        better = found > best_count
+        best_mask[better] = inliers[rows[better], :, pick[better]]
+        best_count[better] = found[better]
+    consistency = best_mask.mean(axis=1)
+    empty = lengths == 0
+    chosen = np.where(best_mask.any(axis=1, keepdims=True), best_mask, True)
+    start = np.where(chosen, tt, np.inf).min(axis=1)
+    end = np.where(chosen, tt, -np.inf).max(axis=1) + frame_step
+    out = []
+    for v in range(v_count):
+        if empty[v]:
+            out.append(Alignment(0.0, 0.0, 0.0, 0.0, 0.0))
+            continue
+        c, k = float(chamfer[v]), float(consistency[v])
+        out.append(Alignment(score=c - temporal_weight * (1.0 - k), chamfer=c, consistency=k,
+                             start=round(float(start[v]), 3), end=round(float(end[v]), 3)))
+    return out
+
+
+def best_per_group(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index (into `values`) of the first largest value of each group; groups are the runs of `values` that
+    begin at `starts` (sorted). Vectorised np.argmax per group."""
+    if not len(starts):
+        return np.zeros(0, np.int64)
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(values)]))
+    order = np.lexsort((np.arange(len(values)), -np.asarray(values, np.float64), group))
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    return order[first]

@@ -110,6 +110,27 @@ class CopyIndexStore:
                              np.frombuffer(r[2], np.float16).reshape(-1, r[3]).astype(np.float32))
         return out
 
+    def all_frames(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(content ids ascending, frames per content, float32 times, float16 descriptors (frames, dim)) of
+        every video of this model, concatenated in content order: what the in-process frame bank holds."""
+        ids, lengths, times, vectors = [], [], [], []
+        for r in self.catalog.db.execute("SELECT content_id, times, vectors, dim FROM video_frames WHERE model = ? "
+                                         "ORDER BY content_id", (model,)):
+            t = np.frombuffer(r[1], np.float32)
+            ids.append(r[0])
+            lengths.append(len(t))
+            times.append(t)
+            vectors.append(np.frombuffer(r[2], np.float16).reshape(-1, r[3]))
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, 1), np.float16)
+        return np.array(ids, np.int64), np.array(lengths, np.int64), np.concatenate(times), np.concatenate(vectors)
+
+    def frames_version(self, model: str) -> tuple[int, int, int]:
+        """Changes when video rows of this model are added or removed: cheap, for the frame bank."""
+        row = self.catalog.db.execute("SELECT count(*), coalesce(max(content_id), 0), coalesce(sum(content_id), 0) "
+                                      "FROM video_frames WHERE model = ?", (model,)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
     def pictures(self, model: str, content_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[int, float | None, float | None]], np.ndarray]:
         """(vector ids, hashes (n, 2, kinds) uint64, (content id, start, end) per row, float32 descriptors)
         of the pictures of these contents (all with None), of existing contents only."""
