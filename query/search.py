@@ -332,6 +332,9 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     fused = [hit(i) for i in page]
     loose = [hit(i) for i in loose_items[: request.k]] if request.loose or not cutoff.hides else []
     timings["hits"] = round((time.perf_counter() - t_hits) * 1000, 2)  # the page's rows, snippets, moments
+    t_suggest = time.perf_counter()
+    suggestion = did_you_mean(collection, request.q, viewer, found=found) if image is None else None
+    timings["suggest"] = round((time.perf_counter() - t_suggest) * 1000, 2)  # did-you-mean, its own part
     return SearchResponse(
         query=request.q,
         parsed=ParsedView(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=filters),
@@ -353,7 +356,7 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         next_cursor=next_cursor,
         degraded=[f"{n}: {r.degraded}" for n, r in results.items() if r.degraded],
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        did_you_mean=did_you_mean(collection, request.q, viewer, found=found) if image is None else None,
+        did_you_mean=suggestion,
     )
 
 
