@@ -241,7 +241,7 @@ function renderSearch(data, focus = null) {
         ${cutoffNote(data)}
         ${data.did_you_mean && !empty ? `<p class="did-you-mean">Did you mean ${didYouMean(data.did_you_mean)}?</p>` : ""}
         ${empty ? emptyState(data) : `<div id="results-list" tabindex="-1" aria-label="Results">${state.view === "grid" ? `<div class="grid">${hits.map(card).join("")}</div>` : table(hits)}</div>`}
-        ${empty ? "" : `<nav class="pager" aria-label="Pages">
+        ${empty || (honest && state.page === 0 && !more) ? "" : `<nav class="pager" aria-label="Pages">
           <button type="button" class="secondary" id="prev" ${state.page === 0 ? "disabled" : ""}>← Previous</button>
           <span>Page ${state.page + 1}${honest && found ? ` of ${Math.max(1, Math.ceil(found / PAGE))}` : ""}</span>
           <button type="button" class="secondary" id="next" ${more ? "" : "disabled"}>Next →</button>
