@@ -218,7 +218,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
             image_candidates = np.concatenate([candidates, collection.catalog.segment_vector_ids(candidates)])
     if text:
         started = time.perf_counter()
-        cross, dense, _ = query_vectors(collection, text)  # encoded once per text: paging and facet clicks reuse it
+        cross, dense, _ = query_vectors(collection, text, plan.viewer)  # once per text and user: paging reuses it
         same_tower = collection.encoder.text_model_id == collection.sentence.id
         timings["encode_text"] = round((time.perf_counter() - started) * 1000, 2)
         launch(channel("dense_text", vector(SPACE_DENSE, dense, "dense_text")))
