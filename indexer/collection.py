@@ -50,6 +50,7 @@ class SpaceStatus:
     vectors_in_index: int
     factory: str
     effective_factory: str
+    nprobe: int | None  # lists an IVF index probes per search; None for exact and graph indexes
     device: str
     device_reason: str
 
@@ -171,7 +172,7 @@ class Collection:
                     if index.applied_seq >= int(self.catalog.get_meta("trimmed_seq") or 0):
                         if index.floats is None:  # its float vectors' file is missing or stale
                             index.floats = self._rebuild_floats(space)
-                        return index
+                        return self._probing(index)
             except (ValueError, RuntimeError, OSError):
                 pass  # unreadable or stale cache: rebuilt below from the catalog
         return self.rebuild_index(space)
@@ -203,6 +204,12 @@ class Collection:
         index = VectorIndex.build(self.dim(space), self.settings.faiss_factory, ids, vectors, self.settings.device)
         index.applied_seq = seq
         self._unsaved_changes += 1
+        return self._probing(index)
+
+    def _probing(self, index: VectorIndex) -> VectorIndex:
+        """The index with MEDIASEARCH_FAISS_NPROBE applied when it is set and the index is an IVF one."""
+        if self.settings.faiss_nprobe and index.is_ivf:
+            index.set_nprobe(self.settings.faiss_nprobe)
         return index
 
     # --- keeping FAISS in step with the catalog
@@ -401,6 +408,7 @@ class Collection:
                 vectors_in_index=index.ntotal,
                 factory=index.factory,
                 effective_factory=index.effective_factory,
+                nprobe=index.nprobe,
                 device=index.device,
                 device_reason=index.device_reason,
             ).__dict__

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     # faiss.index_factory string for the vector indexes (metric: inner product), or "auto": exact Flat
     # under 20,000 vectors, then IVF...,SQ8 sized to the collection (indexer/stores/vectors.py).
     faiss_factory: str = "auto"
+    # Lists an IVF index probes per search; 0: its own default (auto's: max(16, lists/64); a hand-written IVF
+    # factory's: lists/16). 10M vectors on a GPU: IVF16384,SQ8 with 128 (docs/benchmarks.md, "GPU").
+    faiss_nprobe: int = Field(default=0, ge=0)
     # Where torch models and FAISS run: auto (cuda when torch sees a GPU), cpu or cuda (indexer/device.py).
     device: DeviceChoice = "auto"
     max_upload_bytes: int = 50 * 1024 * 1024

@@ -100,3 +100,34 @@ def test_search_has_a_server_timing_header(collection):
         timing = dict(part.split(";dur=") for part in r.headers["server-timing"].split(", "))
         assert {"encode_text", "bm25_text", "dense_text", "fusion", "hits", "serialise", "search"} <= set(timing)
         assert all(float(v) >= 0 for v in timing.values())
+
+
+def test_faiss_nprobe_setting_reaches_every_ivf_index_and_status(tmp_path, bundled_encoder, monkeypatch):
+    """MEDIASEARCH_FAISS_NPROBE is applied to an index built now and to one loaded from its file later;
+    `status` shows it. 0 keeps each index's own default (auto's max(16, lists/64))."""
+    from indexer.config import Settings
+    from indexer.stores import vectors
+
+    monkeypatch.setattr(vectors, "AUTO_LADDER", ((1500, "IVF16,SQ8"),))
+    rng = np.random.default_rng(1)
+    home = tmp_path / "h"
+    collection = Collection.open(Settings(home=home, encoder="bundled", faiss_nprobe=3), create=True,
+                                 encoder=bundled_encoder)
+    try:
+        dim = collection.dim(SPACE_DENSE)
+        import_precomputed(collection, [_record(i, dim, rng) for i in range(1600)], batch_size=800)
+        assert collection.indexes[SPACE_DENSE].effective_factory == "IVF16,SQ8"
+        assert collection.indexes[SPACE_DENSE].nprobe == 3
+        assert collection.status()["spaces"][SPACE_DENSE]["nprobe"] == 3
+        collection.flush()
+    finally:
+        collection.close()
+    for setting, expected in ((5, 5), (0, 3)):  # 0: the nprobe the index was built and saved with
+        again = Collection.open(Settings(home=home, encoder="bundled", faiss_nprobe=setting), encoder=bundled_encoder)
+        try:
+            assert again.indexes[SPACE_DENSE].effective_factory == "IVF16,SQ8"
+            assert again.indexes[SPACE_DENSE].nprobe == expected
+        finally:
+            again.close()
+    with pytest.raises(ValueError):
+        Settings(faiss_nprobe=-1)

@@ -59,7 +59,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     table = Table("space", "catalog vectors", "index vectors", "faiss factory", "faiss device")
     for space, s in info["spaces"].items():
         table.add_row(space, str(s["vectors_in_catalog"]), str(s["vectors_in_index"]),
-                      s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})"),
+                      s["effective_factory"] + ("" if s["effective_factory"] == s["factory"] else f" (→ {s['factory']})")
+                      + (f", nprobe {s['nprobe']}" if s.get("nprobe") else ""),
                       f"{s['device']} [dim]({s['device_reason']})[/dim]")
     console.print(table)
     lex = info["lexical"]

@@ -237,6 +237,15 @@ class VectorIndex:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     @property
+    def is_ivf(self) -> bool:
+        return isinstance(self._index, faiss.IndexIVF)
+
+    @property
+    def nprobe(self) -> int | None:
+        """Lists probed per search (None: not an IVF index)."""
+        return int(self._index.nprobe) if self.is_ivf else None
+
+    @property
     def is_exact(self) -> bool:
         return self.effective_factory == EXACT_FACTORY
 
