@@ -6,7 +6,9 @@ searches that read the index call it first (so homes made before it are filled o
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -17,6 +19,8 @@ from indexer.media.copies import describe, descriptor_model, picture_hashes, sam
 from indexer.media.encoders.imagenet import FEATURE_MODEL
 from indexer.media.ffmpeg import probe
 from indexer.stores.copy_index import CopyIndexStore
+
+Cached = TypeVar("Cached")
 
 log = logging.getLogger(__name__)
 PICTURES_PER_BATCH = 32
@@ -64,17 +68,16 @@ def picture_matrix(collection: Collection) -> PictureMatrix:
     by the callers, who keep only the contents the viewer may see)."""
     store = copy_store(collection)
     model = descriptor_model(collection.encoder)
-    version = store.version(model)
-    cached: PictureMatrix | None = getattr(collection, "_picture_matrix", None)
-    if cached is not None and cached.version == version:
-        return cached
-    vector_ids, hashes, where, vectors = store.pictures(model)
-    matrix = PictureMatrix(
-        version=version, vector_ids=vector_ids, content_ids=np.array([w[0] for w in where], np.int64),
-        starts=np.array([np.nan if w[1] is None else w[1] for w in where], np.float64),
-        ends=np.array([np.nan if w[2] is None else w[2] for w in where], np.float64), hashes=hashes, vectors=vectors)
-    collection._picture_matrix = matrix  # type: ignore[attr-defined]
-    return matrix
+
+    def read(version: tuple[int, int]) -> PictureMatrix:
+        vector_ids, hashes, where, vectors = store.pictures(model)
+        return PictureMatrix(
+            version=version, vector_ids=vector_ids, content_ids=np.array([w[0] for w in where], np.int64),
+            starts=np.array([np.nan if w[1] is None else w[1] for w in where], np.float64),
+            ends=np.array([np.nan if w[2] is None else w[2] for w in where], np.float64), hashes=hashes,
+            vectors=vectors)
+
+    return _cached(collection, "_picture_matrix", store.version(model), read)
 
 
 @dataclass
@@ -123,15 +126,24 @@ def frame_bank(collection: Collection) -> FrameBank:
     """The copy index's video frames, cached per collection until video rows change."""
     store = copy_store(collection)
     model = descriptor_model(collection.encoder)
-    version = store.frames_version(model)
-    cached: FrameBank | None = getattr(collection, "_frame_bank", None)
-    if cached is not None and cached.version == version:
-        return cached
-    ids, lengths, times, vectors = store.all_frames(model)
-    bank = FrameBank(version=version, content_ids=ids, offsets=np.cumsum(lengths) - lengths, lengths=lengths,
-                     times=times, vectors=vectors.astype(np.float32))
-    collection._frame_bank = bank  # type: ignore[attr-defined]
-    return bank
+
+    def read(version: tuple[int, int, int]) -> FrameBank:
+        ids, lengths, times, vectors = store.all_frames(model)
+        return FrameBank(version=version, content_ids=ids, offsets=np.cumsum(lengths) - lengths, lengths=lengths,
+                         times=times, vectors=vectors.astype(np.float32))
+
+    return _cached(collection, "_frame_bank", store.frames_version(model), read)
+
+
+def _cached(collection: Collection, attribute: str, version: tuple[int, ...], read: Callable[[Any], Cached]) -> Cached:
+    """What `read(version)` gives, kept on the collection under `attribute` until the store's version changes
+    (the picture matrix and the frame bank: both re-read only when their rows change)."""
+    held = getattr(collection, attribute, None)
+    if held is not None and held.version == version:
+        return held
+    fresh = read(version)
+    setattr(collection, attribute, fresh)
+    return fresh
 
 
 def backfill(collection: Collection) -> BackfillReport:
