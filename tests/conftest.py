@@ -3,7 +3,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,6 +59,44 @@ def skimage_png(name: str) -> bytes:
     out = io.BytesIO()
     _image(name).convert("RGB").save(out, format="PNG")
     return out.getvalue()
+
+
+
+@contextmanager
+def live_writer(collection: Collection, limit: int, blue: Callable[[int], int] = lambda n: 90) -> Iterator[list[str]]:
+    """A thread that keeps adding pictures (live0, live1, ...) and deleting every third one's predecessor
+    while the body runs (adds and orphaning deletes both touch files): yields the ids written so far;
+    on exit it stops, joins, and fails the test with the writer's error if it had one."""
+    from indexer.access import ADMIN
+    from indexer.assets import AssetInput
+    from indexer.pipeline.edits import delete_asset
+    from indexer.pipeline.ingest import ingest_one
+
+    stop, written, errors = threading.Event(), [], []
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set() and n < limit:
+            try:
+                ingest_one(collection, AssetInput(id=f"live{n}", owner="cy", data=png((n % 256, 40, blue(n))),
+                                                  name=f"live{n}.png"))
+                written.append(f"live{n}")
+                if n % 3 == 2:
+                    delete_asset(collection, f"live{n - 1}", ADMIN)
+                n += 1
+            except Exception as exc:  # noqa: BLE001 - raised in the test below
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        yield written
+    finally:
+        stop.set()
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def png(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:

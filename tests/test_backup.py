@@ -1,19 +1,17 @@
 """`mediasearch backup` / `restore` (indexer/pipeline/backup.py): a consistent snapshot taken during ingest."""
 
 import json
-import threading
 import time
 
 import pytest
 
-from conftest import TABLE22, png, skimage_png
+from conftest import TABLE22, live_writer, skimage_png
 from indexer.access import ADMIN
 from indexer.pipeline.backup import backup, restore, verify
 from indexer.pipeline.check import check
 from indexer.collection import Collection
 from indexer.config import Settings
 from indexer.errors import InvalidInput
-from indexer.pipeline.edits import delete_asset
 from indexer.assets import AssetInput
 from indexer.pipeline.ingest import ingest, ingest_one
 from query import SearchRequest, search
@@ -32,31 +30,12 @@ def test_backup_during_ingest_restores_a_consistent_searchable_copy(collection, 
 
     # A writer that keeps adding and deleting while the backup runs (adds and orphaned deletes both
     # touch files: the snapshot must only reference files the backup holds).
-    stop, written, errors = threading.Event(), [], []
-
-    def writer() -> None:
-        n = 0
-        while not stop.is_set() and n < 200:
-            try:
-                ingest_one(collection, AssetInput(id=f"live{n}", owner="cy", data=png((n % 256, 40, 200 - n % 200)),
-                                                  name=f"live{n}.png"))
-                written.append(f"live{n}")
-                if n % 3 == 2:
-                    delete_asset(collection, f"live{n - 1}", ADMIN)
-                n += 1
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-                return
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    while len(written) < 3 and thread.is_alive():
-        time.sleep(0.01)
     live = tmp_path / "during"
-    manifest = backup(settings, live)
-    stop.set()
-    thread.join()
-    assert not errors
+    with live_writer(collection, 200, blue=lambda n: 200 - n % 200) as written:
+        deadline = time.monotonic() + 120  # a writer that failed says why when the block ends
+        while len(written) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        manifest = backup(settings, live)
     assert manifest["missing_files"] == [] and manifest["counts"]["assets"] >= 12 + 2  # type: ignore[index]
     assert json.loads((live / "manifest.json").read_text())["encoder_id"] == collection.encoder.id
     verify(live)

@@ -2,13 +2,12 @@
 taken under the catalog's write lock while a writer goes on, the files from the shared media root, and a
 replay into an empty database that a restored node then searches with the same results."""
 
-import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import TABLE22, png, skimage_png
+from conftest import TABLE22, live_writer, skimage_png
 from indexer.access import ADMIN
 from indexer.assets import AssetInput
 from indexer.collection import Collection
@@ -16,8 +15,7 @@ from indexer.config import Settings
 from indexer.errors import ConfigurationError, Conflict
 from indexer.pipeline.backup import backup, restore
 from indexer.pipeline.check import check
-from indexer.pipeline.edits import delete_asset
-from indexer.pipeline.ingest import ingest, ingest_one
+from indexer.pipeline.ingest import ingest
 from indexer.stores.keys import KeyStore
 from query import SearchRequest, search
 
@@ -56,28 +54,9 @@ def test_backup_of_a_postgresql_catalog_during_writes_restores_into_an_empty_dat
                             for i, caption in enumerate(TABLE22.values())])
         _, key = KeyStore(collection.catalog).create("ana", "contributor", name="laptop")
 
-        stop, errors = threading.Event(), []
-
-        def writer() -> None:  # adds and orphaning deletes touch files while the dump runs
-            n = 0
-            while not stop.is_set() and n < 60:
-                try:
-                    ingest_one(collection, AssetInput(id=f"live{n}", owner="cy", data=png((n % 256, 40, 90)),
-                                                      name=f"live{n}.png"))
-                    if n % 3 == 2:
-                        delete_asset(collection, f"live{n - 1}", ADMIN)
-                    n += 1
-                except Exception as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
-                    return
-
-        thread = threading.Thread(target=writer)
-        thread.start()
-        time.sleep(0.5)
-        manifest = backup(settings, tmp_path / "backup")
-        stop.set()
-        thread.join()
-        assert not errors
+        with live_writer(collection, 60):  # adds and orphaning deletes touch files while the dump runs
+            time.sleep(0.5)
+            manifest = backup(settings, tmp_path / "backup")
         assert manifest["catalog"] == "postgresql" and manifest["missing_files"] == []
         assert (tmp_path / "backup" / "catalog.pgdump").is_file()
         assert not (tmp_path / "backup" / "catalog.sqlite3").exists()
