@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/page_highlights.py --home /tmp/snip/home --size 20000    # builds the home when missing
 
-Times, in process (no server, no port), over the same 60 queries as bench/http_latency.py (parsed as a search
+Times, in process (no server, no port), over the queries of bench/http_latency.py (100) (parsed as a search
 parses them, anonymous viewer): `search_groups` of the three BM25 groups at depth 50 (a first page's depth) with
 highlights, as the channels asked before, against `search_groups(..., highlight=False)` plus `highlights(...)` for
 the 10 best hits, as a search asks now; and checks on every query that the page's highlights are the strings the
@@ -21,19 +21,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from http_latency import build, sentences  # noqa: E402
+from http_latency import build, sentences
 
-from indexer.access import Viewer  # noqa: E402
-from indexer.collection import Collection  # noqa: E402
-from indexer.config import Settings  # noqa: E402
-from indexer.stores.lexical import LexicalQuery  # noqa: E402
-from query.channels import LEXICAL_GROUPS  # noqa: E402
-from query.language import parse_query  # noqa: E402
+from indexer.access import Viewer
+from indexer.collection import Collection
+from indexer.config import Settings
+from indexer.stores.lexical import LexicalQuery
+from query.channels import LEXICAL_GROUPS
+from query.language import parse_query
 
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

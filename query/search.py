@@ -29,8 +29,8 @@ from query.channels import CHANNEL_RESULTS, VECTOR_CHANNELS, ChannelPlan, Channe
 from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe, flag_nonsense
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
-from query.page_highlights import page_highlights
 from query.near_duplicates import copy_check
+from query.page_highlights import page_highlights
 from query.profile import is_stored, load_profile, with_adapter
 from query.rescore import fill_in
 from query.snippets import matched_snippet
