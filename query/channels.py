@@ -195,7 +195,9 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
             if name not in shared:
                 names = [n for n in LEXICAL_GROUPS if n not in shared and runs(n) and plan.media_types & RESULT_TYPES[n]]
                 query = LexicalQuery(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=plan.filters)
-                found = collection.lexical.search_groups(query, plan.viewer, plan.depth, [LEXICAL_GROUPS[n] for n in names])
+                # No highlights here: query/search.py asks them for the page it shows (query/page_highlights.py).
+                found = collection.lexical.search_groups(query, plan.viewer, plan.depth, [LEXICAL_GROUPS[n] for n in names],
+                                                         highlight=False)
                 shared.update(zip(names, found, strict=True))
             return by_content(shared.pop(name))
         return go

@@ -30,6 +30,7 @@ from query.cutoff import NO_CUTOFF, Cutoff, channel_cutoffs, confident, describe
 from query.fusion import Fused, FusionMethod, FusionOptions, fuse
 from query.language import ParsedQuery, parse_query
 from query.near_duplicates import copy_check
+from query.page_highlights import page_highlights
 from query.profile import is_stored, load_profile, with_adapter
 from query.rescore import fill_in
 from query.snippets import matched_snippet
@@ -269,11 +270,6 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     timings["fusion"] = round((time.perf_counter() - t_fuse) * 1000, 2)
 
     duplicates = collection.catalog.duplicate_counts(all_ids, viewer, filters)
-    highlights: dict[int, dict[str, str]] = {}
-    for r in results.values():
-        for cid, h in r.highlights.items():
-            if r.matched.get(cid) == representatives.get(cid, {"id": None})["id"]:  # only the asset's own words
-                highlights.setdefault(cid, h)
 
     def moment(item: Fused) -> Segment | None:
         """The best segment of a video or audio hit: from its best-ranked channel that has one."""
@@ -327,10 +323,20 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
 
     end = offset + request.k
     next_cursor = encode_cursor(end, as_of, fingerprint, cursor_key) if end < len(unified) else None
+    shown_loose = loose_items[: request.k] if request.loose or not cutoff.hides else []
+    t_marks = time.perf_counter()
+    # The page's highlights alone, in one call (the BM25 channels made none); only the asset's own words.
+    shown = [f.content_id for f in [*page, *(f for items in per_modality.values() for f in items[offset:end]), *shown_loose]]
+    highlights: dict[int, dict[str, str]] = {}
+    try:
+        highlights = page_highlights(collection, parsed, filters, viewer, results, representatives, shown)
+    except StoreUnavailable as exc:  # a degraded lexical store costs the snippets' marks, not the search
+        results.setdefault("highlights", ChannelResult("highlights")).degraded = exc.message
+    timings["highlights"] = round((time.perf_counter() - t_marks) * 1000, 2)
     t_hits = time.perf_counter()
     lists = {m: [hit(i) for i in items[offset:end]] for m, items in per_modality.items()}
     fused = [hit(i) for i in page]
-    loose = [hit(i) for i in loose_items[: request.k]] if request.loose or not cutoff.hides else []
+    loose = [hit(i) for i in shown_loose]
     timings["hits"] = round((time.perf_counter() - t_hits) * 1000, 2)  # the page's rows, snippets, moments
     t_suggest = time.perf_counter()
     suggestion = did_you_mean(collection, request.q, viewer, found=found) if image is None else None

@@ -239,6 +239,53 @@ def test_search_groups_equals_one_search_per_group(store, query):
     assert store.search_groups(query, ADMIN, 5, []) == []
 
 
+HIGHLIGHT_QUERIES = [
+    LexicalQuery(words=["space", "glacier", "cat", "morning", "espresso", "tabby"]),
+    LexicalQuery(words=["space"], excluded=["rocket"], filters=Filters(terms=[TermFilter(field="owner", values=["carol", "ana"])])),
+    LexicalQuery(phrases=["launch pad"], words=["rocket"]),
+]
+
+
+@pytest.mark.parametrize("query", HIGHLIGHT_QUERIES, ids=["words", "filtered", "phrase"])
+def test_highlights_for_chosen_hits_equal_those_of_search(store, query):
+    """A search highlights only the page it shows: `highlights` gives, for the asked assets, exactly the
+    strings `search` gave their hits; assets that do not match or that the viewer may not see get none."""
+    for viewer in (ADMIN, ANON, Viewer(username="carol")):
+        hits = store.search(query, viewer, k=100)
+        expected = {h.asset_id: h.highlights for h in hits if h.highlights}
+        assert expected, "the query highlights something"
+        assert store.highlights(query, viewer, [h.asset_id for h in hits]) == expected
+        some = [h.asset_id for h in hits][::2]
+        assert store.highlights(query, viewer, some) == {a: expected[a] for a in some if a in expected}
+        # Every asset asked: the ones the search did not return (no match, or not visible) get nothing.
+        assert store.highlights(query, viewer, sorted(ALL)) == expected
+    assert store.highlights(query, ADMIN, []) == {}
+
+
+def test_highlights_respect_visibility(store):
+    """A private asset's words are never highlighted for a viewer who may not see it, even when asked by id."""
+    query = LexicalQuery(words=["cat", "tabby", "rocket"])
+    owner = store.highlights(query, Viewer(username="carol"), ["txt-cats"])
+    assert MARK_START in owner["txt-cats"]["text"]
+    assert store.highlights(query, ANON, ["txt-cats", "img-chelsea", "img-rocket"]) == {}
+    assert "txt-cats" not in store.highlights(query, Viewer(username="bob"), ["txt-cats", "img-chelsea"])
+    assert store.highlights(LexicalQuery(), ADMIN, sorted(ALL)) == {}  # no words: nothing to highlight
+
+
+@pytest.mark.parametrize("query", [*HIGHLIGHT_QUERIES, LexicalQuery()], ids=["words", "filtered", "phrase", "browse"])
+def test_highlight_false_gives_the_same_hits_without_highlights(store, query):
+    groups = [["text"], ["image"], ["video", "audio"]]
+    for viewer in (ADMIN, ANON):
+        plain = store.search(query, viewer, 100, highlight=False)
+        full = store.search(query, viewer, 100)
+        assert [(h.asset_id, round(h.score, 4)) for h in plain] == [(h.asset_id, round(h.score, 4)) for h in full]
+        assert all(h.highlights == {} for h in plain)
+        grouped = store.search_groups(query, viewer, 50, groups, highlight=False)
+        for hits, alone in zip(grouped, store.search_groups(query, viewer, 50, groups), strict=True):
+            assert [(h.asset_id, round(h.score, 4)) for h in hits] == [(h.asset_id, round(h.score, 4)) for h in alone]
+            assert all(h.highlights == {} for h in hits)
+
+
 # --- filters: every field, negation, ranges
 
 TERM_CASES = [

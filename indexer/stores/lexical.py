@@ -115,14 +115,23 @@ class LexicalStore(Protocol):
 
     def get(self, asset_id: str) -> LexicalDoc | None: ...
 
-    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
-        """Best first. Without words or phrases: every match of the filters, newest first."""
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0, *,
+               highlight: bool = True) -> list[LexicalHit]:
+        """Best first. Without words or phrases: every match of the filters, newest first. With
+        `highlight=False` no highlights are made (every hit's `highlights` is empty)."""
         ...
 
     def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
-                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+                      groups: Sequence[Sequence[MediaType]], *, highlight: bool = True) -> list[list[LexicalHit]]:
         """For each group of media types, what `search` would return with `media_types` set to that
         group (offset 0), from one evaluation or one round trip: the BM25 channels of a search."""
+        ...
+
+    def highlights(self, query: LexicalQuery, viewer: Viewer, asset_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Asset id -> the highlights `search` would have given that asset's hit (identical strings), for
+        those of `asset_ids` that match the query and that the viewer may see; an asset without a
+        highlighted field is left out. Made from each asset's own text only: a search asks it for the
+        page it shows instead of highlighting every hit of every channel."""
         ...
 
     def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:

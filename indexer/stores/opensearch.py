@@ -188,17 +188,18 @@ class OpenSearchLexicalStore(OpenSearchIndex):
         raise StoreUnavailable(f"OpenSearch shards failed while {doing}: {failures[0].get('reason', failures[0])}",
                                "see `mediasearch status` for the cluster's health")
 
-    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0, *,
+               highlight: bool = True) -> list[LexicalHit]:
         if k <= 0:
             return []
         if offset + k > MAX_RESULT_WINDOW:
             raise InvalidInput(f"results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged to",
                                "narrow the query with words or filters")
         self.ensure_index()
-        return read_hits(self._search(search_body(query, viewer, k, offset), "searching"), query)
+        return read_hits(self._search(search_body(query, viewer, k, offset, highlight=highlight), "searching"), query)
 
     def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
-                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+                      groups: Sequence[Sequence[MediaType]], *, highlight: bool = True) -> list[list[LexicalHit]]:
         """The best k of each group of media types in one round trip (an msearch, one search per
         group, each with its own top-k pruning). `query.media_types` is ignored."""
         if k <= 0 or not groups:
@@ -210,7 +211,7 @@ class OpenSearchLexicalStore(OpenSearchIndex):
             # The shard request cache (invalidated at each refresh, so never stale) keeps a query's hits: a
             # page asked again, the next page, the same words from the search box. Bodies with size > 0 are
             # cached only when asked; facet counts (size 0) are cached by default.
-            lines += [{"request_cache": True}, search_body(q, viewer, k, 0)]
+            lines += [{"request_cache": True}, search_body(q, viewer, k, 0, highlight=highlight)]
         out = []
         for q, response in zip(queries, self._msearch(lines, "searching"), strict=True):
             if "error" in response:
@@ -218,6 +219,20 @@ class OpenSearchLexicalStore(OpenSearchIndex):
                                        "see `mediasearch status` for the cluster's health")
             out.append(read_hits(response, q))
         return out
+
+    def highlights(self, query: LexicalQuery, viewer: Viewer, asset_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The highlights `search` makes, for the given assets alone, in one round trip: the search's own
+        request (visibility and filters included) with an ids filter."""
+        ids = list(dict.fromkeys(asset_ids))
+        if not ids or not query.has_text:
+            return {}
+        if len(ids) > MAX_RESULT_WINDOW:
+            raise InvalidInput(f"highlights for more than {MAX_RESULT_WINDOW:,} assets cannot be asked at once",
+                               "ask for the hits of one page")
+        self.ensure_index()
+        body = search_body(query, viewer, len(ids), 0)
+        body["query"] = {"bool": {"must": [body["query"]], "filter": [{"terms": {"asset_id": ids}}]}}
+        return {hit.asset_id: hit.highlights for hit in read_hits(self._search(body, "highlighting"), query) if hit.highlights}
 
     def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
         self.ensure_index()

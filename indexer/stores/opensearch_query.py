@@ -94,14 +94,15 @@ HIGHLIGHT = {
 }
 
 
-def search_body(query: LexicalQuery, viewer: Viewer, k: int, offset: int) -> dict[str, Any]:
+def search_body(query: LexicalQuery, viewer: Viewer, k: int, offset: int, *, highlight: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "query": bool_query(query, viewer), "from": offset, "size": k, "track_total_hits": False,
         "_source": ["asset_id", "content_id"],
     }
     if query.has_text:
         body["sort"] = ["_score", {"asset_id": "asc"}]
-        body["highlight"] = HIGHLIGHT
+        if highlight:
+            body["highlight"] = HIGHLIGHT
     else:
         body["sort"] = [{"created_iso": "desc"}, {"asset_id": "desc"}]
     return body

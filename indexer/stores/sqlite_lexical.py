@@ -99,10 +99,13 @@ class SqliteLexicalStore:
             if doc.asset_id in indexed:
                 yield doc
 
-    def _where(self, query: LexicalQuery, viewer: Viewer, filters: Filters | None = None, use_types: bool = True) -> tuple[str, list[object], str | None]:
-        """WHERE over `a`/`c` (plus the FTS match when the query has text)."""
+    def _where(self, query: LexicalQuery, viewer: Viewer, filters: Filters | None = None, use_types: bool = True,
+               indexed: bool = True) -> tuple[str, list[object], str | None]:
+        """WHERE over `a`/`c` (plus the FTS match when the query has text); `indexed=False` leaves out the
+        check that the asset has a BM25 row (for a caller that matches each row itself)."""
         clause, params = filters_sql(query.filters if filters is None else filters, viewer)
-        clause += " AND a.rowid IN (SELECT rowid FROM assets_fts)"
+        if indexed:
+            clause += " AND a.rowid IN (SELECT rowid FROM assets_fts)"
         if use_types and query.media_types is not None:
             types = [str(t) for t in query.media_types]
             clause += f" AND a.media_type IN ({','.join('?' * len(types))})"
@@ -113,7 +116,8 @@ class SqliteLexicalStore:
             params = [*params, excluded]
         return clause, params, fts_expression(query)
 
-    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0, *,
+               highlight: bool = True) -> list[LexicalHit]:
         if k <= 0:
             return []
         clause, params, expression = self._where(query, viewer)
@@ -132,10 +136,10 @@ class SqliteLexicalStore:
             f"WHERE assets_fts MATCH ? AND {clause} ORDER BY score DESC, a.rowid LIMIT ? OFFSET ?",
             (expression, *params, k, offset),
         ).fetchall()
-        return self._with_snippets(rows, expression)
+        return self._with_snippets(rows, expression) if highlight else _plain(rows)
 
     def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
-                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+                      groups: Sequence[Sequence[MediaType]], *, highlight: bool = True) -> list[list[LexicalHit]]:
         """The best k of each group of media types from ONE evaluation of the match (FTS5 has no
         top-k pruning, so each `search` scores every match): ROW_NUMBER() per group over the ranked
         matches. `query.media_types` is ignored; each group is a list of media types."""
@@ -145,7 +149,8 @@ class SqliteLexicalStore:
         if expression is None:
             if query.has_text:
                 return [[] for _ in groups]
-            return [self.search(query.model_copy(update={"media_types": list(g)}), viewer, k) for g in groups]
+            return [self.search(query.model_copy(update={"media_types": list(g)}), viewer, k, highlight=highlight)
+                    for g in groups]
         of_type = {str(t): i for i, g in enumerate(groups) for t in g}
         case = " ".join(f"WHEN '{t}' THEN {i}" for t, i in of_type.items())  # media types are enum values
         rows = self.db.execute(
@@ -158,11 +163,26 @@ class SqliteLexicalStore:
             " WHERE n <= ? ORDER BY g, score DESC, rid",
             (expression, *params, *of_type, k),
         ).fetchall()
-        hits = self._with_snippets(rows, expression)
+        hits = self._with_snippets(rows, expression) if highlight else _plain(rows)
         out: list[list[LexicalHit]] = [[] for _ in groups]
         for r, hit in zip(rows, hits, strict=True):
             out[r["g"]].append(hit)
         return out
+
+    def highlights(self, query: LexicalQuery, viewer: Viewer, asset_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The snippets `search` makes, for the given assets alone: their rows under the search's own
+        visibility, filters, media types and exclusions, each matched and highlighted by its rowid (no
+        evaluation of the whole match)."""
+        ids = list(dict.fromkeys(asset_ids))
+        clause, params, expression = self._where(query, viewer, indexed=False)
+        if not ids or expression is None:
+            return {}
+        rows = self.db.execute(
+            "SELECT a.rowid AS rid, a.id, a.content_id, 0.0 AS score FROM assets a JOIN contents c ON c.id = a.content_id "
+            f"WHERE a.id IN ({','.join('?' * len(ids))}) AND {clause}",
+            (*ids, *params),
+        ).fetchall()
+        return {hit.asset_id: hit.highlights for hit in self._with_snippets(rows, expression) if hit.highlights}
 
     def _with_snippets(self, rows: Sequence[sqlite3.Row], expression: str) -> list[LexicalHit]:
         def select(columns: Sequence[str]) -> str:
@@ -226,6 +246,11 @@ class SqliteLexicalStore:
             )
             out[field] = [FacetCount(value=str(r["v"]), count=r["n"]) for r in rows]
         return out
+
+
+def _plain(rows: Sequence[sqlite3.Row]) -> list[LexicalHit]:
+    """Hits without highlights (`highlight=False`)."""
+    return [LexicalHit(asset_id=r["id"], content_id=r["content_id"], score=r["score"]) for r in rows]
 
 
 def _facet_source(field: str) -> tuple[str, str, list[object]]:

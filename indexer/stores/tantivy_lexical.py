@@ -329,11 +329,12 @@ class TantivyLexicalStore:
             for address in addresses[start : start + batch_size]:
                 yield from_document(searcher.doc(address))
 
-    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0) -> list[LexicalHit]:
+    def search(self, query: LexicalQuery, viewer: Viewer, k: int, offset: int = 0, *,
+               highlight: bool = True) -> list[LexicalHit]:
         if k <= 0:
             return []
         searcher = self._searcher()
-        return self._search(searcher, query, viewer, k, offset, self._snippets(searcher, query))
+        return self._search(searcher, query, viewer, k, offset, self._snippets(searcher, query) if highlight else {})
 
     def _search(self, searcher: tantivy.Searcher, query: LexicalQuery, viewer: Viewer, k: int, offset: int,
                 snippets: dict[str, tantivy.SnippetGenerator]) -> list[LexicalHit]:
@@ -363,15 +364,37 @@ class TantivyLexicalStore:
         return out
 
     def search_groups(self, query: LexicalQuery, viewer: Viewer, k: int,
-                      groups: Sequence[Sequence[MediaType]]) -> list[list[LexicalHit]]:
+                      groups: Sequence[Sequence[MediaType]], *, highlight: bool = True) -> list[list[LexicalHit]]:
         """The best k of each group of media types: one pruned top-k search per group over one searcher
         (so the scores are those of `search`). `query.media_types` is ignored."""
         if k <= 0 or not groups:
             return [[] for _ in groups]
         searcher = self._searcher()
-        snippets = self._snippets(searcher, query)
+        snippets = self._snippets(searcher, query) if highlight else {}
         return [self._search(searcher, query.model_copy(update={"media_types": list(g)}), viewer, k, 0, snippets)
                 for g in groups]
+
+    def highlights(self, query: LexicalQuery, viewer: Viewer, asset_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The snippets `search` makes, for the given assets alone: the search's own query (visibility and
+        filters included) AND a term set on asset_id, and the same snippet generators on each found document."""
+        ids = list(dict.fromkeys(asset_ids))
+        if not ids or not query.has_text:
+            return {}
+        searcher = self._searcher()
+        snippets = self._snippets(searcher, query)
+        if not snippets:
+            return {}
+        restricted = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, self.queries.query(query, viewer)),
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "asset_id", ids)),
+        ])
+        out: dict[str, dict[str, str]] = {}
+        for _, address in searcher.search(restricted, len(ids), count=False).hits:
+            document = searcher.doc(address)
+            marked = _highlights(snippets, document)
+            if marked:
+                out[json.loads(document.get_first("source"))["asset_id"]] = marked
+        return out
 
     def count(self, query: LexicalQuery | None = None, viewer: Viewer | None = None) -> int:
         searcher = self._searcher()
