@@ -5,7 +5,7 @@ no weights it is randomly initialised and exists to test this code path where
 no real weights can be had.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +129,9 @@ class ClipEncoder:
     def _encode_images_cuda(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self._encode_images_batched(images, self.cuda_batch_size())
 
-    def _encode_images_batched(self, images: Sequence[Image.Image], batch_size: int) -> np.ndarray:
+    def _encode_images_batched(
+        self, images: Sequence[Image.Image], batch_size: int, encode: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> np.ndarray:
         """Batches on self.device, CPU threads preparing ahead, pinned copies and fp16 on CUDA (device="cpu"
         runs the same steps in float32: tests/test_pillow_resize.py).
 
@@ -138,21 +140,21 @@ class ClipEncoder:
         picture's uint8 pixels and the device resizes and crops them, bit for bit as Pillow would: 1,841
         images/s from PIL pictures on an H200 with the resize on CPU threads, which was the limit. Otherwise
         the CPU threads run the PIL steps and hand over uint8 pixels. Either way ToTensor's /255 and
-        Normalize run on the device (810 images/s when the threads made float tensors)."""
+        Normalize run on the device (810 images/s when the threads made float tensors). `encode` replaces
+        the model's encode_image (bench/gpu.py measures the feed alone with it)."""
         from indexer.media.encoders.batching import encode_pictures_cuda, encode_pictures_resized
 
+        encode = encode or self._model.encode_image
         split = _split_preprocess(self._preprocess)
         if split is None:
-            (vectors,) = encode_pictures_cuda(
-                images, batch_size, self._preprocess, self._model.encode_image, device=self.device
-            )
+            (vectors,) = encode_pictures_cuda(images, batch_size, self._preprocess, encode, device=self.device)
             return unit_rows(vectors)
         pil_part, mean, std = split
         mean_t = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
         std_t = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            return self._model.encode_image((x.float().div_(255.0) - mean_t) / std_t)
+            return encode((x.float().div_(255.0) - mean_t) / std_t)
 
         def pil_pixels(image: Image.Image) -> np.ndarray:
             return np.asarray(pil_part(image), dtype=np.uint8)

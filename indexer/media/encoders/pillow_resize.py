@@ -56,21 +56,15 @@ def fixed_point_weights(in_size: int, out_size: int) -> tuple[tuple[int, tuple[i
     if in_size < 1 or out_size < 1:
         raise ValueError(f"sizes must be positive: {in_size} -> {out_size}")
     in0, in1 = 0.0, float(in_size)
-    scale = filterscale = (in1 - in0) / out_size
-    if filterscale < 1.0:
-        filterscale = 1.0
+    scale = (in1 - in0) / out_size
+    filterscale = max(scale, 1.0)
     support = BICUBIC_SUPPORT * filterscale
     ss = 1.0 / filterscale
     rows = []
     for xx in range(out_size):
         center = in0 + (xx + 0.5) * scale
-        xmin = _c_int(center - support + 0.5)
-        if xmin < 0:
-            xmin = 0
-        xmax = _c_int(center + support + 0.5)
-        if xmax > in_size:
-            xmax = in_size
-        xmax -= xmin
+        xmin = max(_c_int(center - support + 0.5), 0)
+        xmax = min(_c_int(center + support + 0.5), in_size) - xmin
         weights = []
         ww = 0.0
         for x in range(xmax):
@@ -188,8 +182,8 @@ def shortest_side_size(width: int, height: int, size: int) -> tuple[int, int]:
 def center_crop_box(width: int, height: int, crop_width: int, crop_height: int) -> tuple[int, int, int, int]:
     """torchvision's CenterCrop box (left, top, right, bottom) for a picture at least as large as the crop
     (Python's round, half to even, as torchvision's center_crop uses)."""
-    top = int(round((height - crop_height) / 2.0))
-    left = int(round((width - crop_width) / 2.0))
+    top = round((height - crop_height) / 2.0)
+    left = round((width - crop_width) / 2.0)
     return left, top, left + crop_width, top + crop_height
 
 
