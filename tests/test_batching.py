@@ -50,11 +50,11 @@ def _mixed(count: int) -> list[Image.Image]:
     return [Image.fromarray(rng.integers(0, 256, (*shapes[i % 5], 3), dtype=np.uint8)) for i in range(count)]
 
 
-def _shape_of(image: Image.Image) -> tuple[int, int, str]:
+def _shape_of(image: Image.Image, room: int) -> tuple[int, int, str]:
     return image.height, image.width, "raw"
 
 
-def _to_pixels(image: Image.Image) -> np.ndarray:
+def _to_pixels(image: Image.Image, kind: str) -> np.ndarray:
     return np.asarray(image)
 
 
@@ -92,8 +92,31 @@ def test_resized_no_pictures_give_no_outputs() -> None:
 def test_resized_pixels_of_another_shape_than_announced_are_refused() -> None:
     pictures = _mixed(6)
 
-    def wrong(image: Image.Image) -> np.ndarray:
+    def wrong(image: Image.Image, kind: str) -> np.ndarray:
         return np.asarray(image)[:2]
 
     with pytest.raises(ValueError, match="announced"):
         encode_pictures_resized(pictures, 4, _shape_of, wrong, _corner, lambda x: x.float(), workers=2, device="cpu")
+
+
+def test_the_staging_room_left_is_offered_picture_by_picture() -> None:
+    """shape_of learns the batch's room: past it, a picture takes the small form prepared on the CPU."""
+    pictures = _mixed(12)
+    rooms: list[int] = []
+
+    def shape_of(image: Image.Image, room: int) -> tuple[int, int, str]:
+        rooms.append(room)
+        return (image.height, image.width, "raw") if image.width * image.height * 3 <= room else (3, 3, "small")
+
+    def to_pixels(image: Image.Image, kind: str) -> np.ndarray:
+        return np.asarray(image) if kind == "raw" else np.ascontiguousarray(np.asarray(image)[:3, :3])
+
+    def resize(pixels: torch.Tensor, kind: str) -> torch.Tensor:
+        return pixels[:, :3, :3].permute(0, 3, 1, 2)
+
+    (flat,) = encode_pictures_resized(pictures, 6, shape_of, to_pixels, resize, lambda x: x.float().flatten(1),
+                                      workers=2, device="cpu", staging_bytes=700)
+    expected = torch.stack([torch.from_numpy(np.array(p))[:3, :3].permute(2, 0, 1) for p in pictures]).float()
+    np.testing.assert_array_equal(flat, expected.flatten(1).numpy())
+    # 12x10x3 = 360 bytes fit the first room of 700, then 7x9x3 = 189 fits 340, then 12x10 does not fit 151.
+    assert rooms[:4] == [700, 340, 151, 124] and rooms[6] == 700

@@ -176,3 +176,29 @@ def test_clip_device_resize_path_gives_the_cpu_vectors():
         got = encoder._encode_images_batched(pictures, batch_size)
         assert got.shape == expected.shape and got.dtype == np.float32
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_big_photos_past_the_staging_room_are_resized_on_the_cpu_threads(monkeypatch):
+    """A batch stages at most STAGING_BYTES of pixels; pictures past it take open_clip's PIL steps on the
+    CPU threads (camera photos must not fill host and GPU memory): the vectors do not change."""
+    from indexer.media.encoders import batching
+    from indexer.media.encoders.clip import RANDOM_WEIGHTS, TINY_MODEL, ClipEncoder
+
+    encoder = ClipEncoder(TINY_MODEL, RANDOM_WEIGHTS, "cpu")
+    pictures = [Image.fromarray(_picture(w, h, seed)) for seed, (w, h) in enumerate([(320, 240), (640, 480)] * 4)]
+    expected = encoder.encode_images(pictures)
+    monkeypatch.setattr(batching, "STAGING_BYTES", 1_000_000)  # one 640x480 (921,600 bytes) or four 320x240
+    resized: list[tuple[int, ...]] = []
+    real = batching.encode_pictures_resized
+
+    def spy(images, batch_size, shape_of, to_pixels, resize, forward, **kw):
+        def counting(pixels, kind):
+            resized.append((*pixels.shape[:3], kind))
+            return resize(pixels, kind)
+
+        return real(images, batch_size, shape_of, to_pixels, counting, forward, **kw)
+
+    monkeypatch.setattr(batching, "encode_pictures_resized", spy)
+    np.testing.assert_allclose(encoder._encode_images_batched(pictures, 8), expected, atol=1e-5)
+    # The four 320x240 fit the room and are resized on the device; the 640x480 went through the PIL steps.
+    assert resized == [(4, 240, 320, True), (4, 32, 32, False)]

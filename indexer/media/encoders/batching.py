@@ -131,6 +131,9 @@ def encode_pictures_cuda(
     return [torch.cat([o[i] for o in outputs]).cpu().numpy() for i in range(len(outputs[0]))]
 
 
+# Bytes of pixels one batch may stage (pinned on CUDA, then on the GPU), PREFETCH_BATCHES + 1 times over:
+# 1,024 pictures of 320x240 take 236 MB.
+STAGING_BYTES = 512 << 20
 # A batch in the staging buffer: (group key, the group's rows in the batch, the group's first byte).
 Plan = list[tuple[tuple[int, int, Any], list[int], int]]
 
@@ -170,17 +173,20 @@ class _Staging:
 def encode_pictures_resized(
     images: Sequence[Image.Image],
     batch_size: int,
-    shape_of: Callable[[Image.Image], tuple[int, int, Any]],
-    to_pixels: Callable[[Image.Image], np.ndarray],
+    shape_of: Callable[[Image.Image, int], tuple[int, int, Any]],
+    to_pixels: Callable[[Image.Image, Any], np.ndarray],
     resize: Callable[[torch.Tensor, Any], torch.Tensor],
     forward: Callable[[torch.Tensor], Any],
     workers: int | None = None,
     device: str = "cuda",
+    staging_bytes: int | None = None,
 ) -> list[np.ndarray]:
     """encode_pictures_cuda for pictures of different sizes that the device resizes.
 
-    shape_of(image) = (height, width, kind) is known before any pixel is read (from image.size); the CPU
-    threads only write to_pixels(image), a (height, width, 3) uint8 array, into a reused pinned staging
+    shape_of(image, room) = (height, width, kind) is known before any pixel is read (from image.size); room
+    is what is left of the batch's `staging_bytes` (default STAGING_BYTES; shape_of answers with a smaller form, prepared on the
+    CPU, for a picture over it: camera photos must not fill host and GPU memory); the CPU
+    threads only write to_pixels(image, kind), a (height, width, 3) uint8 array, into a reused pinned staging
     buffer where the batch's pictures lie grouped by (height, width, kind). The device receives one copy per
     batch, runs resize((n, height, width, 3) uint8 on the device, kind) once per group (every picture of a
     group shares its weight matrices) and forward on the resized batch, in the pictures' order.
@@ -188,16 +194,17 @@ def encode_pictures_resized(
     if not images:
         return []
     starts = list(range(0, len(images), batch_size))
+    staging_bytes = STAGING_BYTES if staging_bytes is None else staging_bytes
     staging = _Staging(device)
     outputs: list[tuple[torch.Tensor, ...]] = []
 
     with ThreadPoolExecutor(max_workers=workers or preprocess_workers(), thread_name_prefix="preprocess") as pool:
 
-        def fill(slot: int, work: list[tuple[Image.Image, int, int, int]]) -> None:
+        def fill(slot: int, work: list[tuple[Image.Image, int, tuple[int, int, Any]]]) -> None:
             target = staging.arrays[slot]
             assert target is not None
-            for image, offset, height, width in work:
-                pixels = to_pixels(image)
+            for image, offset, (height, width, kind) in work:
+                pixels = to_pixels(image, kind)
                 if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:
                     raise ValueError(
                         f"to_pixels gave {pixels.shape} {pixels.dtype} for a picture announced as "
@@ -209,17 +216,19 @@ def encode_pictures_resized(
             slot, start = batch % len(staging.slots), starts[batch]
             pictures = images[start : start + batch_size]
             groups: dict[tuple[int, int, Any], list[int]] = {}
+            used = 0
             for row, image in enumerate(pictures):
-                groups.setdefault(shape_of(image), []).append(row)
+                key = shape_of(image, staging_bytes - used)
+                used += key[0] * key[1] * 3
+                groups.setdefault(key, []).append(row)
             plan: Plan = []
-            work: list[tuple[Image.Image, int, int, int]] = []
+            work: list[tuple[Image.Image, int, tuple[int, int, Any]]] = []
             nbytes = 0
             for key, rows in groups.items():
                 plan.append((key, rows, nbytes))
-                height, width = key[0], key[1]
                 for row in rows:
-                    work.append((pictures[row], nbytes, height, width))
-                    nbytes += height * width * 3
+                    work.append((pictures[row], nbytes, key))
+                    nbytes += key[0] * key[1] * 3
             staging.reserve(slot, nbytes)
             futures = [pool.submit(fill, slot, work[i : i + CHUNK]) for i in range(0, len(work), CHUNK)]
             return slot, len(pictures), nbytes, plan, futures

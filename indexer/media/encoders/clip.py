@@ -171,15 +171,17 @@ class ClipEncoder:
 
         size, crop = steps
 
-        def shape_of(image: Image.Image) -> tuple[int, int, bool]:
-            # RGB pictures go as they are, resized on the device; others (L, RGBA, P...) through the PIL steps
-            # on the CPU thread, as open_clip resizes them in their own mode before converting to RGB.
-            if image.mode == "RGB":
-                return image.height, image.width, True
-            return crop[0], crop[1], False
+        def on_device(image: Image.Image, room: int) -> bool:
+            # RGB pictures go as they are, resized on the device, while the batch's staging memory has room;
+            # others (L, RGBA, P...) through the PIL steps on the CPU thread, as open_clip resizes them in
+            # their own mode before converting to RGB, and so do big photos past that room.
+            return image.mode == "RGB" and image.width * image.height * 3 <= room
 
-        def to_pixels(image: Image.Image) -> np.ndarray:
-            return np.asarray(image) if image.mode == "RGB" else pil_pixels(image)
+        def shape_of(image: Image.Image, room: int) -> tuple[int, int, bool]:
+            return (image.height, image.width, True) if on_device(image, room) else (crop[0], crop[1], False)
+
+        def to_pixels(image: Image.Image, kind: bool) -> np.ndarray:
+            return np.asarray(image) if kind else pil_pixels(image)
 
         def resize(pixels: torch.Tensor, on_device: bool) -> torch.Tensor:
             return clip_resize_crop(pixels, size, crop) if on_device else pixels.permute(0, 3, 1, 2)
