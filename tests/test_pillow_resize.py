@@ -13,7 +13,7 @@ from PIL import Image
 
 from indexer.media.encoders.pillow_resize import (
     clip_resize_crop,
-    fixed_point_weights,
+    fixed_point_matrix,
     horizontal_first,
     pillow_agrees,
     resize_crop,
@@ -99,10 +99,47 @@ def test_a_crop_box_selects_the_same_pixels_as_resize_then_crop():
         _ours(pixels, 298, 224, (0, 0, 299, 224))
 
 
-def test_fixed_point_weights_sum_to_one_in_22_bits():
-    for in_size, out_size in ((320, 298), (100, 280), (1000, 224), (7, 2), (1, 5)):
-        for _, weights in fixed_point_weights(in_size, out_size):
-            assert abs(sum(weights) - (1 << 22)) <= len(weights)
+def _reference_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """Resample.c's precompute_coeffs + normalize_coeffs_8bpc transcribed loop by loop in Python floats (C
+    doubles), against the module's vectorised numpy version."""
+
+    def bicubic(x: float) -> float:
+        a = -0.5
+        if x < 0.0:
+            x = -x
+        if x < 1.0:
+            return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+        if x < 2.0:
+            return (((x - 5) * x + 8) * x - 4) * a
+        return 0.0
+
+    scale = float(in_size) / out_size
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    inv = 1.0 / filterscale
+    matrix = np.zeros((out_size, in_size))
+    for xx in range(out_size):
+        center = 0.0 + (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_size) - xmin
+        ws, ww = [], 0.0
+        for x in range(xmax):
+            w = bicubic((x + xmin - center + 0.5) * inv)
+            ws.append(w)
+            ww += w
+        if ww != 0.0:
+            ws = [w / ww for w in ws]
+        for x, w in enumerate(ws):
+            matrix[xx, xmin + x] = int(-0.5 + w * (1 << 22)) if w < 0 else int(0.5 + w * (1 << 22))
+    return matrix
+
+
+@pytest.mark.parametrize("in_size, out_size", [(320, 298), (240, 224), (100, 280), (1000, 224), (4000, 298), (7, 2),
+                                               (1, 5), (5, 1), (224, 224), (225, 224), (3, 1000)])
+def test_fixed_point_weights_are_resample_c_s_and_sum_to_one_in_22_bits(in_size: int, out_size: int):
+    matrix = fixed_point_matrix(in_size, out_size)
+    assert np.array_equal(matrix, _reference_matrix(in_size, out_size))
+    assert np.all(np.abs(matrix.sum(axis=1) - (1 << 22)) <= np.count_nonzero(matrix, axis=1))
 
 
 @settings(max_examples=150, deadline=None)

@@ -21,8 +21,10 @@ A crop after the resize only selects output rows and columns, and an output pixe
 own row of weights: `resize_crop` computes just the cropped pixels, the same values as resize then crop.
 """
 
+import math
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 PRECISION_BITS = 32 - 8 - 2
@@ -33,62 +35,50 @@ BICUBIC_SUPPORT = 2.0
 CHUNK_BYTES = 256 << 20
 
 
-def _bicubic(x: float) -> float:
+def _bicubic(x: np.ndarray) -> np.ndarray:
+    """Pillow's bicubic_filter (a = -0.5), elementwise with its operations in its order."""
     a = -0.5
-    if x < 0.0:
-        x = -x
-    if x < 1.0:
-        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
-    if x < 2.0:
-        return (((x - 5) * x + 8) * x - 4) * a
-    return 0.0
+    x = np.abs(x)
+    near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
 
 
-def _c_int(x: float) -> int:
-    """C's (int) cast of a double: truncation toward zero."""
-    return int(x)
-
-
-@lru_cache(maxsize=512)
-def fixed_point_weights(in_size: int, out_size: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
-    """Pillow's precompute_coeffs (whole input, box 0..in_size) then normalize_coeffs_8bpc: for every
-    output pixel, (first input pixel, the integer weights of the input pixels from there)."""
+@lru_cache(maxsize=256)
+def fixed_point_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """(out_size, in_size) float64 matrix of Pillow's integer weights: precompute_coeffs over the whole
+    input (box 0..in_size) then normalize_coeffs_8bpc, each a C double operation done here by numpy in the
+    same order (numpy's elementwise operations round each step as C does; the weights' sum runs
+    sequentially, as C's loop, through np.add.accumulate; trailing zeros leave it unchanged)."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"sizes must be positive: {in_size} -> {out_size}")
-    in0, in1 = 0.0, float(in_size)
-    scale = (in1 - in0) / out_size
+    scale = float(in_size) / out_size
     filterscale = max(scale, 1.0)
     support = BICUBIC_SUPPORT * filterscale
-    ss = 1.0 / filterscale
-    rows = []
-    for xx in range(out_size):
-        center = in0 + (xx + 0.5) * scale
-        xmin = max(_c_int(center - support + 0.5), 0)
-        xmax = min(_c_int(center + support + 0.5), in_size) - xmin
-        weights = []
-        ww = 0.0
-        for x in range(xmax):
-            w = _bicubic((x + xmin - center + 0.5) * ss)
-            weights.append(w)
-            ww += w
-        if ww != 0.0:
-            weights = [w / ww for w in weights]
-        fixed = tuple(
-            _c_int(-0.5 + w * (1 << PRECISION_BITS)) if w < 0 else _c_int(0.5 + w * (1 << PRECISION_BITS))
-            for w in weights
-        )
-        rows.append((xmin, fixed))
-    return tuple(rows)
+    ksize = math.ceil(support) * 2 + 1
+    center = (np.arange(out_size, dtype=np.float64) + 0.5) * scale
+    # C's (int) casts truncate toward zero.
+    xmin = np.maximum(np.trunc(center - support + 0.5), 0.0).astype(np.int64)
+    count = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), in_size) - xmin
+    taps = np.arange(ksize, dtype=np.int64)
+    used = taps[None, :] < count[:, None]
+    inv_filterscale = 1.0 / filterscale
+    weights = _bicubic(((taps[None, :] + xmin[:, None]).astype(np.float64) - center[:, None] + 0.5) * inv_filterscale)
+    weights = np.where(used, weights, 0.0)
+    total = np.add.accumulate(weights, axis=1)[:, -1:]
+    weights = np.where(total != 0.0, weights / np.where(total != 0.0, total, 1.0), weights)
+    one = float(1 << PRECISION_BITS)
+    fixed = np.where(weights < 0, np.trunc(-0.5 + weights * one), np.trunc(0.5 + weights * one))
+    matrix = np.zeros((out_size, in_size), dtype=np.float64)
+    rows = np.broadcast_to(np.arange(out_size)[:, None], used.shape)
+    matrix[rows[used], (taps[None, :] + xmin[:, None])[used]] = fixed[used]
+    return matrix
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=128)
 def weight_matrix(in_size: int, out_size: int, device: str) -> torch.Tensor:
-    """(out_size, in_size) float64 matrix of Pillow's integer weights, on `device`."""
-    matrix = torch.zeros((out_size, in_size), dtype=torch.float64)
-    for row, (first, weights) in enumerate(fixed_point_weights(in_size, out_size)):
-        if weights:
-            matrix[row, first : first + len(weights)] = torch.tensor(weights, dtype=torch.float64)
-    return matrix.to(device)
+    """fixed_point_matrix on `device`: computed once per (input size, output size, device)."""
+    return torch.from_numpy(fixed_point_matrix(in_size, out_size)).to(device)
 
 
 def _clip8(sums: torch.Tensor) -> torch.Tensor:
@@ -156,7 +146,6 @@ def pillow_agrees() -> bool:
     """True when this module gives the installed Pillow's pixels on probe pictures, with Pillow 13's pass
     order or with the older always-horizontal-first one (then used from here on); False otherwise: the
     caller keeps Pillow."""
-    import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(19)
@@ -203,7 +192,7 @@ __all__ = [
     "PRECISION_BITS",
     "center_crop_box",
     "clip_resize_crop",
-    "fixed_point_weights",
+    "fixed_point_matrix",
     "horizontal_first",
     "pillow_agrees",
     "resize_crop",
