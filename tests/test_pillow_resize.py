@@ -78,10 +78,12 @@ def test_the_pass_order_matters_and_follows_pillow():
     assert np.array_equal(_ours(pixels, 5, 2), _pillow(pixels, 5, 2))
 
 
-def test_a_natural_photo_and_a_batch_of_one_size():
-    from api.sample import _image
-
-    photo = np.array(_image("astronaut").convert("RGB"))  # 512x512
+def test_a_smooth_picture_and_a_batch_of_one_size():
+    """Gradients and waves, as photos have, besides noise (made here: no api import, so the test also runs
+    on a bare GPU machine)."""
+    y, x = np.mgrid[0:512, 0:512].astype(np.float64)
+    waves = 127.5 + 100 * np.sin(x / 23.0) * np.cos(y / 41.0)
+    photo = np.ascontiguousarray(np.stack([waves, x / 2.01, 255 - y / 2.01], axis=2).clip(0, 255).astype(np.uint8))
     for out in ((224, 224), (300, 200), (1000, 700)):
         assert np.array_equal(_ours(photo, *out), _pillow(photo, *out))
     batch = np.stack([_picture(320, 240, seed) for seed in range(5)])
