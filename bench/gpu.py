@@ -5,8 +5,9 @@
     .venv/bin/python bench/gpu.py --out FILE       # write the section to FILE instead of appending to docs/benchmarks.md
 
 - CLIP (open_clip, random weights: speed only): image encoding through the model alone (preprocessed batches,
-  fp16 autocast) and through `ClipEncoder.encode_images` from PIL pictures (CPU threads preprocess ahead of
-  the GPU), text encoding; the same on the CPU over fewer items.
+  fp16 autocast) and through `ClipEncoder.encode_images` from PIL pictures (CPU threads copy pixels ahead of
+  the GPU, which resizes them bit for bit as Pillow: indexer/media/encoders/pillow_resize.py), text
+  encoding; the same on the CPU over fewer items.
 - FAISS through the product's `VectorIndex` with factory `auto` (IVF1024,SQ8 at 1M, IVF4096,SQ8 at 10M, its
   default nprobe): clustered synthetic unit vectors (one Gaussian centre per 200, cosine ~0.8 to it), queries
   from the same mixture. IVF training alone; the build (training + add; on the GPU it includes the copy back
@@ -141,16 +142,9 @@ def bench_clip(model: str, device: str, n_images: int, n_texts: int, repeats: in
 
 
 def feed_only(encoder: object, pictures: list) -> None:
-    """The preprocessing threads and the copies to the GPU of `encode_images`, without the model: its ceiling."""
-    from indexer.media.encoders.batching import encode_pictures_cuda
-    from indexer.media.encoders.clip import _split_preprocess
-
-    pil_part = _split_preprocess(encoder._preprocess)[0]
-
-    def prepare(image: object) -> torch.Tensor:
-        return torch.from_numpy(np.array(pil_part(image), dtype=np.uint8)).permute(2, 0, 1)
-
-    encode_pictures_cuda(pictures, encoder.cuda_batch_size(), prepare, lambda x: x[:, 0, 0, :1].float())
+    """The preprocessing threads, the copies to the GPU and the device resize of `encode_images`, without the
+    model: its ceiling."""
+    encoder._encode_images_batched(pictures, encoder.cuda_batch_size(), encode=lambda x: x[:, 0, 0, :1].float())
 
 
 # --- FAISS
@@ -326,7 +320,7 @@ def main() -> None:
                       "| CLIP | GPU | CPU | GPU / CPU |", "|---|---|---|---|"]
             for key, label in (("image_model", "images/s, model alone (preprocessed batches)"),
                                ("image_e2e", "images/s, `encode_images` from 320x240 PIL pictures"),
-                               ("image_feed", "images/s, the same pictures preprocessed and copied, no model"),
+                               ("image_feed", "images/s, the same pictures preprocessed, copied and resized, no model"),
                                ("text", "texts/s, `encode_texts`")):
                 gv, cv = (g or {}).get(key), (c or {}).get(key)
                 lines.append(f"| {label} | {fmt(gv)} | {fmt(cv)} | {speedup(gv, cv)} |")

