@@ -170,7 +170,8 @@ def index_opensearch(home: Path, url: str, prefix: str) -> dict:
 
 
 def serve(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    # MEDIASEARCH_BENCH_PORT: a fixed port (on a shared machine, one of your own range); default any free one.
+    port = int(os.environ.get("MEDIASEARCH_BENCH_PORT") or 0) or free_port()
     env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled", **(extra_env or {}),
            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     # This checkout's code, whichever virtualenv runs the benchmark.
