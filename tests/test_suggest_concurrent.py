@@ -135,3 +135,16 @@ def test_no_work_without_correctable_words_and_timings_truthful(sample, monkeypa
     pending = PendingSuggestion(sample, "astronot", ANON)
     assert pending._pending is None and pending.work_ms == 0.0  # noqa: SLF001 - nothing ran yet
     assert pending.result(0) == "astronaut" and pending.work_ms > 0
+
+
+def test_server_timing_shows_the_wait_and_the_work(sample, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    monkeypatch.setenv("MEDIASEARCH_CHANNEL_THREADS", "4")
+    with TestClient(create_app(collection=sample)) as client:
+        r = client.get("/v1/search", params={"q": "astronot", "k": 3})
+        assert r.status_code == 200 and r.json()["did_you_mean"] == "astronaut"
+        timing = dict(part.split(";dur=") for part in r.headers["server-timing"].split(", "))
+        assert float(timing["suggest_work"]) > 0 and float(timing["suggest"]) >= 0
