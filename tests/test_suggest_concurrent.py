@@ -7,7 +7,6 @@ look-ups took (`suggest_work`)."""
 import re
 
 import pytest
-
 from conftest import sample_collection
 
 from indexer.access import Viewer
@@ -16,8 +15,16 @@ from indexer.pipeline.ingest import ingest
 from indexer.stores.vocabulary import Vocabulary, words
 from query import SearchRequest, search
 from query.language import parse_query
-from query.suggest import (_FIELD_TOKEN, FAR_MORE, NOTHING_FOUND_RATIO, RARE, VOWELS, PendingSuggestion,
-                           did_you_mean, edit_distance)
+from query.suggest import (
+    _FIELD_TOKEN,
+    FAR_MORE,
+    NOTHING_FOUND_RATIO,
+    RARE,
+    VOWELS,
+    PendingSuggestion,
+    did_you_mean,
+    edit_distance,
+)
 
 ANON, ALICE, BOB = Viewer(), Viewer(username="alice"), Viewer(username="bob")
 
@@ -54,7 +61,7 @@ def old_correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int
     return None
 
 
-def old_did_you_mean(collection, q: str | None, viewer: Viewer, found: int) -> str | None:  # noqa: ANN001
+def old_did_you_mean(collection, q: str | None, viewer: Viewer, found: int) -> str | None:
     """query/suggest.py's did_you_mean() before issue 15's split, verbatim."""
     if not q or not q.strip():
         return None
@@ -124,16 +131,16 @@ def test_no_work_without_correctable_words_and_timings_truthful(sample, monkeypa
     monkeypatch.setenv("MEDIASEARCH_CHANNEL_THREADS", "4")
     for q in ("type:image", "owner:demo -cat", "", "a b", "\"x\""):
         pending = PendingSuggestion(sample, q, ANON)
-        assert pending._pending is None and pending.result(0) is None and pending.work_ms == 0.0, q  # noqa: SLF001
+        assert pending._pending is None and pending.result(0) is None and pending.work_ms == 0.0, q
     response = search(sample, SearchRequest(q="type:image", k=5), ANON)
     assert response.timings_ms["suggest_work"] == 0.0
     pending = PendingSuggestion(sample, "astronot", ANON)
-    assert pending._pending is not None  # noqa: SLF001 - started on the pool at once
+    assert pending._pending is not None
     assert pending.result(0) == "astronaut"
     assert pending.work_ms > 0 and pending.waited_ms >= 0
     monkeypatch.setenv("MEDIASEARCH_CHANNEL_THREADS", "0")
     pending = PendingSuggestion(sample, "astronot", ANON)
-    assert pending._pending is None and pending.work_ms == 0.0  # noqa: SLF001 - nothing ran yet
+    assert pending._pending is None and pending.work_ms == 0.0
     assert pending.result(0) == "astronaut" and pending.work_ms > 0
 
 
