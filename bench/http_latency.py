@@ -66,7 +66,7 @@ from indexer.config import Settings
 DATASETS = ROOT.parent / "shared" / "datasets"
 console = Console(width=170)
 PARTS = ("encode_text", "bm25_text", "bm25_image", "bm25_media", "dense_text", "text_to_image", "channels", "fusion", "facets",
-         "hits", "suggest", "serialise")
+         "hits", "suggest", "suggest_work", "serialise")
 # The channels run at once (query/concurrent.py): "channels" is the stage's wall time (encoding included),
 # less than the sum of the parts before it; "other" is the client's wall time less the server's own
 # ("search", which includes them all) and the serialisation.
@@ -170,7 +170,8 @@ def index_opensearch(home: Path, url: str, prefix: str) -> dict:
 
 
 def serve(home: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    # MEDIASEARCH_BENCH_PORT: a fixed port (on a shared machine, one of your own range); default any free one.
+    port = int(os.environ.get("MEDIASEARCH_BENCH_PORT") or 0) or free_port()
     env = {**os.environ, "MEDIASEARCH_HOME": str(home), "MEDIASEARCH_ENCODER": "bundled", **(extra_env or {}),
            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     # This checkout's code, whichever virtualenv runs the benchmark.

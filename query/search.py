@@ -36,7 +36,7 @@ from query.rescore import fill_in
 from query.snippets import matched_snippet
 from query.specificity import nonsense
 from query.sorting import SortKey, SortOrder, row_value, sort_items
-from query.suggest import did_you_mean
+from query.suggest import PendingSuggestion
 from query.temporal import TemporalQuery, refuse_image, split_temporal, temporal_hits
 from ranking import maximal_marginal_relevance
 
@@ -191,6 +191,9 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         thresholds=(profile.thresholds if profile and request.thresholds else {}),
         as_of_rowid=as_of if request.cursor else None, adapter=adapter,
     )
+    # Did-you-mean's vocabulary look-ups run on the channel pool beside the channels (text queries only);
+    # the decision, which needs `found`, comes at the end.
+    spelling = PendingSuggestion(collection, request.q, viewer) if image is None else None
     results, timings = run_channels(collection, plan)
 
     t_fuse = time.perf_counter()
@@ -338,9 +341,11 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
     fused = [hit(i) for i in page]
     loose = [hit(i) for i in shown_loose]
     timings["hits"] = round((time.perf_counter() - t_hits) * 1000, 2)  # the page's rows, snippets, moments
-    t_suggest = time.perf_counter()
-    suggestion = did_you_mean(collection, request.q, viewer, found=found) if image is None else None
-    timings["suggest"] = round((time.perf_counter() - t_suggest) * 1000, 2)  # did-you-mean, its own part
+    suggestion = spelling.result(found) if spelling is not None else None
+    # did-you-mean: `suggest` what the response waited for it at the end, `suggest_work` its look-ups wherever
+    # they ran (on the channel pool, overlapping the channels, when there is one)
+    timings["suggest"] = spelling.waited_ms if spelling is not None else 0.0
+    timings["suggest_work"] = spelling.work_ms if spelling is not None else 0.0
     return SearchResponse(
         query=request.q,
         parsed=ParsedView(words=parsed.words, phrases=parsed.phrases, excluded=parsed.excluded, filters=filters),

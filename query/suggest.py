@@ -9,12 +9,15 @@ someone else's private asset is never suggested, corrected to, or counted.
 """
 
 import re
+import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from indexer.access import Viewer
 from indexer.collection import Collection
 from indexer.stores.vocabulary import KINDS, MAX_TERM, Vocabulary, words
+from query.concurrent import Pending, channel_threads, start
 from query.language import parse_query
 
 MAX_LIMIT = 50
@@ -110,13 +113,17 @@ def edit_distance(a: str, b: str, bound: float) -> float:
     return previous[-1]
 
 
-def correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int) -> str | None:
-    """The best correction of one word (the closest, then the most frequent), if it is worth offering."""
-    if len(word) < 3 or not word.isalpha():
-        return None
-    own = vocabulary.frequency(word, viewer)
-    if own > RARE and found > 0:
-        return None
+@dataclass
+class WordCheck:
+    """What the vocabulary says about one word, whatever the search found: its own frequency for the viewer
+    and, once scanned, its best candidate (the closest, then the most frequent) as (distance, -df, term)."""
+    word: str
+    own: int
+    scanned: bool = False
+    best: tuple[float, int, str] | None = None
+
+
+def _best_candidate(vocabulary: Vocabulary, word: str, viewer: Viewer) -> tuple[float, int, str] | None:
     bound = 1 if len(word) <= 4 else 2
     best: tuple[float, int, str] | None = None  # (distance, -df, term)
     # Candidates share the first letter; a word of 5 letters or more, its first two (or them swapped):
@@ -133,6 +140,32 @@ def correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int) ->
         distance = edit_distance(word, term, bound)
         if distance <= bound and (best is None or (distance, -df, term) < best):
             best = (distance, -df, term)
+    return best
+
+
+def check_word(vocabulary: Vocabulary, word: str, viewer: Viewer, scan_common: bool = True) -> WordCheck | None:
+    """The found-independent part of one word's correction (None: the word is never corrected). A common word
+    (more than RARE documents) can only be corrected when the search found nothing: with `scan_common` False
+    its candidate scan is left for `decide` to run in that case alone."""
+    if len(word) < 3 or not word.isalpha():
+        return None
+    check = WordCheck(word, vocabulary.frequency(word, viewer))
+    if check.own <= RARE or scan_common:
+        check.best, check.scanned = _best_candidate(vocabulary, word, viewer), True
+    return check
+
+
+def decide(check: WordCheck | None, found: int, vocabulary: Vocabulary, viewer: Viewer) -> str | None:
+    """The cheap decision on one checked word, given how many confident hits the search found: the
+    correction, if it is worth offering. `vocabulary` and `viewer` serve only a scan left undone."""
+    if check is None:
+        return None
+    own = check.own
+    if own > RARE and found > 0:
+        return None
+    if not check.scanned:
+        check.best, check.scanned = _best_candidate(vocabulary, check.word, viewer), True
+    best = check.best
     if best is None:
         return None
     df = -best[1]
@@ -141,19 +174,56 @@ def correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int) ->
     return None
 
 
-def did_you_mean(collection: Collection, q: str | None, viewer: Viewer, found: int) -> str | None:
-    """The whole query with its misspelt free words (and words of phrases) corrected from the vocabulary the
-    viewer may see, when the search found nothing confident (`found` == 0) or a correction is far more
-    frequent; None when nothing needs correcting. Field values and excluded words are left as typed."""
-    if not q or not q.strip():
+def correction(vocabulary: Vocabulary, word: str, viewer: Viewer, found: int) -> str | None:
+    """The best correction of one word (the closest, then the most frequent), if it is worth offering."""
+    if len(word) < 3 or not word.isalpha():
         return None
+    own = vocabulary.frequency(word, viewer)
+    if own > RARE and found > 0:
+        return None  # the candidate scan is not needed
+    return decide(WordCheck(word, own), found, vocabulary, viewer)
+
+
+def free_words(q: str | None) -> list[str]:
+    """The words of `q` that did-you-mean may correct (free words and words of phrases, 3 letters or more),
+    sorted; none for an empty query or one that does not parse (it gets its error, not a suggestion)."""
+    if not q or not q.strip():
+        return []
     try:
         parsed = parse_query(q)
     except Exception:  # noqa: BLE001 - a query that does not parse gets its error, not a suggestion
-        return None
-    vocabulary = Vocabulary(collection.catalog)
+        return []
     candidates = {w for text in (*parsed.words, *parsed.phrases) for w in words(text)}
-    fixes = {w: fixed for w in sorted(candidates) if (fixed := correction(vocabulary, w, viewer, found))}
+    return sorted(w for w in candidates if len(w) >= 3 and w.isalpha())
+
+
+@dataclass
+class Spelling:
+    """The found-independent part of did-you-mean: each correctable word as the vocabulary the viewer may
+    see holds it. `corrected` turns it into the suggestion once the search knows `found`."""
+    q: str
+    viewer: Viewer
+    vocabulary: Vocabulary
+    checks: list[WordCheck]
+
+
+def check_spelling(collection: Collection, q: str, viewer: Viewer, candidates: list[str] | None = None,
+                   scan_common: bool = False) -> Spelling:
+    """The vocabulary look-ups and candidate scans of `q`'s words (`candidates`: free_words(q), if known).
+    A common word's scan matters only when the search finds nothing: `scan_common` False leaves it to
+    `corrected`, which then runs it (the sequential call of old did the same)."""
+    vocabulary = Vocabulary(collection.catalog)
+    words_ = free_words(q) if candidates is None else candidates
+    checks = [c for w in words_ if (c := check_word(vocabulary, w, viewer, scan_common)) is not None]
+    return Spelling(q, viewer, vocabulary, checks)
+
+
+def corrected(spelling: Spelling | None, found: int) -> str | None:
+    """The cheap decision: the whole query with its words corrected as `found` allows, or None."""
+    if spelling is None:
+        return None
+    fixes = {c.word: fixed for c in spelling.checks
+             if (fixed := decide(c, found, spelling.vocabulary, spelling.viewer))}
     if not fixes:
         return None
 
@@ -165,6 +235,7 @@ def did_you_mean(collection: Collection, q: str | None, viewer: Viewer, found: i
         return fixed.capitalize() if token[:1].isupper() else fixed
 
     # Only outside field:value tokens and -excluded words.
+    q = spelling.q
     parts = re.split(r"(\s+)", q)
     out = []
     for part in parts:
@@ -172,5 +243,52 @@ def did_you_mean(collection: Collection, q: str | None, viewer: Viewer, found: i
             out.append(part)
         else:
             out.append(re.sub(r"[^\W_]+", replace, part))
-    corrected = "".join(out)
-    return corrected if corrected != q else None
+    result = "".join(out)
+    return result if result != q else None
+
+
+def did_you_mean(collection: Collection, q: str | None, viewer: Viewer, found: int) -> str | None:
+    """The whole query with its misspelt free words (and words of phrases) corrected from the vocabulary the
+    viewer may see, when the search found nothing confident (`found` == 0) or a correction is far more
+    frequent; None when nothing needs correcting. Field values and excluded words are left as typed."""
+    candidates = free_words(q)
+    if not candidates:
+        return None
+    return corrected(check_spelling(collection, q or "", viewer, candidates), found)
+
+
+class PendingSuggestion:
+    """did-you-mean started with the search and finished after it: `check_spelling` runs on the channel pool
+    (query/concurrent.py) while the channels run, and `result(found)` makes the cheap decision at the end.
+    Nothing starts for a query without correctable words; without a pool (MEDIASEARCH_CHANNEL_THREADS 0 or
+    1) the look-ups run at the end, in the request's thread, as they always did.
+
+        work_ms    what the look-ups and scans took, wherever they ran (Server-Timing `suggest_work`)
+        waited_ms  what the response waited for the suggestion at the end (Server-Timing `suggest`)
+    """
+
+    def __init__(self, collection: Collection, q: str | None, viewer: Viewer) -> None:
+        self.work_ms = 0.0
+        self.waited_ms = 0.0
+        self._collection, self._q, self._viewer = collection, q or "", viewer
+        self._words = free_words(q)
+        self._pending: Pending[Spelling] | None = None
+        if self._words and channel_threads() > 1:
+            self._pending = start(self._work)
+
+    def _work(self) -> Spelling:
+        started = time.perf_counter()
+        try:
+            return check_spelling(self._collection, self._q, self._viewer, self._words)
+        finally:
+            self.work_ms = round((time.perf_counter() - started) * 1000, 2)
+
+    def result(self, found: int) -> str | None:
+        started = time.perf_counter()
+        try:
+            if not self._words:
+                return None
+            spelling = self._pending.result() if self._pending is not None else self._work()
+            return corrected(spelling, found)
+        finally:
+            self.waited_ms = round((time.perf_counter() - started) * 1000, 2)
