@@ -66,7 +66,7 @@ from indexer.config import Settings
 DATASETS = ROOT.parent / "shared" / "datasets"
 console = Console(width=170)
 PARTS = ("encode_text", "bm25_text", "bm25_image", "bm25_media", "dense_text", "text_to_image", "channels", "fusion", "facets",
-         "hits", "suggest", "suggest_work", "serialise")
+         "highlights", "hits", "suggest", "suggest_work", "serialise")
 # The channels run at once (query/concurrent.py): "channels" is the stage's wall time (encoding included),
 # less than the sum of the parts before it; "other" is the client's wall time less the server's own
 # ("search", which includes them all) and the serialisation.

@@ -272,19 +272,29 @@ class Collection:
             self._unsaved_changes = 0
 
     # --- searching
-    def vector_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> VectorHits:
-        """Top-k vectors of a space, restricted to `allowed` vector ids inside the search."""
-        return self.vector_search_many(space, np.asarray(query).reshape(1, -1), k, allowed)[0]
+    def vector_search(self, space: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                      denied: np.ndarray | None = None) -> VectorHits:
+        """Top-k vectors of a space, restricted inside the search to `allowed` vector ids, or to every id
+        but the `denied` ones (at most one of the two)."""
+        return self.vector_search_many(space, np.asarray(query).reshape(1, -1), k, allowed, denied)[0]
 
-    def vector_search_many(self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[VectorHits]:
+    def vector_search_many(self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                           denied: np.ndarray | None = None) -> list[VectorHits]:
         """`vector_search` for several queries in one FAISS call."""
+        if allowed is not None and denied is not None:
+            raise ValueError("vector_search takes allowed ids or denied ids, not both")
         self.catch_up()
         with self._index_lock:
             index = self.indexes[space]
             # An approximate index (IVF, SQ8, HNSW) returns more candidates than asked; they are
             # rescored exactly from the catalog's float vectors, so quantisation never reorders the top.
             wide = k if index.is_exact else max(2 * k, k + 30)
-            results = index.search_many(queries, wide, allowed)
+            results = index.search_many(queries, wide, allowed, denied)
+            if denied is not None and not index.is_exact and any(len(h.ids) < k for h in results):
+                # Too few candidates past the denied ids (an IVF probe found mostly denied vectors): the
+                # exact fallback below searches everything else, as it searches `allowed`.
+                every = index.floats.ids() if index.floats is not None else index.ids()
+                allowed, denied = np.setdiff1d(every, denied), None
         if not index.is_exact and self.device == CUDA:
             return self._rescore_on_gpu(space, queries, results, k, allowed)
         if not index.is_exact:
@@ -347,6 +357,18 @@ class Collection:
         if filters.is_empty() and not excluded and (viewer.admin or not self.catalog.has_private_assets()):
             return None
         return self.catalog.filtered_content_ids(viewer, filters, excluded_fts=excluded, excluded_words=excluded_words)
+
+    def denied(self, viewer: Viewer, excluded_words: list[str] | None = None) -> np.ndarray | None:
+        """With no filters: the content ids the vector channels must leave out (other people's private
+        contents, those whose every visible asset has an excluded word), the complement of `candidates`
+        among the contents with assets; None when nothing is left out. A short list where `candidates` is a
+        long one: searched with a FAISS selector that skips these ids."""
+        from indexer.stores.sqlite_lexical import excluded_expression
+
+        excluded = excluded_expression(excluded_words or [])
+        if not excluded and (viewer.admin or not self.catalog.has_private_assets()):
+            return None
+        return self.catalog.denied_content_ids(viewer, excluded_fts=excluded, excluded_words=excluded_words)
 
     # --- files
     def media_file(self, content: ContentRow) -> Path | None:

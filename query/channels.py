@@ -88,9 +88,11 @@ class ChannelPlan:
     # Filled by run_channels: vector channel -> (space, query vector), for scoring other channels'
     # candidates exactly in every channel (query/rescore.py).
     query_vectors: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
-    # Filled by run_channels: the content ids the vector channels searched within (None: every one), for
-    # the nonsense test's background scores (query/specificity.py).
+    # Filled by run_channels: the content ids the vector channels searched within (None: every one), or
+    # those they left out (`denied`, with no filters), for the nonsense test's background scores
+    # (query/specificity.py).
     candidates: np.ndarray | None = None
+    denied: np.ndarray | None = None
 
 
 def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, ChannelResult], dict[str, float]]:
@@ -151,13 +153,16 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
 
     image_candidates: np.ndarray | None = None
     candidates: np.ndarray | None = None
+    image_denied: np.ndarray | None = None
+    denied: np.ndarray | None = None
 
     def vector(space: str, query: np.ndarray, name: str) -> Callable[[], list[tuple[int, float]]]:
         plan.query_vectors[name] = (space, query)
 
         def go() -> list[tuple[int, float]]:
-            allowed = image_candidates if space in (SPACE_IMAGE, SPACE_ADAPTED) else candidates
-            found = collection.vector_search(space, query, plan.depth, allowed)
+            pictures = space in (SPACE_IMAGE, SPACE_ADAPTED)
+            allowed = image_candidates if pictures else candidates
+            found = collection.vector_search(space, query, plan.depth, allowed, image_denied if pictures else denied)
             segment_ids = [v for v in found.ids if v >= SEGMENT_ID_BASE]
             resolved = collection.catalog.resolve_vector_ids(segment_ids) if segment_ids else {}
             best: dict[int, float] = {}
@@ -210,7 +215,15 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         launch(*(channel(name, bm25(name)) for name in LEXICAL_GROUPS))
     if not text and plan.image is None:
         launch(channel("browse", browse))
-    if text or plan.image is not None:
+    if (text or plan.image is not None) and plan.filters.is_empty() and plan.as_of_rowid is None:
+        # Only visibility and excluded words restrict the search: the few contents left out, not the many
+        # allowed (at a million assets with some private, reading the allowed list took 2.8 s a query).
+        denied = image_denied = collection.denied(plan.viewer, parsed.excluded)
+        if denied is not None and len(denied):
+            # Video keyframes live in the image index under their own vector ids.
+            image_denied = np.concatenate([denied, collection.catalog.segment_vector_ids(denied)])
+        plan.denied = image_denied  # keyframe ids are in no other space: one list serves every space
+    elif text or plan.image is not None:
         candidates = collection.candidates(plan.viewer, plan.filters, parsed.excluded)
         if candidates is not None and plan.as_of_rowid is not None:
             candidates = _as_of(collection, candidates, plan.as_of_rowid)

@@ -217,7 +217,8 @@ def search(collection: Collection, request: SearchRequest, viewer: Viewer, image
         fusion_note = f"calibrated ({profile_source})"
     sure = confident(ranked, profile)
     # Asked also when nothing passed the cut-off, so that the empty state can say why.
-    is_nonsense = bool(all_ids) and nonsense(collection, parsed, viewer, results, plan.query_vectors, plan.candidates)
+    is_nonsense = bool(all_ids) and nonsense(collection, parsed, viewer, results, plan.query_vectors, plan.candidates,
+                                                  plan.denied)
     if is_nonsense:
         # No word the collection knows, nothing that stands out: the vector channels' nearest are noise.
         sure = confident({n: hits for n, hits in ranked.items() if n not in VECTOR_CHANNELS}, profile)

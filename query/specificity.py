@@ -71,12 +71,14 @@ def stand_out(best: float, background: np.ndarray) -> float:
 
 
 def _background(collection: Collection, space: str, query: np.ndarray,
-                allowed: np.ndarray | None) -> tuple[np.ndarray, int]:
+                allowed: np.ndarray | None, denied: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """The query's scores against up to BACKGROUND vectors of `space` the viewer may see (a fixed sample),
-    and how many vectors the viewer may see there."""
+    and how many vectors the viewer may see there: `allowed` ids, or every id but the `denied` ones."""
     if allowed is None:
         index = collection.indexes[space]
         ids = index.floats.ids() if index.floats is not None else index.ids()
+        if denied is not None and len(denied):
+            ids = ids[~np.isin(ids, denied)]
     else:
         ids = np.asarray(allowed, dtype=np.int64)
     total = len(ids)
@@ -91,7 +93,8 @@ def _background(collection: Collection, space: str, query: np.ndarray,
 
 
 def lead(collection: Collection, results: dict[str, ChannelResult],
-         query_vectors: dict[str, tuple[str, np.ndarray]], allowed: np.ndarray | None) -> float | None:
+         query_vectors: dict[str, tuple[str, np.ndarray]], allowed: np.ndarray | None,
+         denied: np.ndarray | None = None) -> float | None:
     """The largest margin by which a vector channel's best hit stands out of noise (its robust z-score
     minus noise_z); None when no channel had enough background to tell."""
     out: float | None = None
@@ -99,7 +102,7 @@ def lead(collection: Collection, results: dict[str, ChannelResult],
         result = results.get(name)
         if name not in VECTOR_CHANNELS or result is None or result.skipped or not result.hits:
             continue
-        background, total = _background(collection, space, query, allowed)
+        background, total = _background(collection, space, query, allowed, denied)
         if len(background) < MIN_BACKGROUND:
             continue
         margin = stand_out(max(s for _, s in result.hits), background) - noise_z(total)
@@ -108,9 +111,11 @@ def lead(collection: Collection, results: dict[str, ChannelResult],
 
 
 def nonsense(collection: Collection, parsed: ParsedQuery, viewer: Viewer, results: dict[str, ChannelResult],
-             query_vectors: dict[str, tuple[str, np.ndarray]], allowed: np.ndarray | None) -> bool:
-    """No word of the query is known to the viewer's collection and nothing stands out in any vector channel."""
+             query_vectors: dict[str, tuple[str, np.ndarray]], allowed: np.ndarray | None,
+             denied: np.ndarray | None = None) -> bool:
+    """No word of the query is known to the viewer's collection and nothing stands out in any vector channel
+    (searched within `allowed` content ids, or all but the `denied` ones)."""
     if known_word(collection, parsed, viewer) is not False:
         return False
-    margin = lead(collection, results, query_vectors, allowed)
+    margin = lead(collection, results, query_vectors, allowed, denied)
     return margin is not None and margin < 0

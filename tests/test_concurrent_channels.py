@@ -70,9 +70,9 @@ def test_channels_overlap_on_the_pool_and_keep_their_own_times(mixed, monkeypatc
     seen: dict[str, str] = {}
     original = mixed.vector_search
 
-    def spy(space, query, k, allowed=None):  # noqa: ANN001 - records the thread, the real search runs
+    def spy(space, query, k, allowed=None, denied=None):  # noqa: ANN001 - records the thread, the real search runs
         seen[space] = threading.current_thread().name
-        return original(space, query, k, allowed)
+        return original(space, query, k, allowed, denied)
 
     monkeypatch.setattr(mixed, "vector_search", spy)
     monkeypatch.setenv("MEDIASEARCH_CHANNEL_THREADS", "4")

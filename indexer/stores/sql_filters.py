@@ -7,6 +7,7 @@ so both agree by construction.
 
 from indexer.filters import COLOUR_ANNOTATION, FACE_ANNOTATION, LABEL_ANNOTATION, Filters, RangeFilter, TermFilter
 from indexer.access import Viewer
+from indexer.assets import Visibility
 from indexer.annotation_fields import floor, floors_above_zero
 from indexer.canvas import CANVAS_ANNOTATION
 
@@ -22,6 +23,19 @@ def visibility_sql(viewer: Viewer) -> Sql:
     if viewer.username:
         return "(a.visibility = 'public' OR a.owner = ?)", [viewer.username]
     return "a.visibility = 'public'", []
+
+
+def hidden_sql(viewer: Viewer) -> Sql | None:
+    """The exact complement of visibility_sql: the assets the viewer may not see (None: an admin sees all).
+    Written as every visibility but public (the partial index on private assets serves it), so a large
+    collection with few private assets finds them without reading every row."""
+    if viewer.admin:
+        return None
+    others = [str(v) for v in Visibility if v != Visibility.public]
+    column = f"a.visibility = '{others[0]}'" if len(others) == 1 else f"a.visibility IN ({','.join(repr(v) for v in others)})"
+    if viewer.username:
+        return f"({column} AND a.owner <> ?)", [viewer.username]
+    return column, []
 
 
 # At or above the annotation's confidence floor (one parameter: the floor); a person's, without a confidence, is.

@@ -300,11 +300,23 @@ class VectorIndex:
         """
         return self.search_many(np.asarray(query, dtype=np.float32).reshape(1, -1), k, allowed)[0]
 
-    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[VectorHits]:
-        """`search` for several query vectors at once (one FAISS call, one selector)."""
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                    denied: np.ndarray | None = None) -> list[VectorHits]:
+        """`search` for several query vectors at once (one FAISS call, one selector); `denied`: every id but
+        these (FAISS's IDSelectorNot), the short form of an `allowed` list that holds nearly every id."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         if k <= 0 or not self.ntotal:
             return [VectorHits([], []) for _ in queries]
+        if denied is not None and len(denied):
+            if allowed is not None:
+                raise ValueError("search takes allowed ids or denied ids, not both")
+            denied = np.ascontiguousarray(denied, dtype=np.int64)
+            batch = faiss.IDSelectorBatch(len(denied), faiss.swig_ptr(denied))
+            selector = faiss.IDSelectorNot(batch)
+            inner = self._index if isinstance(self._index, faiss.IndexIVF) else self._index.index
+            scores, ids = self._index.search(queries, min(k, self.ntotal), params=_search_parameters(inner, selector))
+            del batch  # referenced by the selector until the search is done
+            return [VectorHits(r[r >= 0].tolist(), s[r >= 0].tolist()) for r, s in zip(ids, scores, strict=True)]
         if allowed is None and self.on_gpu and k <= GPU_MAX_K:
             # Filtered searches stay on the CPU copy: FAISS's GPU indexes take no ID selector.
             scores, ids = self._gpu_index().search(queries, min(k, self.ntotal))
