@@ -11,7 +11,7 @@ Vector spaces (one FAISS index each, MediaVerse D3.2 section 3.4.1):
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,9 +207,10 @@ class Collection:
         return self._probing(index)
 
     def _probing(self, index: VectorIndex) -> VectorIndex:
-        """The index with MEDIASEARCH_FAISS_NPROBE applied when it is set and the index is an IVF one."""
-        if self.settings.faiss_nprobe and index.is_ivf:
-            index.set_nprobe(self.settings.faiss_nprobe)
+        """An IVF index probing MEDIASEARCH_FAISS_NPROBE lists, or its default when that is 0 (FAISS saves
+        nprobe in the file: unsetting the setting must bring the default back)."""
+        if index.is_ivf:
+            index.set_nprobe(self.settings.faiss_nprobe or index.default_nprobe)
         return index
 
     # --- keeping FAISS in step with the catalog
@@ -369,6 +370,14 @@ class Collection:
         if not excluded and (viewer.admin or not self.catalog.has_private_assets()):
             return None
         return self.catalog.denied_content_ids(viewer, excluded_fts=excluded, excluded_words=excluded_words)
+
+    def allowed_among(self, content_ids: Iterable[int], viewer: Viewer, excluded_words: list[str] | None = None) -> set[int]:
+        """Those of `content_ids` that `candidates(viewer, no filters, excluded_words)` would hold: the check of
+        what a search past the `denied` list found (see Catalog.allowed_among)."""
+        from indexer.stores.sqlite_lexical import excluded_expression
+
+        return self.catalog.allowed_among(content_ids, viewer, excluded_fts=excluded_expression(excluded_words or []),
+                                          excluded_words=excluded_words)
 
     # --- files
     def media_file(self, content: ContentRow) -> Path | None:

@@ -155,6 +155,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     candidates: np.ndarray | None = None
     image_denied: np.ndarray | None = None
     denied: np.ndarray | None = None
+    check_found = False  # the vector channels' hits are checked against the viewer (the denied path)
 
     def vector(space: str, query: np.ndarray, name: str) -> Callable[[], list[tuple[int, float]]]:
         plan.query_vectors[name] = (space, query)
@@ -173,6 +174,14 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
                 best[content_id] = score
                 if start is not None:
                     segments.setdefault(name, {})[content_id] = (start, end)
+            if check_found:
+                # Searched past the denied list: keep only what the viewer may use now. A content written
+                # after that list was read (a private photo committed mid-search) is not in it, so without this
+                # check it would fail open into the counts, the cut-off and the nonsense test.
+                keep = collection.allowed_among(best, plan.viewer, parsed.excluded)
+                best = {c: s for c, s in best.items() if c in keep}
+                for c in [c for c in segments.get(name, {}) if c not in keep]:
+                    del segments[name][c]
             return list(best.items())
         return go
 
@@ -218,6 +227,7 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
     if (text or plan.image is not None) and plan.filters.is_empty() and plan.as_of_rowid is None:
         # Only visibility and excluded words restrict the search: the few contents left out, not the many
         # allowed (at a million assets with some private, reading the allowed list took 2.8 s a query).
+        check_found = not plan.viewer.admin or bool(parsed.excluded)
         denied = image_denied = collection.denied(plan.viewer, parsed.excluded)
         if denied is not None and len(denied):
             # Video keyframes live in the image index under their own vector ids.

@@ -49,6 +49,24 @@ def _executor() -> ThreadPoolExecutor | None:
         return _pool
 
 
+_aside: ThreadPoolExecutor | None = None
+_aside_pid: int | None = None
+
+
+def _aside_executor() -> ThreadPoolExecutor | None:
+    """A second, smaller pool for work beside the channels (did-you-mean's look-ups): queued on the channel
+    pool, it made the last vector channel of a query wait behind it."""
+    global _aside, _aside_pid
+    threads = channel_threads()
+    if threads <= 1:
+        return None
+    with _pool_lock:
+        if _aside is None or _aside_pid != os.getpid():
+            _aside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aside")
+            _aside_pid = os.getpid()
+        return _aside
+
+
 class Pending(Generic[T]):
     """A started piece of work: `result()` waits for it (and raises what it raised)."""
 
@@ -74,4 +92,15 @@ def start(fn: Callable[[], T]) -> Pending[T]:
         return Pending(error=exc)
 
 
-__all__ = ["Pending", "channel_threads", "start"]
+def start_aside(fn: Callable[[], T]) -> Pending[T]:
+    """Start `fn` beside the channels, not in their queue; without a pool, run it now."""
+    pool = _aside_executor()
+    if pool is not None:
+        return Pending(future=pool.submit(fn))
+    try:
+        return Pending(value=fn())
+    except BaseException as exc:  # noqa: BLE001 - re-raised by result(), as a future would
+        return Pending(error=exc)
+
+
+__all__ = ["Pending", "channel_threads", "start", "start_aside"]

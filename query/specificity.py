@@ -27,10 +27,13 @@ captions (noise_z = 4.96 for dense_text), 30 pseudo-word pairs reached 4.48 at m
 ImageNet class names, words the encoders know ("borzoi", "dalmatian" near photos of dogs), reach 6.4.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 
 from indexer.access import Viewer
 from indexer.collection import Collection
+from indexer.stores.catalog_schema import SEGMENT_ID_BASE
 from indexer.stores.vocabulary import STOP_WORDS, Vocabulary, words
 from query.channels import VECTOR_CHANNELS, ChannelResult
 from query.language import ParsedQuery
@@ -70,20 +73,32 @@ def stand_out(best: float, background: np.ndarray) -> float:
     return (best - median) / mad if mad > 1e-9 else (float("inf") if best > median + 1e-6 else 0.0)
 
 
-def _background(collection: Collection, space: str, query: np.ndarray,
-                allowed: np.ndarray | None, denied: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def _background(collection: Collection, space: str, query: np.ndarray, allowed: np.ndarray | None,
+                denied: np.ndarray | None = None, check: Callable[[np.ndarray], set[int]] | None = None,
+                ) -> tuple[np.ndarray, int]:
     """The query's scores against up to BACKGROUND vectors of `space` the viewer may see (a fixed sample),
-    and how many vectors the viewer may see there: `allowed` ids, or every id but the `denied` ones."""
+    and how many vectors the viewer may see there: `allowed` content ids, or every content id but the
+    `denied` ones (the same population both ways: keyframes left out), the sample then kept to what `check`
+    says the viewer may use now (a content written after the denied list was read is not in it)."""
     if allowed is None:
         index = collection.indexes[space]
         ids = index.floats.ids() if index.floats is not None else index.ids()
-        if denied is not None and len(denied):
-            ids = ids[~np.isin(ids, denied)]
+        total = len(ids)
+        if denied is not None:
+            ids = np.sort(ids[ids < SEGMENT_ID_BASE])
+            where = np.searchsorted(ids, denied)
+            held = where < len(ids)
+            total = len(ids) - int(np.count_nonzero(ids[where[held]] == denied[held]))
     else:
         ids = np.asarray(allowed, dtype=np.int64)
-    total = len(ids)
-    if total > BACKGROUND:
+        total = len(ids)
+    if len(ids) > BACKGROUND:
         ids = np.sort(np.random.default_rng(0).choice(ids, BACKGROUND, replace=False))
+    if denied is not None and len(denied):
+        ids = ids[~np.isin(ids, denied)]
+    if check is not None and len(ids):
+        keep = check(ids)
+        ids = ids[np.isin(ids, np.fromiter(keep, dtype=np.int64, count=len(keep)))]
     if not len(ids):
         return np.zeros(0, dtype=np.float32), total
     _, vectors = collection.stored_vectors(space, ids)
@@ -94,7 +109,7 @@ def _background(collection: Collection, space: str, query: np.ndarray,
 
 def lead(collection: Collection, results: dict[str, ChannelResult],
          query_vectors: dict[str, tuple[str, np.ndarray]], allowed: np.ndarray | None,
-         denied: np.ndarray | None = None) -> float | None:
+         denied: np.ndarray | None = None, check: Callable[[np.ndarray], set[int]] | None = None) -> float | None:
     """The largest margin by which a vector channel's best hit stands out of noise (its robust z-score
     minus noise_z); None when no channel had enough background to tell."""
     out: float | None = None
@@ -102,7 +117,7 @@ def lead(collection: Collection, results: dict[str, ChannelResult],
         result = results.get(name)
         if name not in VECTOR_CHANNELS or result is None or result.skipped or not result.hits:
             continue
-        background, total = _background(collection, space, query, allowed, denied)
+        background, total = _background(collection, space, query, allowed, denied, check)
         if len(background) < MIN_BACKGROUND:
             continue
         margin = stand_out(max(s for _, s in result.hits), background) - noise_z(total)
@@ -117,5 +132,9 @@ def nonsense(collection: Collection, parsed: ParsedQuery, viewer: Viewer, result
     (searched within `allowed` content ids, or all but the `denied` ones)."""
     if known_word(collection, parsed, viewer) is not False:
         return False
-    margin = lead(collection, results, query_vectors, allowed, denied)
+    check = None
+    if allowed is None and (not viewer.admin or parsed.excluded):  # the denied path: check the sample
+        def check(ids: np.ndarray) -> set[int]:
+            return collection.allowed_among(ids.tolist(), viewer, parsed.excluded)
+    margin = lead(collection, results, query_vectors, allowed, denied, check)
     return margin is not None and margin < 0

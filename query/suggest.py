@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from indexer.access import Viewer
 from indexer.collection import Collection
 from indexer.stores.vocabulary import KINDS, MAX_TERM, Vocabulary, words
-from query.concurrent import Pending, channel_threads, start
+from query.concurrent import Pending, channel_threads, start_aside
 from query.language import parse_query
 
 MAX_LIMIT = 50
@@ -258,8 +258,8 @@ def did_you_mean(collection: Collection, q: str | None, viewer: Viewer, found: i
 
 
 class PendingSuggestion:
-    """did-you-mean started with the search and finished after it: `check_spelling` runs on the channel pool
-    (query/concurrent.py) while the channels run, and `result(found)` makes the cheap decision at the end.
+    """did-you-mean started with the search and finished after it: `check_spelling` runs beside the channel
+    pool (query/concurrent.py's `start_aside`, so no channel waits behind it) while the channels run, and `result(found)` makes the cheap decision at the end.
     Nothing starts for a query without correctable words; without a pool (MEDIASEARCH_CHANNEL_THREADS 0 or
     1) the look-ups run at the end, in the request's thread, as they always did.
 
@@ -274,7 +274,7 @@ class PendingSuggestion:
         self._words = free_words(q)
         self._pending: Pending[Spelling] | None = None
         if self._words and channel_threads() > 1:
-            self._pending = start(self._work)
+            self._pending = start_aside(self._work)
 
     def _work(self) -> Spelling:
         started = time.perf_counter()

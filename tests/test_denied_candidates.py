@@ -9,7 +9,7 @@ import pytest
 
 from conftest import TABLE22, png, skimage_png
 from indexer.access import ADMIN, Viewer
-from indexer.assets import AssetInput
+from indexer.assets import AssetInput, MediaType
 from indexer.collection import SPACE_DENSE, SPACE_IMAGE, SPACE_TEXT
 from indexer.pipeline.ingest import ingest
 from indexer.stores.sql_filters import hidden_sql, visibility_sql
@@ -91,3 +91,40 @@ def test_allowed_and_denied_together_are_refused(collection):
     with pytest.raises(ValueError, match="not both"):
         collection.vector_search(SPACE_DENSE, np.ones(collection.dim(SPACE_DENSE), np.float32), 3,
                                  np.array([1]), np.array([2]))
+
+
+@pytest.mark.both_catalogs
+def test_a_content_written_after_the_denied_list_is_never_used(collection, monkeypatch):
+    """The denied list is read before the query is encoded; a private picture committed after it is in no
+    list, so FAISS returns it. The channels check what they found against the viewer: it never reaches a
+    channel's hits (whose count, scores and cut-off the response shows)."""
+    from query.channels import ChannelPlan, run_channels
+    from query.language import parse_query
+
+    _fill(collection)
+    stale = {}
+
+    def denied_before_the_write(viewer, excluded=None):  # noqa: ANN001 - the list as read before the commit
+        key = (viewer.username, tuple(excluded or []))
+        return stale[key]
+
+    for viewer in (Viewer(), Viewer(username="bob")):
+        stale[(viewer.username, ())] = collection.denied(viewer, [])
+    ingest(collection, [AssetInput(id="alice-late", owner="alice", data=png((250, 20, 20), (80, 60)),
+                                   name="late.png", title="a late red secret", visibility="private")])
+    late = collection.catalog.asset_row("alice-late")["content_id"]
+    monkeypatch.setattr(collection, "denied", denied_before_the_write)
+    for viewer in (Viewer(), Viewer(username="bob")):
+        parsed = parse_query("a red picture")
+        plan = ChannelPlan(parsed=parsed, filters=parsed.filters, viewer=viewer, depth=100, media_types=set(MediaType))
+        results, _ = run_channels(collection, plan)
+        vector_hits = {c for name, r in results.items() if not name.startswith("bm25") for c, _ in r.hits}
+        assert vector_hits, "the vector channels found nothing: the test would prove nothing"
+        assert late not in vector_hits
+    # alice herself finds it (nothing stale about her own).
+    monkeypatch.undo()
+    parsed = parse_query("a red picture")
+    plan = ChannelPlan(parsed=parsed, filters=parsed.filters, viewer=Viewer(username="alice"), depth=100,
+                       media_types=set(MediaType))
+    results, _ = run_channels(collection, plan)
+    assert late in {c for name, r in results.items() if not name.startswith("bm25") for c, _ in r.hits}

@@ -104,7 +104,8 @@ def test_search_has_a_server_timing_header(collection):
 
 def test_faiss_nprobe_setting_reaches_every_ivf_index_and_status(tmp_path, bundled_encoder, monkeypatch):
     """MEDIASEARCH_FAISS_NPROBE is applied to an index built now and to one loaded from its file later;
-    `status` shows it. 0 keeps each index's own default (auto's max(16, lists/64))."""
+    `status` shows it. 0 brings each index's own default back (auto's max(16, lists/64)), though FAISS saved
+    the nprobe of the run before in the file."""
     from indexer.config import Settings
     from indexer.stores import vectors
 
@@ -122,7 +123,7 @@ def test_faiss_nprobe_setting_reaches_every_ivf_index_and_status(tmp_path, bundl
         collection.flush()
     finally:
         collection.close()
-    for setting, expected in ((5, 5), (0, 3)):  # 0: the nprobe the index was built and saved with
+    for setting, expected in ((5, 5), (0, 16)):  # 0: the index's own default (auto: max(16, lists/64)), not 5
         again = Collection.open(Settings(home=home, encoder="bundled", faiss_nprobe=setting), encoder=bundled_encoder)
         try:
             assert again.indexes[SPACE_DENSE].effective_factory == "IVF16,SQ8"

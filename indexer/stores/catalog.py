@@ -259,12 +259,18 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
 
     def filtered_content_ids(
         self, viewer: Viewer, filters: Filters | None = None, media_types: Iterable[MediaType] | None = None,
-        excluded_fts: str | None = None, excluded_words: list[str] | None = None,
+        excluded_fts: str | None = None, excluded_words: list[str] | None = None, within: list[int] | None = None,
     ) -> np.ndarray:
         """Contents with at least one asset that the viewer may see, that passes the filters
-        and (with `excluded_fts`, an FTS5 expression) does not contain excluded words."""
+        and (with `excluded_fts`, an FTS5 expression) does not contain excluded words; only among `within`
+        content ids when given."""
         clause, params = filters_sql(filters or Filters(), viewer)
         sql = f"SELECT DISTINCT a.content_id FROM assets a JOIN contents c ON c.id = a.content_id WHERE {clause}"
+        if within is not None:
+            if not within:
+                return np.zeros(0, dtype=np.int64)
+            sql += f" AND a.content_id IN ({','.join('?' * len(within))})"
+            params = [*params, *within]
         if excluded_fts and self.dialect == "sqlite":
             sql += " AND a.rowid NOT IN (SELECT rowid FROM assets_fts WHERE assets_fts MATCH ?)"
             params = [*params, excluded_fts]
@@ -278,6 +284,23 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
             sql += f" AND a.media_type IN ({','.join('?' * len(types))})"
             params = [*params, *types]
         return np.fromiter((r[0] for r in self.db.execute(sql, params)), dtype=np.int64)
+
+    def allowed_among(
+        self, content_ids: Iterable[int], viewer: Viewer, excluded_fts: str | None = None,
+        excluded_words: list[str] | None = None,
+    ) -> set[int]:
+        """Those of `content_ids` that `filtered_content_ids(viewer, no filters, excluded...)` holds, read for
+        them alone: what a search restricted by `denied_content_ids` found is checked with it, so a content
+        written after the denied list was read (a private photo committed mid-search), or a row whose
+        visibility is no known value, is never used (the denied list alone would fail open there)."""
+        ids = sorted({int(c) for c in content_ids})
+        out: set[int] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            found = self.filtered_content_ids(viewer, None, excluded_fts=excluded_fts, excluded_words=excluded_words,
+                                              within=chunk)
+            out.update(int(c) for c in found)
+        return out
 
     def denied_content_ids(
         self, viewer: Viewer, excluded_fts: str | None = None, excluded_words: list[str] | None = None,
@@ -301,7 +324,7 @@ class Catalog(VectorRows, LexicalRows, QueryRows):
         sql = (f"WITH hidden AS ({' UNION '.join(parts)}), "
                "touched AS (SELECT DISTINCT a.content_id AS id FROM assets a WHERE a.rowid IN (SELECT r FROM hidden)) "
                "SELECT t.id FROM touched t WHERE NOT EXISTS (SELECT 1 FROM assets a WHERE a.content_id = t.id "
-               "AND a.rowid NOT IN (SELECT r FROM hidden))")
+               "AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.r = a.rowid))")
         return np.array([r[0] for r in self.db.execute(sql, params)], dtype=np.int64)
 
     def representatives(

@@ -162,7 +162,7 @@ class VectorIndex:
             if factory == AUTO_FACTORY:
                 # Fewer lists probed than for a hand-written factory: the owner rescores the candidates
                 # exactly, and at 1M x 512 nprobe 64 cost 19 ms a query where 16 cost a few (benchmarks.md).
-                index.set_nprobe(max(16, index._index.nlist // 64))
+                index.set_nprobe(index.default_nprobe)
             if index.ntotal:
                 index.floats = FloatVectors.build(dim, ids, vectors)
                 return index
@@ -239,6 +239,15 @@ class VectorIndex:
     @property
     def is_ivf(self) -> bool:
         return isinstance(self._index, faiss.IndexIVF)
+
+    @property
+    def default_nprobe(self) -> int | None:
+        """The lists an IVF index probes unless MEDIASEARCH_FAISS_NPROBE says otherwise: `auto`'s max(16,
+        lists/64) (its candidates are rescored exactly), a hand-written factory's max(8, lists/16)."""
+        if not self.is_ivf:
+            return None
+        nlist = int(self._index.nlist)
+        return max(16, nlist // 64) if self.factory == AUTO_FACTORY else max(8, nlist // 16)
 
     @property
     def nprobe(self) -> int | None:

@@ -35,15 +35,18 @@ def preprocess_workers() -> int:
 
 
 class _Buffers:
-    """PREFETCH_BATCHES + 1 batch buffers of one shape and dtype (pinned on CUDA), made from the first
-    prepared picture; `ready[slot]` is the event after which the GPU no longer reads that buffer."""
+    """Up to PREFETCH_BATCHES + 1 batch buffers of one shape and dtype (pinned on CUDA), made from the first
+    prepared picture, no more buffers than batches and no more rows than pictures (a one-picture call pins
+    one picture's worth, not three batches of 1,024); `copied[slot]` is the event after which the GPU no
+    longer reads that buffer."""
 
-    def __init__(self, batch_size: int, device: str):
+    def __init__(self, batch_size: int, device: str, batches: int = PREFETCH_BATCHES + 1):
         self.batch_size = batch_size
         self.device = device
+        self.count = max(1, min(PREFETCH_BATCHES + 1, batches))
         self.slots: list[torch.Tensor] = []
         self._arrays: list[np.ndarray] = []
-        self.copied: list[Any] = [None] * (PREFETCH_BATCHES + 1)
+        self.copied: list[Any] = [None] * self.count
         self._shape: tuple[int, ...] | None = None
 
     def allocate(self, first: torch.Tensor) -> None:
@@ -51,7 +54,7 @@ class _Buffers:
         pin = self.device == "cuda"
         self.slots = [
             torch.empty((self.batch_size, *self._shape), dtype=first.dtype, pin_memory=pin)
-            for _ in range(PREFETCH_BATCHES + 1)
+            for _ in range(self.count)
         ]
         self._arrays = [slot.numpy() for slot in self.slots]
 
@@ -97,7 +100,7 @@ def encode_pictures_cuda(
     if not images:
         return []
     starts = list(range(0, len(images), batch_size))
-    buffers = _Buffers(batch_size, device)
+    buffers = _Buffers(min(batch_size, len(images)), device, batches=len(starts))
     buffers.allocate(prepare(images[0]))
     outputs: list[tuple[torch.Tensor, ...]] = []
     with ThreadPoolExecutor(max_workers=workers or preprocess_workers(), thread_name_prefix="preprocess") as pool:

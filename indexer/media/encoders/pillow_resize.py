@@ -91,6 +91,7 @@ def resize_crop(
     width: int,
     height: int,
     box: tuple[int, int, int, int] | None = None,
+    order: str | None = None,
 ) -> torch.Tensor:
     """Pillow's `Image.resize((width, height), Image.BICUBIC)` of each picture, then `.crop(box)`
     (left, top, right, bottom; inside the resized picture), for (N, H, W, 3) uint8 pixels (np.asarray of
@@ -109,7 +110,7 @@ def resize_crop(
     device = str(pixels.device)
     horizontal = weight_matrix(in_w, width, device)[left:right].T if need_horizontal else None
     vertical = weight_matrix(in_h, height, device)[top:bottom] if need_vertical else None
-    first = "horizontal" if horizontal_first(in_w, in_h, width, height) else "vertical"
+    first = "horizontal" if horizontal_first(in_w, in_h, width, height, order) else "vertical"
 
     def across(x: torch.Tensor) -> torch.Tensor:
         return _clip8(torch.matmul(x, horizontal)) if horizontal is not None else x[..., left:right]
@@ -130,8 +131,10 @@ def resize_crop(
 _ORDER = ["pillow13"]
 
 
-def horizontal_first(in_w: int, in_h: int, out_w: int, out_h: int) -> bool:
-    if _ORDER[0] == "horizontal":
+def horizontal_first(in_w: int, in_h: int, out_w: int, out_h: int, order: str | None = None) -> bool:
+    """Whether Pillow runs the horizontal pass first, by `order` ("pillow13" or "horizontal"; None: the
+    installed Pillow's, as pillow_agrees() found it)."""
+    if (order or _ORDER[0]) == "horizontal":
         return True
     return not (in_h - out_h > 0 and in_h - out_h > (in_w - out_w) * 2)
 
@@ -152,11 +155,12 @@ def pillow_agrees() -> bool:
     probes = [(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), ow, oh) for w, h, ow, oh in _PROBES]
     expected = [np.asarray(Image.fromarray(a).resize((ow, oh), Image.BICUBIC)) for a, ow, oh in probes]
     for order in ("pillow13", "horizontal"):
-        _ORDER[0] = order
-        got = [resize_crop(torch.from_numpy(a)[None], ow, oh)[0].permute(1, 2, 0).numpy() for a, ow, oh in probes]
+        # The order is passed, not set while probing: another thread may be resizing with the found one.
+        got = [resize_crop(torch.from_numpy(a)[None], ow, oh, order=order)[0].permute(1, 2, 0).numpy()
+               for a, ow, oh in probes]
         if all(np.array_equal(g, e) for g, e in zip(got, expected, strict=True)):
+            _ORDER[0] = order
             return True
-    _ORDER[0] = "pillow13"
     return False
 
 
