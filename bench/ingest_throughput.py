@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest_throughput.py [--images 200] [--texts 400] [--no-write]
 
 Encoders: `bundled` (MiniLM + EfficientNet-Lite0/ConSE, the default) and `clip` in the tiny random
-configuration the tests use (indexer/media/encoders/tiny-clip.json). Real CLIP weights (ViT-B-32) cannot be
+configuration the tests use (indexer/media/encoders/mediasearch-tiny-clip.json). Real CLIP weights (ViT-B-32) cannot be
 downloaded on this machine, so the CLIP rows measure the pipeline around a CLIP-shaped encoder, not
 ViT-B-32's cost. Every run ingests into a fresh collection with the models already loaded, the
 default annotators (labels) and 2 annotator threads. No GPU is used (none is lent to this machine).

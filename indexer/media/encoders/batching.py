@@ -143,10 +143,12 @@ Plan = list[tuple[tuple[int, int, Any], list[int], int]]
 
 class _Staging:
     """PREFETCH_BATCHES + 1 flat uint8 buffers (pinned on CUDA) that hold one batch's pictures of any sizes,
-    grouped by size; a buffer grows (once, to the largest batch met) when a batch's bytes outgrow it."""
+    grouped by size; a buffer grows when a batch's bytes outgrow it, by half again but never past the larger
+    of the batch's bytes and `limit` (growing by half alone took a slot from 666 MB to 1 GB, pinned)."""
 
-    def __init__(self, device: str):
+    def __init__(self, device: str, limit: int = STAGING_BYTES):
         self.device = device
+        self.limit = limit
         self.slots: list[torch.Tensor | None] = [None] * (PREFETCH_BATCHES + 1)
         self.arrays: list[np.ndarray | None] = [None] * (PREFETCH_BATCHES + 1)
         self.copied: list[Any] = [None] * (PREFETCH_BATCHES + 1)
@@ -157,7 +159,7 @@ class _Staging:
             self.copied[slot] = None
         current = self.slots[slot]
         if current is None or current.numel() < nbytes:
-            grown = max(nbytes, int(current.numel() * 1.5) if current is not None else 0)
+            grown = max(nbytes, min(int(current.numel() * 1.5), self.limit) if current is not None else 0)
             self.slots[slot] = torch.empty(grown, dtype=torch.uint8, pin_memory=self.device == "cuda")
             self.arrays[slot] = self.slots[slot].numpy()
 
@@ -198,7 +200,7 @@ def encode_pictures_resized(
         return []
     starts = list(range(0, len(images), batch_size))
     staging_bytes = STAGING_BYTES if staging_bytes is None else staging_bytes
-    staging = _Staging(device)
+    staging = _Staging(device, staging_bytes)
     outputs: list[tuple[torch.Tensor, ...]] = []
 
     with ThreadPoolExecutor(max_workers=workers or preprocess_workers(), thread_name_prefix="preprocess") as pool:

@@ -20,21 +20,17 @@ from indexer.errors import ConfigurationError
 CUDA_BYTES_PER_IMAGE = 8 << 20
 CUDA_TEXT_BATCH = 1024
 TINY_MODEL = "mediasearch-tiny-clip"
-_TINY_CONFIG = Path(__file__).with_name("tiny-clip.json")
+_TINY_CONFIG = Path(__file__).with_name(f"{TINY_MODEL}.json")
 RANDOM_WEIGHTS = "random"
 
 
 def _register_tiny_config() -> None:
+    """Register the packaged tiny config in place (open_clip names a config file by its stem); copying it to a
+    temporary folder, as before, left one folder per process under /tmp."""
     import open_clip
 
     if open_clip.get_model_config(TINY_MODEL) is None:
-        # add_model_config registers every *.json in a folder or one file, by its stem.
-        import shutil
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp(prefix="mediasearch-clip-config-"))
-        shutil.copy(_TINY_CONFIG, folder / f"{TINY_MODEL}.json")
-        open_clip.add_model_config(folder)
+        open_clip.add_model_config(_TINY_CONFIG)
 
 
 def clip_checkpoint_cached(model: str, pretrained: str) -> bool:
