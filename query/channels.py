@@ -67,7 +67,6 @@ class ChannelResult:
     skipped: str | None = None
     degraded: str | None = None
     dropped_below_threshold: int = 0
-    highlights: dict[int, dict[str, str]] = field(default_factory=dict)
     # content id -> the asset whose own words matched (lexical channels): it stands for the content
     matched: dict[int, str] = field(default_factory=dict)
     # content id -> (start, end) of the best moment, for video and audio hits
@@ -186,14 +185,12 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         return go
 
     def by_content(hits: list) -> list[tuple[int, float]]:
-        """Lexical hits as (content id, score): duplicates collapse to their content, highlights kept."""
+        """Lexical hits as (content id, score): duplicates collapse to their content, the matched asset kept."""
         best: dict[int, float] = {}
         for hit in hits:
             if hit.content_id not in best:
                 best[hit.content_id] = hit.score
                 results_matched.setdefault(hit.content_id, hit.asset_id)
-                if hit.highlights:
-                    results_highlights.setdefault(hit.content_id, hit.highlights)
         return list(best.items())
 
     def browse() -> list[tuple[int, float]]:
@@ -217,7 +214,6 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
         return go
 
     shared: dict[str, list] = {}
-    results_highlights: dict[int, dict[str, str]] = {}
     results_matched: dict[int, str] = {}
     segments: dict[str, dict[int, tuple[float, float]]] = {}
     if text:  # BM25 needs neither the candidates nor the encoded query: it starts first
@@ -270,7 +266,6 @@ def run_channels(collection: Collection, plan: ChannelPlan) -> tuple[dict[str, C
                 observe(name, result.took_ms / 1000)
     for name, result in results.items():
         if name.startswith(("bm25", "browse")):
-            result.highlights = {c: results_highlights[c] for c, _ in result.hits if c in results_highlights}
             result.matched = {c: results_matched[c] for c, _ in result.hits if c in results_matched}
         result.segments = segments.get(name, {})
     if "bm25_media" in results and parsed.words:

@@ -81,26 +81,23 @@ class Pending(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
-def start(fn: Callable[[], T]) -> Pending[T]:
-    """Start `fn` on the channel pool; without a pool, run it now (the sequential order of old)."""
-    pool = _executor()
+def _start_on(pool: ThreadPoolExecutor | None, fn: Callable[[], T]) -> Pending[T]:
     if pool is not None:
         return Pending(future=pool.submit(fn))
     try:
         return Pending(value=fn())
     except BaseException as exc:  # noqa: BLE001 - re-raised by result(), as a future would
         return Pending(error=exc)
+
+
+def start(fn: Callable[[], T]) -> Pending[T]:
+    """Start `fn` on the channel pool; without a pool, run it now (the sequential order of old)."""
+    return _start_on(_executor(), fn)
 
 
 def start_aside(fn: Callable[[], T]) -> Pending[T]:
     """Start `fn` beside the channels, not in their queue; without a pool, run it now."""
-    pool = _aside_executor()
-    if pool is not None:
-        return Pending(future=pool.submit(fn))
-    try:
-        return Pending(value=fn())
-    except BaseException as exc:  # noqa: BLE001 - re-raised by result(), as a future would
-        return Pending(error=exc)
+    return _start_on(_aside_executor(), fn)
 
 
 __all__ = ["Pending", "channel_threads", "start", "start_aside"]

@@ -34,19 +34,43 @@ def preprocess_workers() -> int:
     return max(1, min(16, (os.cpu_count() or 2) - 1))
 
 
-class _Buffers:
+class _PinnedSlots:
+    """Buffers used in turn (pinned on CUDA): `copied[slot]` is the event after which the GPU no longer reads
+    that buffer, so a worker may write into it again."""
+
+    def __init__(self, device: str, count: int):
+        self.device = device
+        self.slots: list[Any] = [None] * count
+        self.copied: list[Any] = [None] * count
+
+    def wait_until_free(self, slot: int) -> None:
+        if self.copied[slot] is not None:
+            self.copied[slot].synchronize()
+            self.copied[slot] = None
+
+    def send(self, slot: int, count: int) -> torch.Tensor:
+        """The first `count` elements (rows, or bytes) of a buffer on the device; the copy does not block."""
+        buffer = self.slots[slot]
+        assert buffer is not None
+        if self.device != "cuda":
+            return buffer[:count].clone()
+        on_device = buffer[:count].to("cuda", non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self.copied[slot] = event
+        return on_device
+
+
+class _Buffers(_PinnedSlots):
     """Up to PREFETCH_BATCHES + 1 batch buffers of one shape and dtype (pinned on CUDA), made from the first
     prepared picture, no more buffers than batches and no more rows than pictures (a one-picture call pins
     one picture's worth, not three batches of 1,024); `copied[slot]` is the event after which the GPU no
     longer reads that buffer."""
 
     def __init__(self, batch_size: int, device: str, batches: int = PREFETCH_BATCHES + 1):
+        super().__init__(device, max(1, min(PREFETCH_BATCHES + 1, batches)))
         self.batch_size = batch_size
-        self.device = device
-        self.count = max(1, min(PREFETCH_BATCHES + 1, batches))
-        self.slots: list[torch.Tensor] = []
         self._arrays: list[np.ndarray] = []
-        self.copied: list[Any] = [None] * self.count
         self._shape: tuple[int, ...] | None = None
 
     def allocate(self, first: torch.Tensor) -> None:
@@ -54,7 +78,7 @@ class _Buffers:
         pin = self.device == "cuda"
         self.slots = [
             torch.empty((self.batch_size, *self._shape), dtype=first.dtype, pin_memory=pin)
-            for _ in range(self.count)
+            for _ in range(len(self.copied))
         ]
         self._arrays = [slot.numpy() for slot in self.slots]
 
@@ -67,21 +91,6 @@ class _Buffers:
         # numpy's copy, not torch's: torch would split a 150 KB copy over its intra-op threads from every
         # worker at once; numpy copies on the calling worker and lets go of the GIL while it does.
         np.copyto(self._arrays[slot][row], picture.numpy())
-
-    def wait_until_free(self, slot: int) -> None:
-        if self.copied[slot] is not None:
-            self.copied[slot].synchronize()
-            self.copied[slot] = None
-
-    def send(self, slot: int, count: int) -> torch.Tensor:
-        """The first `count` rows of a buffer on the device; the copy does not block the main thread."""
-        if self.device != "cuda":
-            return self.slots[slot][:count].clone()
-        on_device = self.slots[slot][:count].to("cuda", non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        self.copied[slot] = event
-        return on_device
 
 
 def encode_pictures_cuda(
@@ -141,38 +150,23 @@ STAGING_BYTES = 512 << 20
 Plan = list[tuple[tuple[int, int, Any], list[int], int]]
 
 
-class _Staging:
+class _Staging(_PinnedSlots):
     """PREFETCH_BATCHES + 1 flat uint8 buffers (pinned on CUDA) that hold one batch's pictures of any sizes,
     grouped by size; a buffer grows when a batch's bytes outgrow it, by half again but never past the larger
     of the batch's bytes and `limit` (growing by half alone took a slot from 666 MB to 1 GB, pinned)."""
 
     def __init__(self, device: str, limit: int = STAGING_BYTES):
-        self.device = device
+        super().__init__(device, PREFETCH_BATCHES + 1)
         self.limit = limit
-        self.slots: list[torch.Tensor | None] = [None] * (PREFETCH_BATCHES + 1)
         self.arrays: list[np.ndarray | None] = [None] * (PREFETCH_BATCHES + 1)
-        self.copied: list[Any] = [None] * (PREFETCH_BATCHES + 1)
 
     def reserve(self, slot: int, nbytes: int) -> None:
-        if self.copied[slot] is not None:  # the GPU may still read this buffer: wait for its copy
-            self.copied[slot].synchronize()
-            self.copied[slot] = None
+        self.wait_until_free(slot)  # the GPU may still read this buffer: wait for its copy
         current = self.slots[slot]
         if current is None or current.numel() < nbytes:
             grown = max(nbytes, min(int(current.numel() * 1.5), self.limit) if current is not None else 0)
             self.slots[slot] = torch.empty(grown, dtype=torch.uint8, pin_memory=self.device == "cuda")
             self.arrays[slot] = self.slots[slot].numpy()
-
-    def send(self, slot: int, nbytes: int) -> torch.Tensor:
-        buffer = self.slots[slot]
-        assert buffer is not None
-        if self.device != "cuda":
-            return buffer[:nbytes].clone()
-        on_device = buffer[:nbytes].to("cuda", non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        self.copied[slot] = event
-        return on_device
 
 
 def encode_pictures_resized(
